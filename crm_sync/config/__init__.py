@@ -1,0 +1,1 @@
+"""pydantic models for sync.yaml and the default field mappings."""

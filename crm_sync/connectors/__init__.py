@@ -1,0 +1,1 @@
+"""Clients for the two CRMs over simple-salesforce and hubspot-api-client: the only place HTTP happens."""

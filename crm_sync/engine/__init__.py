@@ -1,0 +1,1 @@
+"""Sync decisions as DuckDB SQL over whole tables: staging, link, plan, outbox, errors. No HTTP, no Dagster."""

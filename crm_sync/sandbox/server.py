@@ -1,0 +1,136 @@
+"""Run the sandbox CRMs: bind the ports, serve until SIGTERM/Ctrl-C, publish connection settings in sandbox.json."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+from crm_sync.sandbox.tls import ensure_tls
+
+DEFAULT_DIR = Path("data/sandbox")
+DEFAULT_SF_PORT = 8443
+SANDBOX_FILE = "sandbox.json"
+
+
+class _Server(uvicorn.Server):
+    # Several servers share one loop; signals are handled once, for all of them, in _serve_all.
+    @contextlib.contextmanager
+    def capture_signals(self):
+        yield
+
+
+def _bind(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(512)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def _serve_all(directory: Path, sf_port: int) -> None:
+    from crm_sync.sandbox.salesforce.app import SalesforceService
+
+    directory = directory.resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    tls = ensure_tls(directory)
+    sf_sock = _bind(sf_port)
+    sf_url = f"https://127.0.0.1:{sf_sock.getsockname()[1]}"
+    salesforce = SalesforceService(directory, base_url=sf_url)
+    common = {"log_level": "warning", "access_log": False, "lifespan": "off", "timeout_keep_alive": 30}
+    servers = [
+        (_Server(uvicorn.Config(salesforce.app, ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file),
+                                **common)), sf_sock),
+    ]
+    s = salesforce.settings
+    info = {
+        "pid": os.getpid(),
+        "started_at": time.time(),
+        "salesforce": {
+            "instance_url": sf_url,
+            "token_url": f"{sf_url}/services/oauth2/token",
+            "admin_url": f"{sf_url}/__sandbox",
+            "client_id": s["client_id"],
+            "client_secret": s["client_secret"],
+            "username": s["username"],
+            "password": s["password"],
+            "security_token": s["security_token"],
+            "api_version": s["api_version"],
+            "ca_file": str(tls.ca_file),
+        },
+    }
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server, _ in servers:
+            server.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+    while not all(server.started for server, _ in servers):
+        if any(t.done() for t in tasks):
+            break
+        await asyncio.sleep(0.01)
+    target = directory / SANDBOX_FILE
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.replace(target)  # readers never see a half-written file
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        salesforce.cursors.close_all()
+        with contextlib.suppress(FileNotFoundError):
+            if json.loads(target.read_text()).get("pid") == os.getpid():
+                target.unlink()
+
+
+def serve(directory: Path = DEFAULT_DIR, sf_port: int = DEFAULT_SF_PORT) -> None:
+    """Serve in the foreground until SIGTERM or Ctrl-C."""
+    asyncio.run(_serve_all(directory, sf_port))
+
+
+@contextlib.contextmanager
+def running_sandbox(directory: Path, sf_port: int = 0, timeout: float = 60.0) -> Iterator[dict]:
+    """Start the sandbox in a child process (port 0 = any free port) and yield its sandbox.json settings."""
+    directory = Path(directory).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / SANDBOX_FILE
+    with contextlib.suppress(FileNotFoundError):
+        target.unlink()
+    cmd = [sys.executable, "-m", "crm_sync.cli", "sandbox", "up", "--dir", str(directory), "--sf-port", str(sf_port)]
+    log = open(directory / "sandbox.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"sandbox exited with {proc.returncode}; see {directory / 'sandbox.log'}")
+            if target.exists():
+                info = json.loads(target.read_text())
+                if info.get("pid") == proc.pid:
+                    break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"sandbox did not start within {timeout}s; see {directory / 'sandbox.log'}")
+            time.sleep(0.05)
+        yield info
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
