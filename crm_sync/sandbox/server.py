@@ -48,7 +48,8 @@ async def _serve_all(directory: Path, sf_port: int) -> None:
     sf_sock = _bind(sf_port)
     sf_url = f"https://127.0.0.1:{sf_sock.getsockname()[1]}"
     salesforce = SalesforceService(directory, base_url=sf_url)
-    common = {"log_level": "warning", "access_log": False, "lifespan": "off", "timeout_keep_alive": 30}
+    common = {"log_level": "warning", "access_log": False, "lifespan": "off", "timeout_keep_alive": 30,
+              "timeout_graceful_shutdown": 5}
     servers = [
         (_Server(uvicorn.Config(salesforce.app, ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file),
                                 **common)), sf_sock),
@@ -72,9 +73,20 @@ async def _serve_all(directory: Path, sf_port: int) -> None:
     }
     loop = asyncio.get_running_loop()
 
+    async def abort_idle_connections() -> None:
+        # Idle keep-alive TLS connections wait for the client's close_notify (30 s by default);
+        # clients never send it while idle, so give in-flight requests a moment and then cut them.
+        await asyncio.sleep(0.5)
+        for server, _ in servers:
+            for connection in list(server.server_state.connections):
+                transport = getattr(connection, "transport", None)
+                if transport is not None:
+                    transport.abort()
+
     def stop() -> None:
         for server, _ in servers:
             server.should_exit = True
+        loop.create_task(abort_idle_connections())
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)

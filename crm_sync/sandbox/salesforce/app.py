@@ -97,7 +97,8 @@ class SalesforceService:
                 self.store.revoke_sessions(token)
             return None  # the request now fails authentication like any expired session
         if kind == "daily_limit":
-            self.usage.add("fault:daily_limit", max(0, self.allocation - self.usage.today()))
+            # Spend what is left, this request included, so the gate refuses it as an exhausted org would.
+            self.usage.add("fault:daily_limit", max(0, self.allocation - self.usage.today() + 1))
             return None
         return None
 
@@ -232,6 +233,9 @@ class SalesforceService:
         cursor = self.cursors.open(query)
         if query.count_only:
             cursor.close()
+            if query.count_field:  # COUNT(Id) is an aggregate: one AggregateResult row
+                return {"totalSize": 1, "done": True,
+                        "records": [{"attributes": {"type": "AggregateResult"}, "expr0": cursor.total}]}
             return {"totalSize": cursor.total, "done": True, "records": []}
         return self._page(cursor, None, include_deleted, self._batch_size(request))
 
