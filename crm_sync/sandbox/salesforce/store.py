@@ -46,6 +46,7 @@ class SalesforceStore:
         self.usage = Usage(self.conn)
         self.columns: dict[str, list[str]] = {}
         self._ensure_tables()
+        self.conn.execute("PRAGMA optimize")  # refresh planner statistics where SQLite thinks they are stale
         self.settings.setdefault("org_id", lambda: make_id("00D", 1))
         self.settings.setdefault("client_id", lambda: "3MVG9sandbox" + secrets.token_hex(12))
         self.settings.setdefault("client_secret", lambda: secrets.token_hex(24))
@@ -68,6 +69,9 @@ class SalesforceStore:
             # _DeletedDate is not a Salesforce field: it backs getDeleted's deletedDate.
             self.conn.execute(f'CREATE TABLE IF NOT EXISTS "{sobject.name}" ({", ".join(cols)}, "_DeletedDate" TEXT)')
             self.conn.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "{sobject.name}_Id" ON "{sobject.name}" ("Id")')
+            # Live rows by modification time: incremental reads and their totalSize counts stay index-only.
+            self.conn.execute(f'CREATE INDEX IF NOT EXISTS "{sobject.name}_live_modstamp" '
+                              f'ON "{sobject.name}" ("IsDeleted", "SystemModstamp")')
             for name in _INDEXED:
                 field = sobject.field(name)
                 if field is not None:
