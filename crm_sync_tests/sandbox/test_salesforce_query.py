@@ -139,3 +139,11 @@ def test_query_all_sees_deleted_rows(sf):
     assert sf.query(format_soql("SELECT COUNT() FROM Lead WHERE Company = {}", tag))["totalSize"] == 0
     rows = sf.query_all(format_soql("SELECT Id, IsDeleted FROM Lead WHERE Company = {}", tag), include_deleted=True)
     assert rows["records"][0]["IsDeleted"] is True
+
+
+def test_batch_size_header_and_count_id(sf_module, five_thousand):
+    soql = format_soql("SELECT Id FROM Contact WHERE Department = {}", five_thousand)
+    page = sf_module.query(soql, headers={"Sforce-Query-Options": "batchSize=500"})
+    assert len(page["records"]) == 500 and page["done"] is False
+    aggregate = sf_module.query(format_soql("SELECT COUNT(Id) FROM Contact WHERE Department = {}", five_thousand))
+    assert aggregate["records"][0]["expr0"] == 5000
