@@ -1,0 +1,97 @@
+"""Default field mappings shipped with crm-sync: the common fields of people, companies and deals."""
+
+from __future__ import annotations
+
+from crm_sync.config.models import FieldMapping, SyncConfig, ValueMap
+
+LEAD_STATUS = ValueMap(
+    hubspot_to_salesforce={"NEW": "Open - Not Contacted", "OPEN": "Open - Not Contacted",
+                           "ATTEMPTED_TO_CONTACT": "Working - Contacted", "CONNECTED": "Working - Contacted",
+                           "IN_PROGRESS": "Working - Contacted", "OPEN_DEAL": "Working - Contacted",
+                           "BAD_TIMING": "Closed - Not Converted", "UNQUALIFIED": "Closed - Not Converted"},
+    salesforce_to_hubspot={"Open - Not Contacted": "NEW", "Working - Contacted": "IN_PROGRESS",
+                           "Closed - Converted": "OPEN_DEAL", "Closed - Not Converted": "UNQUALIFIED"},
+)
+LIFECYCLE_FROM_LEAD_STATUS = ValueMap(salesforce_to_hubspot={
+    "Open - Not Contacted": "lead", "Working - Contacted": "marketingqualifiedlead",
+    "Closed - Converted": "opportunity", "Closed - Not Converted": "other"})
+DEAL_STAGE = ValueMap(
+    hubspot_to_salesforce={"appointmentscheduled": "Prospecting", "qualifiedtobuy": "Qualification",
+                           "presentationscheduled": "Value Proposition",
+                           "decisionmakerboughtin": "Id. Decision Makers", "contractsent": "Proposal/Price Quote",
+                           "closedwon": "Closed Won", "closedlost": "Closed Lost"},
+    salesforce_to_hubspot={"Prospecting": "appointmentscheduled", "Qualification": "qualifiedtobuy",
+                           "Needs Analysis": "qualifiedtobuy", "Value Proposition": "presentationscheduled",
+                           "Id. Decision Makers": "decisionmakerboughtin",
+                           "Perception Analysis": "decisionmakerboughtin", "Proposal/Price Quote": "contractsent",
+                           "Negotiation/Review": "contractsent", "Closed Won": "closedwon",
+                           "Closed Lost": "closedlost"},
+)
+INDUSTRY = ValueMap(
+    hubspot_to_salesforce={"COMPUTER_SOFTWARE": "Technology", "INFORMATION_TECHNOLOGY_AND_SERVICES": "Technology",
+                           "BANKING": "Banking", "FINANCIAL_SERVICES": "Finance", "HOSPITAL_HEALTH_CARE": "Healthcare",
+                           "INSURANCE": "Insurance", "RETAIL": "Retail", "TELECOMMUNICATIONS": "Telecommunications",
+                           "EDUCATION_MANAGEMENT": "Education", "HOSPITALITY": "Hospitality",
+                           "CONSTRUCTION": "Construction", "MACHINERY": "Machinery", "ENTERTAINMENT": "Entertainment",
+                           "FOOD_BEVERAGES": "Food & Beverage", "UTILITIES": "Utilities", "CHEMICALS": "Chemicals",
+                           "APPAREL_FASHION": "Apparel", "CONSULTING": "Consulting",
+                           "ENVIRONMENTAL_SERVICES": "Environmental", "GOVERNMENT_ADMINISTRATION": "Government",
+                           "MEDIA_PRODUCTION": "Media", "SHIPBUILDING": "Shipping", "TRANSPORTATION_TRUCKING_RAILROAD":
+                           "Transportation", "NONPROFIT_ORGANIZATION_MANAGEMENT": "Not For Profit",
+                           "AGRICULTURE": "Agriculture", "BIOTECHNOLOGY": "Biotechnology",
+                           "ELECTRICAL_ELECTRONIC_MANUFACTURING": "Electronics", "RECREATIONAL_FACILITIES_AND_SERVICES":
+                           "Recreation", "ENGINEERING": "Engineering", "ENERGY": "Energy"},
+)
+INDUSTRY.salesforce_to_hubspot = {sf: hs for hs, sf in reversed(INDUSTRY.hubspot_to_salesforce.items())}
+
+
+def _f(name, hubspot, salesforce, rule="two_way", type="string", value_map=None) -> FieldMapping:  # noqa: A002
+    return FieldMapping(name=name, hubspot=hubspot, salesforce=salesforce, rule=rule, type=type, value_map=value_map)
+
+
+PEOPLE = [
+    _f("first_name", "firstname", "FirstName"),
+    _f("last_name", "lastname", "LastName"),
+    _f("email", "email", "Email", type="email"),
+    _f("phone", "phone", "Phone", type="phone"),
+    _f("mobile_phone", "mobilephone", "MobilePhone", type="phone"),
+    _f("title", "jobtitle", "Title"),
+    _f("company_name", "company", {"Lead": "Company"}),
+    _f("city", "city", {"Lead": "City", "Contact": "MailingCity"}),
+    _f("state", "state", {"Lead": "State", "Contact": "MailingState"}),
+    _f("postal_code", "zip", {"Lead": "PostalCode", "Contact": "MailingPostalCode"}),
+    _f("country", "country", {"Lead": "Country", "Contact": "MailingCountry"}),
+    _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
+    _f("lead_status", "hs_lead_status", {"Lead": "Status"}, type="enum", value_map=LEAD_STATUS),
+    _f("lifecycle_stage", "lifecyclestage", {"Lead": "Status"}, rule="always_salesforce", type="enum",
+       value_map=LIFECYCLE_FROM_LEAD_STATUS),
+]
+COMPANIES = [
+    _f("name", "name", "Name"),
+    _f("domain", "domain", "Website", type="domain"),
+    _f("phone", "phone", "Phone", type="phone"),
+    _f("industry", "industry", "Industry", type="enum", value_map=INDUSTRY),
+    _f("city", "city", "BillingCity"),
+    _f("state", "state", "BillingState"),
+    _f("postal_code", "zip", "BillingPostalCode"),
+    _f("country", "country", "BillingCountry"),
+    _f("employees", "numberofemployees", "NumberOfEmployees", type="number"),
+    _f("annual_revenue", "annualrevenue", "AnnualRevenue", type="number"),
+    _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
+]
+DEALS = [
+    _f("name", "dealname", "Name"),
+    _f("amount", "amount", "Amount", type="number"),
+    _f("stage", "dealstage", "StageName", type="enum", value_map=DEAL_STAGE),
+    _f("close_date", "closedate", "CloseDate", type="date"),
+    _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
+]
+DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS}
+
+
+def with_default_fields(config: SyncConfig) -> SyncConfig:
+    """Pairs that list no fields get the shipped mappings for their HubSpot object type."""
+    for pair in config.pairs.values():
+        if not pair.fields and pair.hubspot in DEFAULT_FIELDS:
+            pair.fields = [m.model_copy(deep=True) for m in DEFAULT_FIELDS[pair.hubspot]]
+    return config

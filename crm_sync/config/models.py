@@ -1,0 +1,162 @@
+"""pydantic models for sync.yaml: connections, object pairs, field mappings and their sync rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Rule = Literal["two_way", "prefer_salesforce_unless_blank", "prefer_hubspot_unless_blank", "always_salesforce",
+               "always_hubspot", "dont_sync"]
+ValueType = Literal["string", "email", "phone", "number", "date", "datetime", "bool", "enum", "owner", "domain"]
+SALESFORCE_PEOPLE = ("Lead", "Contact")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ValueMap(Strict):
+    """Picklist translation per direction; values not listed pass through unchanged."""
+
+    hubspot_to_salesforce: dict[str, str] = Field(default_factory=dict)
+    salesforce_to_hubspot: dict[str, str] = Field(default_factory=dict)
+
+
+class FieldMapping(Strict):
+    """One mapped field: the HubSpot property, the Salesforce field (per object where they differ), the rule."""
+
+    name: str
+    hubspot: str
+    salesforce: str | dict[str, str | None]
+    rule: Rule = "two_way"
+    type: ValueType = "string"
+    value_map: ValueMap | None = None
+
+    def salesforce_field(self, sobject: str) -> str | None:
+        if isinstance(self.salesforce, str):
+            return self.salesforce
+        return self.salesforce.get(sobject)
+
+
+class PairConfig(Strict):
+    """One object pair: a HubSpot object type and the Salesforce object(s) it syncs with."""
+
+    hubspot: str
+    salesforce: list[str]
+    create_as: Literal["lead", "contact"] | None = None
+    deletes: Literal["unlink", "propagate"] = "unlink"
+    tie_winner: Literal["hubspot", "salesforce"] = "salesforce"
+    create_in_salesforce: bool = True
+    create_in_hubspot: bool = True
+    fields: list[FieldMapping] = Field(default_factory=list)
+
+    @field_validator("salesforce", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> PairConfig:
+        names = [f.name for f in self.fields]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"field mappings named twice: {dupes}")
+        if self.create_as and set(self.salesforce) != set(SALESFORCE_PEOPLE):
+            raise ValueError("create_as only applies to a pair whose salesforce side is [Lead, Contact]")
+        for mapping in self.fields:
+            if isinstance(mapping.salesforce, dict):
+                unknown = set(mapping.salesforce) - set(self.salesforce)
+                if unknown:
+                    raise ValueError(f"field {mapping.name!r} names Salesforce objects outside this pair: "
+                                     f"{sorted(unknown)} (pair has {self.salesforce})")
+        return self
+
+
+class SalesforceConnection(Strict):
+    """Sandbox: settings come from sandbox.json. Real org: every secret comes from an environment variable."""
+
+    kind: Literal["sandbox", "client_credentials", "password", "jwt"] = "sandbox"
+    sandbox_dir: Path = Path("data/sandbox")
+    token_url_env: str = "SALESFORCE_TOKEN_URL"
+    client_id_env: str = "SALESFORCE_CLIENT_ID"
+    client_secret_env: str = "SALESFORCE_CLIENT_SECRET"
+    username_env: str = "SALESFORCE_USERNAME"
+    password_env: str = "SALESFORCE_PASSWORD"
+    private_key_file_env: str = "SALESFORCE_PRIVATE_KEY_FILE"
+    api_version: str = "59.0"
+    external_id_field: str = "HubSpot_Id__c"
+
+
+class HubSpotConnection(Strict):
+    kind: Literal["sandbox", "private_app"] = "sandbox"
+    sandbox_dir: Path = Path("data/sandbox")
+    base_url: str = "https://api.hubapi.com"
+    access_token_env: str = "HUBSPOT_ACCESS_TOKEN"
+    salesforce_id_property: str = "salesforce_id"
+    ten_second_limit: int = 190
+    search_per_second: int = 5
+
+
+class Connections(Strict):
+    salesforce: SalesforceConnection = Field(default_factory=SalesforceConnection)
+    hubspot: HubSpotConnection = Field(default_factory=HubSpotConnection)
+
+
+class SyncSettings(Strict):
+    overlap_seconds: int = Field(default=300, ge=0, description="re-read window behind each cursor")
+    max_attempts: int = Field(default=8, ge=1, description="tries per failed write before it waits for a change")
+
+
+class Schedule(Strict):
+    cron: str = "*/15 * * * *"
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"cron must have 5 fields (minute hour day month weekday), got {value!r}")
+        return value
+
+
+class SyncConfig(Strict):
+    connections: Connections = Field(default_factory=Connections)
+    state_path: Path = Path("data/state/crm_sync.duckdb")
+    schedule: Schedule = Field(default_factory=Schedule)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    pairs: dict[str, PairConfig]
+
+
+class ConfigError(ValueError):
+    """sync.yaml is missing or invalid; the message names the key and what was expected."""
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        lines.append(f"  {where}: {item['msg']}" + (f" (got {item['input']!r})" if "input" in item and
+                                                      not isinstance(item["input"], dict | list) else ""))
+    return "\n".join(lines)
+
+
+def load_config(path: Path | str = "sync.yaml") -> SyncConfig:
+    """Read and validate sync.yaml; default field mappings fill pairs that list none."""
+    from crm_sync.config.defaults import with_default_fields
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: no such file (copy sync.yaml from the repository root)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        config = SyncConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: invalid configuration\n{_describe(exc)}") from None
+    return with_default_fields(config)

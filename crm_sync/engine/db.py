@@ -1,0 +1,76 @@
+"""The sync state file: DuckDB schemas and tables, opened once per process and written in transactions."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+# The file is crm_sync.duckdb; no schema may share its stem (DuckDB would call references ambiguous).
+SCHEMAS = ("raw_hubspot", "raw_salesforce", "sync")
+
+DDL = """
+CREATE TABLE IF NOT EXISTS sync.cursors (
+    system VARCHAR, object VARCHAR, cursor_at TIMESTAMPTZ, cursor_id VARCHAR, last_run VARCHAR,
+    updated_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (system, object));
+CREATE TABLE IF NOT EXISTS sync.links (
+    pair VARCHAR, hubspot_id VARCHAR, salesforce_object VARCHAR, salesforce_id VARCHAR, linked_by VARCHAR,
+    linked_at TIMESTAMPTZ DEFAULT current_timestamp, run_id VARCHAR,
+    PRIMARY KEY (pair, hubspot_id));
+CREATE UNIQUE INDEX IF NOT EXISTS links_salesforce ON sync.links (pair, salesforce_id);
+CREATE TABLE IF NOT EXISTS sync.link_candidates (
+    run_id VARCHAR, pair VARCHAR, system VARCHAR, record_id VARCHAR, match_key VARCHAR, candidates VARCHAR[],
+    reason VARCHAR, reported_at TIMESTAMPTZ DEFAULT current_timestamp);
+CREATE TABLE IF NOT EXISTS sync.shadow (
+    pair VARCHAR, hubspot_id VARCHAR, field VARCHAR, hubspot_value VARCHAR, salesforce_value VARCHAR,
+    synced_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (pair, hubspot_id, field));
+CREATE TABLE IF NOT EXISTS sync.outbox (
+    op_id VARCHAR PRIMARY KEY, run_id VARCHAR, pair VARCHAR, target VARCHAR, object VARCHAR, action VARCHAR,
+    sf_object VARCHAR, record_key VARCHAR, target_id VARCHAR, payload JSON, shadow JSON, reason VARCHAR, status VARCHAR,
+    attempts INTEGER DEFAULT 0, last_error VARCHAR, created_at TIMESTAMPTZ DEFAULT current_timestamp,
+    updated_at TIMESTAMPTZ DEFAULT current_timestamp);
+CREATE TABLE IF NOT EXISTS sync.errors (
+    error_key VARCHAR PRIMARY KEY, kind VARCHAR, pair VARCHAR, system VARCHAR, object VARCHAR, record_id VARCHAR,
+    op_id VARCHAR, code VARCHAR, message VARCHAR, fields VARCHAR, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ,
+    occurrences INTEGER, resolved_at TIMESTAMPTZ, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS sync.audit (
+    run_id VARCHAR, op_id VARCHAR, target VARCHAR, object VARCHAR, action VARCHAR, target_id VARCHAR,
+    payload JSON, response JSON, success BOOLEAN, sent_at TIMESTAMPTZ DEFAULT current_timestamp);
+CREATE TABLE IF NOT EXISTS sync.api_usage (
+    day DATE, run_id VARCHAR, system VARCHAR, endpoint VARCHAR, calls INTEGER,
+    PRIMARY KEY (day, run_id, system, endpoint));
+CREATE TABLE IF NOT EXISTS sync.runs (
+    run_id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ DEFAULT current_timestamp, finished_at TIMESTAMPTZ,
+    summary JSON);
+"""
+
+
+def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open the state file (creating folders, schemas and tables as needed)."""
+    path = Path(path)
+    if path.stem in SCHEMAS:
+        raise ValueError(f"state file {path} is named like one of its schemas {SCHEMAS}; choose another name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(DDL)
+    return con
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def quote(name: str) -> str:
+    """A DuckDB identifier, quoted (field names come from configuration and CRM metadata)."""
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,174 @@
+"""Identity: keep sync.links one-to-one through conversions and merges, and match new records deterministically.
+
+Order for unlinked records: stored cross-ids, then the normalised natural key (email for people, domain for
+companies). A key shared by more than one unlinked record on either side is never auto-linked; it is
+reported in sync.link_candidates with the candidates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from crm_sync.engine.db import quote, transaction
+from crm_sync.engine.pairs import HS_MERGED, PairSpec
+from crm_sync.engine.staging import ensure_tables
+
+NORMALISE = {
+    "email": "NULLIF(lower(trim({x})), '')",
+    "domain": "NULLIF(regexp_replace(regexp_replace(regexp_replace(lower(trim({x})), '^[a-z]+://', ''), "
+              "'^www\\.', ''), '[/:?#].*$', ''), '')",
+}
+
+
+@dataclass
+class LinkResult:
+    by_stored_id: int = 0
+    by_key: int = 0
+    moved_conversion: int = 0
+    moved_merge: int = 0
+    ambiguous: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _col(con, system: str, obj: str, column: str, alias: str) -> str:
+    have = con.execute("SELECT count(*) FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+                       "AND column_name = ?", [f"raw_{system}", obj + "_current", column]).fetchone()[0]
+    return f"{quote(column)} AS {alias}" if have else f"NULL::VARCHAR AS {alias}"
+
+
+def build_sides(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> None:
+    """Temp tables _hs and _sf: each side's records with match key, cross id, merge and conversion facts."""
+    # Objects and fields not extracted yet (or configured since) get empty tables and columns.
+    ensure_tables(con, "hubspot", spec.hubspot_object, list(spec.hubspot_properties))
+    for obj in spec.salesforce_objects:
+        ensure_tables(con, "salesforce", obj, list(spec.salesforce_fields[obj]))
+    norm = NORMALISE.get(spec.match_kind or "", "NULL::VARCHAR")
+    hs_obj = spec.hubspot_object
+    hs_key = norm.format(x=quote(spec.hs_match_field)) if spec.hs_match_field else "NULL::VARCHAR"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _hs AS SELECT id, deleted, {hs_key} AS mkey,
+                    {_col(con, 'hubspot', hs_obj, spec.hs_salesforce_id, 'xid')},
+                    {_col(con, 'hubspot', hs_obj, HS_MERGED, 'merged')}
+                    FROM raw_hubspot.{quote(hs_obj + '_current')}""")
+    parts = []
+    for obj in spec.salesforce_objects:
+        key = spec.sf_match_fields.get(obj)
+        sf_key = norm.format(x=quote(key)) if key else "NULL::VARCHAR"
+        parts.append(f"""SELECT '{obj}' AS object, id, deleted, {sf_key} AS mkey,
+            {_col(con, 'salesforce', obj, spec.sf_external_id, 'xid')},
+            {_col(con, 'salesforce', obj, 'MasterRecordId', 'master')},
+            {_col(con, 'salesforce', obj, 'ConvertedContactId', 'converted')}
+            FROM raw_salesforce.{quote(obj + '_current')}""")
+    con.execute("CREATE OR REPLACE TEMP TABLE _sf AS " + " UNION ALL ".join(parts))
+
+
+def link_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str) -> LinkResult:
+    """Update sync.links for one pair from the current tables; all in one transaction."""
+    result = LinkResult()
+    build_sides(con, spec)
+    p = spec.name
+    with transaction(con):
+        result.moved_conversion = _move_conversions(con, p, run_id)
+        result.moved_merge = _move_salesforce_merges(con, p, run_id) + _move_hubspot_merges(con, p, run_id)
+        result.by_stored_id = _link_stored_ids(con, p, run_id)
+        result.by_key, result.ambiguous = _link_by_key(con, p, run_id) if spec.match_kind else (0, 0)
+    return result
+
+
+def _move(con, p: str, run_id: str, moves_sql: str, how: str) -> int:
+    """Apply (hubspot_id, new_hubspot_id, new_object, new_salesforce_id) moves whose targets are free."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _moves AS {moves_sql}")
+    # A target already linked elsewhere keeps its link; the moving link is dropped and reported.
+    con.execute("""INSERT INTO sync.link_candidates (run_id, pair, system, record_id, match_key, candidates, reason)
+        SELECT ?, ?, 'both', m.hubspot_id, m.new_salesforce_id, [l.hubspot_id], ? || ': target already linked'
+        FROM _moves m JOIN sync.links l ON l.pair = ? AND l.hubspot_id <> m.hubspot_id
+          AND (l.salesforce_id = m.new_salesforce_id OR l.hubspot_id = m.new_hubspot_id)""", [run_id, p, how, p])
+    con.execute("""CREATE OR REPLACE TEMP TABLE _moves_ok AS SELECT m.* FROM _moves m WHERE NOT EXISTS (
+        SELECT 1 FROM sync.links l WHERE l.pair = ? AND l.hubspot_id <> m.hubspot_id
+          AND (l.salesforce_id = m.new_salesforce_id OR l.hubspot_id = m.new_hubspot_id))
+        QUALIFY row_number() OVER (PARTITION BY new_salesforce_id ORDER BY hubspot_id) = 1
+            AND row_number() OVER (PARTITION BY new_hubspot_id ORDER BY hubspot_id) = 1""", [p])
+    moved = con.execute("SELECT count(*) FROM _moves_ok").fetchone()[0]
+    if moved:
+        con.execute("""UPDATE sync.shadow s SET hubspot_id = m.new_hubspot_id FROM _moves_ok m
+                       WHERE s.pair = ? AND s.hubspot_id = m.hubspot_id AND m.new_hubspot_id <> m.hubspot_id""", [p])
+        con.execute("DELETE FROM sync.links WHERE pair = ? AND hubspot_id IN (SELECT hubspot_id FROM _moves_ok)", [p])
+        con.execute("""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id, linked_by, run_id)
+                       SELECT ?, new_hubspot_id, new_object, new_salesforce_id, ?, ? FROM _moves_ok""",
+                    [p, how, run_id])
+    return moved
+
+
+def _move_conversions(con, p: str, run_id: str) -> int:
+    return _move(con, p, run_id, f"""SELECT l.hubspot_id, l.hubspot_id AS new_hubspot_id, 'Contact' AS new_object,
+        s.converted AS new_salesforce_id FROM sync.links l JOIN _sf s ON s.object = 'Lead' AND s.id = l.salesforce_id
+        WHERE l.pair = '{p}' AND l.salesforce_object = 'Lead' AND s.converted IS NOT NULL""", "lead_conversion")
+
+
+def _move_salesforce_merges(con, p: str, run_id: str) -> int:
+    return _move(con, p, run_id, f"""SELECT l.hubspot_id, l.hubspot_id AS new_hubspot_id, l.salesforce_object AS
+        new_object, s.master AS new_salesforce_id FROM sync.links l JOIN _sf s ON s.id = l.salesforce_id
+        WHERE l.pair = '{p}' AND s.deleted AND s.master IS NOT NULL""", "salesforce_merge")
+
+
+def _move_hubspot_merges(con, p: str, run_id: str) -> int:
+    # The survivor lists the merged ids in hs_merged_object_ids ("123;456").
+    return _move(con, p, run_id, f"""SELECT l.hubspot_id, h.id AS new_hubspot_id, l.salesforce_object AS new_object,
+        l.salesforce_id AS new_salesforce_id FROM _hs h, unnest(string_split(h.merged, ';')) AS u(loser)
+        JOIN sync.links l ON l.pair = '{p}' AND l.hubspot_id = trim(u.loser)
+        WHERE NOT h.deleted AND h.merged IS NOT NULL AND trim(u.loser) <> h.id""", "hubspot_merge")
+
+
+def free_records(con, p: str) -> None:
+    """Temp tables _hs_free / _sf_free: live records on each side that no link holds."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE _hs_free AS SELECT * FROM _hs h WHERE NOT h.deleted
+        AND NOT EXISTS (SELECT 1 FROM sync.links l WHERE l.pair = ? AND l.hubspot_id = h.id)""", [p])
+    con.execute("""CREATE OR REPLACE TEMP TABLE _sf_free AS SELECT * FROM _sf s WHERE NOT s.deleted
+        AND s.converted IS NULL AND NOT EXISTS (SELECT 1 FROM sync.links l WHERE l.pair = ? AND l.salesforce_id = s.id)
+        """, [p])
+
+
+def _link_stored_ids(con, p: str, run_id: str) -> int:
+    free_records(con, p)
+    # Either side may carry the other's id (we write both after linking); both must still be free.
+    con.execute("""CREATE OR REPLACE TEMP TABLE _id_matches AS
+        SELECT DISTINCT h.id AS hubspot_id, s.object, s.id AS salesforce_id FROM _hs_free h JOIN _sf_free s
+          ON s.xid = h.id OR h.xid = s.id
+        QUALIFY count(*) OVER (PARTITION BY h.id) = 1 AND count(*) OVER (PARTITION BY s.id) = 1""")
+    con.execute("""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id, linked_by, run_id)
+                   SELECT ?, hubspot_id, object, salesforce_id, 'stored_id', ? FROM _id_matches""", [p, run_id])
+    return con.execute("SELECT count(*) FROM _id_matches").fetchone()[0]
+
+
+def _link_by_key(con, p: str, run_id: str) -> tuple[int, int]:
+    free_records(con, p)
+    con.execute("""CREATE OR REPLACE TEMP TABLE _keys AS
+        SELECT mkey, COALESCE(list(DISTINCT h_id) FILTER (WHERE h_id IS NOT NULL), []) AS hs_ids,
+               COALESCE(list(DISTINCT s_key) FILTER (WHERE s_key IS NOT NULL), []) AS sf_keys
+        FROM (SELECT mkey, id AS h_id, NULL AS s_key FROM _hs_free WHERE mkey IS NOT NULL
+              UNION ALL SELECT mkey, NULL, object || ':' || id FROM _sf_free WHERE mkey IS NOT NULL)
+        GROUP BY mkey HAVING len(hs_ids) + len(sf_keys) >= 2""")
+    linked = con.execute("""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id, linked_by,
+        run_id) SELECT ?, hs_ids[1], split_part(sf_keys[1], ':', 1), split_part(sf_keys[1], ':', 2), 'match_key', ?
+        FROM _keys WHERE len(hs_ids) = 1 AND len(sf_keys) = 1""", [p, run_id]).fetchone()[0]
+    ambiguous = con.execute("""INSERT INTO sync.link_candidates (run_id, pair, system, record_id, match_key,
+        candidates, reason) SELECT ?, ?, CASE WHEN len(hs_ids) > 1 THEN 'hubspot' ELSE 'salesforce' END,
+        CASE WHEN len(hs_ids) > 1 THEN COALESCE(sf_keys[1], '') ELSE hs_ids[1] END, mkey,
+        CASE WHEN len(hs_ids) > 1 THEN hs_ids ELSE sf_keys END, 'ambiguous: one key, several records'
+        FROM _keys WHERE len(hs_ids) > 1 OR len(sf_keys) > 1""", [run_id, p]).fetchone()[0]
+    return linked, ambiguous
+
+
+def ambiguous_keys(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> None:
+    """Temp table _ambiguous(system, id): unlinked records whose key is shared, so they are not created either."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE _ambiguous AS
+        SELECT 'hubspot' AS system, id FROM _hs_free WHERE mkey IN (
+            SELECT mkey FROM (SELECT mkey FROM _hs_free UNION ALL SELECT mkey FROM _sf_free) WHERE mkey IS NOT NULL
+            GROUP BY mkey HAVING count(*) > 1)
+        UNION ALL
+        SELECT 'salesforce', id FROM _sf_free WHERE mkey IN (
+            SELECT mkey FROM (SELECT mkey FROM _hs_free UNION ALL SELECT mkey FROM _sf_free) WHERE mkey IS NOT NULL
+            GROUP BY mkey HAVING count(*) > 1)""")

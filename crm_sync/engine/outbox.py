@@ -1,0 +1,101 @@
+"""The outbox: which planned writes to send next, and what each CRM answered (links, shadow, errors, audit)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from crm_sync.engine.db import transaction
+
+RESULT_COLUMNS = ["op_id", "success", "target_id", "error_code", "error_message", "error_fields", "response"]
+
+
+@dataclass
+class LoadResult:
+    sent: int = 0
+    failed: int = 0
+    links_made: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def ops_to_send(con: duckdb.DuckDBPyConnection, pair: str, target: str, max_attempts: int) -> pd.DataFrame:
+    """Pending ops, and failed ones still under their attempt limit, oldest first; payloads as dicts."""
+    frame = con.execute("""SELECT op_id, object, action, sf_object, record_key, target_id, CAST(payload AS VARCHAR)
+        AS payload FROM sync.outbox WHERE pair = ? AND target = ? AND (status = 'pending'
+          OR (status = 'failed' AND attempts < ?)) ORDER BY created_at, op_id""", [pair, target, max_attempts]).df()
+    frame["payload"] = frame["payload"].map(json.loads)
+    return frame
+
+
+def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame, run_id: str) -> LoadResult:
+    """Apply one batch of CRM answers: outbox status, new links, shadow values, errors and audit, atomically."""
+    out = LoadResult()
+    if results.empty:
+        return out
+    frame = results.reindex(columns=RESULT_COLUMNS).copy()
+    frame["error_fields"] = frame["error_fields"].map(lambda v: ",".join(v) if isinstance(v, list) else v)
+    frame["response"] = frame["response"].map(lambda v: v if v is None or isinstance(v, str) else json.dumps(v))
+    with transaction(con):
+        con.register("_results_frame", frame)
+        try:
+            con.execute("""CREATE OR REPLACE TEMP TABLE _res AS SELECT r.op_id, CAST(r.success AS BOOLEAN) AS success,
+                CAST(r.target_id AS VARCHAR) AS new_id, CAST(r.error_code AS VARCHAR) AS code,
+                CAST(r.error_message AS VARCHAR) AS message, CAST(r.error_fields AS VARCHAR) AS fields,
+                CAST(r.response AS VARCHAR) AS response, o.* EXCLUDE (op_id)
+                FROM _results_frame r JOIN sync.outbox o USING (op_id)""")
+        finally:
+            con.unregister("_results_frame")
+        con.execute("""UPDATE sync.outbox o SET status = CASE WHEN r.success THEN 'sent' ELSE 'failed' END,
+            attempts = o.attempts + 1, last_error = CASE WHEN r.success THEN NULL ELSE r.code || ': ' || r.message END,
+            target_id = COALESCE(o.target_id, r.new_id), updated_at = now() FROM _res r WHERE o.op_id = r.op_id""")
+        # Creates make links: the record key is the source id, the answer carries the new id.
+        out.links_made = con.execute("""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id,
+            linked_by, run_id)
+            SELECT pair, CASE target WHEN 'salesforce' THEN record_key ELSE new_id END, sf_object,
+                   CASE target WHEN 'salesforce' THEN new_id ELSE record_key END, 'created', ?
+            FROM _res WHERE success AND action = 'create' AND new_id IS NOT NULL
+            ON CONFLICT DO NOTHING""", [run_id]).fetchone()[0]
+        con.execute("""INSERT INTO sync.shadow (pair, hubspot_id, field, hubspot_value, salesforce_value)
+            SELECT pair, hubspot_id, s.f, s.h, s.s FROM (
+                SELECT pair, CASE target WHEN 'salesforce' THEN record_key ELSE COALESCE(target_id, new_id) END
+                       AS hubspot_id, unnest(from_json(shadow, '[{"f":"VARCHAR","h":"VARCHAR","s":"VARCHAR"}]')) AS s
+                FROM _res WHERE success AND shadow IS NOT NULL AND action IN ('create', 'update'))
+            WHERE hubspot_id IS NOT NULL
+            ON CONFLICT (pair, hubspot_id, field) DO UPDATE SET hubspot_value = excluded.hubspot_value,
+               salesforce_value = excluded.salesforce_value, synced_at = now()""")
+        con.execute("""INSERT INTO sync.errors (error_key, kind, pair, system, object, record_id, op_id, code, message,
+            fields, first_seen, last_seen, occurrences, run_id)
+            SELECT md5(pair || '|' || target || '|' || object || '|' || record_key || '|' || COALESCE(code, '')),
+                   'write', pair, target, object, record_key, op_id, code, message, fields, now(), now(), 1, ?
+            FROM _res WHERE NOT success
+            ON CONFLICT (error_key) DO UPDATE SET op_id = excluded.op_id, message = excluded.message,
+               fields = excluded.fields, last_seen = now(), occurrences = sync.errors.occurrences + 1,
+               resolved_at = NULL, run_id = excluded.run_id""", [run_id])
+        con.execute("""UPDATE sync.errors e SET resolved_at = now() FROM _res r WHERE r.success
+            AND e.resolved_at IS NULL AND e.pair = r.pair AND e.system = r.target AND e.object = r.object
+            AND e.record_id = r.record_key""")
+        con.execute("""INSERT INTO sync.audit (run_id, op_id, target, object, action, target_id, payload, response,
+            success) SELECT ?, op_id, target, object, action, COALESCE(target_id, new_id), payload,
+            CAST(response AS JSON), success FROM _res""", [run_id])
+        out.sent = con.execute("SELECT count(*) FILTER (WHERE success) FROM _res").fetchone()[0]
+        out.failed = con.execute("SELECT count(*) FILTER (WHERE NOT success) FROM _res").fetchone()[0]
+    return out
+
+
+def record_usage(con: duckdb.DuckDBPyConnection, run_id: str, system: str, calls: dict[str, int]) -> None:
+    """Add API calls by endpoint for this run to sync.api_usage."""
+    if not calls:
+        return
+    frame = pd.DataFrame({"endpoint": list(calls), "calls": list(calls.values())})
+    con.register("_usage_frame", frame)
+    try:
+        con.execute("""INSERT INTO sync.api_usage SELECT current_date, ?, ?, endpoint, calls FROM _usage_frame
+            ON CONFLICT (day, run_id, system, endpoint) DO UPDATE SET calls = sync.api_usage.calls + excluded.calls""",
+                    [run_id, system])
+    finally:
+        con.unregister("_usage_frame")

@@ -1,0 +1,300 @@
+"""Plan: the three-way diff of each linked pair against the shadow, creates for unlinked records, deletes.
+
+Everything is SQL over whole tables. The result is rows in sync.outbox (nothing is sent here) plus shadow
+rows for fields that already agree. A field changed on one side since the shadow propagates; changed on
+both sides it is resolved by the field's rule (two_way: the later modification wins, a tie goes to the
+pair's tie_winner). Our own writes come back equal to the shadow, so they plan nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from crm_sync.engine.db import quote, transaction
+from crm_sync.engine.link import ambiguous_keys, build_sides, free_records
+from crm_sync.engine.pairs import PairSpec
+from crm_sync.engine.staging import ensure_tables
+from crm_sync.engine.values import canonical, col, json_for_salesforce, sql_str, translate, writable
+
+# Native-connector defaults for values Salesforce requires on create.
+REQUIRED_DEFAULTS = {"Lead": {"LastName": "[not provided]", "Company": "[not provided]"},
+                     "Contact": {"LastName": "[not provided]"}, "Account": {"Name": "[not provided]"}}
+
+
+@dataclass
+class PlanResult:
+    updates_salesforce: int = 0
+    updates_hubspot: int = 0
+    creates_salesforce: int = 0
+    creates_hubspot: int = 0
+    deletes: int = 0
+    unlinked: int = 0
+    conflicts: int = 0
+    superseded: int = 0
+    by_field: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def ensure_lookup_tables(con: duckdb.DuckDBPyConnection) -> None:
+    ensure_tables(con, "hubspot", "owners", ["email"])
+    ensure_tables(con, "salesforce", "User", ["Email", "IsActive"])
+
+
+def _values_sql(spec: PairSpec, linked: bool) -> str:
+    """Long rows (hubspot_id, sf object, salesforce_id, field, canonical values, modification times)."""
+    parts = []
+    hs_table = f"raw_hubspot.{quote(spec.hubspot_object + '_current')}"
+    for obj in spec.salesforce_objects:
+        sf_table = f"raw_salesforce.{quote(obj + '_current')}"
+        for m in spec.config.fields:
+            sf_field = m.salesforce_field(obj)
+            if sf_field is None or m.rule == "dont_sync":
+                continue
+            hs_val = canonical(m.type, col("h", m.hubspot), "hubspot")
+            sf_val = canonical(m.type, col("s", sf_field), "salesforce")
+            select = (f"SELECT {{hid}} AS hubspot_id, '{obj}' AS sf_object, {{sid}} AS salesforce_id, "
+                      f"{sql_str(m.name)} AS field, {sql_str(m.hubspot)} AS hs_field, {sql_str(sf_field)} AS "
+                      f"sf_field, {sql_str(m.type)} AS kind, {sql_str(m.rule)} AS rule, {{hv}} AS hs_val, "
+                      f"{{sv}} AS sf_val, {{hm}} AS hs_mod, {{sm}} AS sf_mod")
+            if linked:
+                parts.append(select.format(hid="l.hubspot_id", sid="l.salesforce_id", hv=hs_val, sv=sf_val,
+                                           hm="h.modified_at", sm="s.modified_at")
+                             + f" FROM _cand l JOIN {hs_table} h ON h.id = l.hubspot_id JOIN {sf_table} s ON "
+                               f"s.id = l.salesforce_id WHERE l.salesforce_object = '{obj}'")
+            else:
+                parts.append(select.format(hid="h.id", sid="NULL", hv=hs_val, sv="NULL", hm="h.modified_at",
+                                           sm="NULL::TIMESTAMPTZ")
+                             + f" FROM _creates_sf c JOIN {hs_table} h ON h.id = c.id WHERE c.object = '{obj}'")
+                parts.append(select.format(hid="NULL", sid="s.id", hv="NULL", sv=sf_val, hm="NULL::TIMESTAMPTZ",
+                                           sm="s.modified_at")
+                             + f" FROM _creates_hs c JOIN {sf_table} s ON s.id = c.id WHERE c.object = '{obj}'")
+    return " UNION ALL ".join(parts) if parts else ""
+
+
+def _translations(spec: PairSpec) -> tuple[str, str, str, str]:
+    """CASE expressions over field name: hs_val in SF vocabulary, sf_val in HS vocabulary, and writables."""
+    h2s, s2h, to_sf, to_hs = [], [], [], []
+    for m in spec.config.fields:
+        name = sql_str(m.name)
+        h2s.append(f"WHEN {name} THEN {translate(m, 'hs_val', 'h2s')}")
+        s2h.append(f"WHEN {name} THEN {translate(m, 'sf_val', 's2h')}")
+        to_sf.append(f"WHEN {name} THEN {json_for_salesforce(m.type, writable(m.type, 'sf_new', 'salesforce'))}")
+        to_hs.append(f"WHEN {name} THEN {writable(m.type, 'hs_new', 'hubspot')}")
+    wrap = lambda arms, default: f"CASE field {' '.join(arms)} ELSE {default} END"  # noqa: E731
+    return wrap(h2s, "hs_val"), wrap(s2h, "sf_val"), wrap(to_sf, "to_json(sf_new)"), wrap(to_hs, "hs_new")
+
+
+def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full: bool = False) -> PlanResult:
+    """Write this pair's planned operations to sync.outbox (and agreeing values to sync.shadow)."""
+    result = PlanResult()
+    ensure_lookup_tables(con)
+    build_sides(con, spec)
+    p = spec.name
+    cfg = spec.config
+    h2s, s2h, to_sf, to_hs = _translations(spec)
+    with transaction(con):
+        _candidates(con, spec, run_id, full)
+        result.unlinked, result.deletes = _deletes(con, spec, run_id)
+        values = _values_sql(spec, linked=True)
+        if values:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _vals AS SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM "
+                        f"(SELECT v.*, sh.hubspot_id IS NULL AS no_shadow, sh.hubspot_value AS sh_hs, "
+                        f"sh.salesforce_value AS sh_sf FROM ({values}) v LEFT JOIN sync.shadow sh ON sh.pair = '{p}' "
+                        f"AND sh.hubspot_id = v.hubspot_id AND sh.field = v.field)")
+            _decide(con, cfg.tie_winner)
+            result.conflicts = con.execute("SELECT count(*) FROM _decisions WHERE conflict").fetchone()[0]
+            # Fields that agree already: remember them, so a later change on one side is seen as one.
+            con.execute(f"""INSERT INTO sync.shadow (pair, hubspot_id, field, hubspot_value, salesforce_value)
+                SELECT '{p}', hubspot_id, field, hs_val, sf_val FROM _decisions
+                WHERE NOT write_sf AND NOT write_hs AND hs_as_sf IS NOT DISTINCT FROM sf_val
+                  AND (no_shadow OR sh_hs IS DISTINCT FROM hs_val OR sh_sf IS DISTINCT FROM sf_val)
+                ON CONFLICT (pair, hubspot_id, field) DO UPDATE SET hubspot_value = excluded.hubspot_value,
+                   salesforce_value = excluded.salesforce_value, synced_at = now()""")
+            result.by_field = dict(con.execute(
+                "SELECT field, count(*) FROM _decisions WHERE write_sf OR write_hs GROUP BY field").fetchall())
+        else:
+            con.execute("CREATE OR REPLACE TEMP TABLE _decisions (hubspot_id VARCHAR, sf_object VARCHAR, "
+                        "salesforce_id VARCHAR, field VARCHAR, hs_field VARCHAR, sf_field VARCHAR, kind VARCHAR, "
+                        "hs_val VARCHAR, sf_val VARCHAR, hs_new VARCHAR, sf_new VARCHAR, write_sf BOOLEAN, "
+                        "write_hs BOOLEAN)")
+        _update_ops(con, spec, run_id, to_sf, to_hs)
+        _create_ops(con, spec, run_id, h2s, s2h, to_sf, to_hs)
+        counts = dict(con.execute("SELECT target || ':' || action, count(*) FROM _plan_ops GROUP BY 1").fetchall())
+        result.updates_salesforce = counts.get("salesforce:update", 0)
+        result.updates_hubspot = counts.get("hubspot:update", 0)
+        result.creates_salesforce = counts.get("salesforce:create", 0)
+        result.creates_hubspot = counts.get("hubspot:create", 0)
+        result.superseded = _store_ops(con, p, run_id)
+    return result
+
+
+def _candidates(con, spec: PairSpec, run_id: str, full: bool) -> None:
+    """Links whose records changed this run, were linked this run, or have writes still open."""
+    p = spec.name
+    hs_table = f"raw_hubspot.{quote(spec.hubspot_object + '_current')}"
+    sf_changed = " UNION ".join(
+        f"SELECT id FROM raw_salesforce.{quote(o + '_current')} WHERE _run_id = '{run_id}'"
+        for o in spec.salesforce_objects)
+    where = "true" if full else f"""(l.run_id = '{run_id}'
+        OR l.hubspot_id IN (SELECT id FROM {hs_table} WHERE _run_id = '{run_id}')
+        OR l.salesforce_id IN ({sf_changed})
+        OR l.hubspot_id IN (SELECT record_key FROM sync.outbox WHERE pair = '{p}' AND target = 'salesforce'
+                            AND status IN ('pending', 'failed', 'invalid'))
+        OR l.salesforce_id IN (SELECT record_key FROM sync.outbox WHERE pair = '{p}' AND target = 'hubspot'
+                               AND status IN ('pending', 'failed', 'invalid')))"""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _cand AS SELECT l.* FROM sync.links l
+        JOIN _hs h ON h.id = l.hubspot_id AND NOT h.deleted
+        JOIN _sf s ON s.id = l.salesforce_id AND NOT s.deleted AND s.converted IS NULL
+        WHERE l.pair = '{p}' AND {where}""")
+
+
+def _deletes(con, spec: PairSpec, run_id: str) -> tuple[int, int]:
+    """Links whose record is gone on one side: unlink, or (deletes: propagate) delete the other record too."""
+    p = spec.name
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _gone AS SELECT l.*, h.deleted AS hs_gone, s.deleted AS sf_gone
+        FROM sync.links l LEFT JOIN _hs h ON h.id = l.hubspot_id LEFT JOIN _sf s ON s.id = l.salesforce_id
+        WHERE l.pair = '{p}' AND (h.deleted OR (s.deleted AND s.master IS NULL))""")
+    deletes = 0
+    con.execute("CREATE OR REPLACE TEMP TABLE _delete_ops (target VARCHAR, object VARCHAR, sf_object VARCHAR, "
+                "record_key VARCHAR, target_id VARCHAR)")
+    if spec.config.deletes == "propagate":
+        con.execute("""INSERT INTO _delete_ops SELECT 'salesforce', salesforce_object, hubspot_id, salesforce_id
+                        FROM _gone WHERE hs_gone AND NOT COALESCE(sf_gone, false)""")
+        con.execute(f"""INSERT INTO _delete_ops SELECT 'hubspot', '{spec.hubspot_object}', salesforce_id, hubspot_id
+                        FROM _gone WHERE sf_gone AND NOT COALESCE(hs_gone, false)""")
+        deletes = con.execute("SELECT count(*) FROM _delete_ops").fetchone()[0]
+    unlinked = con.execute(f"""DELETE FROM sync.links WHERE pair = '{p}' AND hubspot_id IN (SELECT hubspot_id FROM
+        _gone)""").fetchone()[0]
+    con.execute(f"DELETE FROM sync.shadow WHERE pair = '{p}' AND hubspot_id IN (SELECT hubspot_id FROM _gone)")
+    return unlinked, deletes
+
+
+def _decide(con, tie: str) -> None:
+    tie_side = "hs" if tie == "hubspot" else "sf"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _decisions AS
+        WITH d AS (SELECT *,
+            no_shadow OR hs_val IS DISTINCT FROM sh_hs AS hs_changed,
+            no_shadow OR sf_val IS DISTINCT FROM sh_sf AS sf_changed FROM _vals),
+        w AS (SELECT *, CASE rule
+            WHEN 'always_salesforce' THEN 'sf'
+            WHEN 'always_hubspot' THEN 'hs'
+            WHEN 'prefer_salesforce_unless_blank' THEN CASE WHEN sf_val IS NOT NULL THEN 'sf'
+                                                           WHEN hs_val IS NOT NULL THEN 'hs' END
+            WHEN 'prefer_hubspot_unless_blank' THEN CASE WHEN hs_val IS NOT NULL THEN 'hs'
+                                                        WHEN sf_val IS NOT NULL THEN 'sf' END
+            ELSE CASE WHEN hs_changed AND NOT sf_changed THEN 'hs'
+                      WHEN sf_changed AND NOT hs_changed THEN 'sf'
+                      WHEN hs_changed AND sf_changed THEN CASE
+                          WHEN hs_mod > sf_mod THEN 'hs' WHEN sf_mod > hs_mod THEN 'sf' ELSE '{tie_side}' END
+                 END END AS winner,
+            rule = 'two_way' AND hs_changed AND sf_changed AND NOT no_shadow
+                AND hs_as_sf IS DISTINCT FROM sf_val AS conflict FROM d)
+        SELECT *,
+            winner = 'hs' AND hs_as_sf IS DISTINCT FROM sf_val AS write_sf,
+            winner = 'sf' AND sf_as_hs IS DISTINCT FROM hs_val AS write_hs,
+            CASE WHEN winner = 'hs' THEN hs_as_sf ELSE sf_val END AS sf_new,
+            CASE WHEN winner = 'sf' THEN sf_as_hs ELSE hs_val END AS hs_new
+        FROM w""")
+
+
+def _update_ops(con, spec: PairSpec, run_id: str, to_sf: str, to_hs: str) -> None:
+    """One update op per record and target, carrying every changed field and the cross-id when missing."""
+    xid_sf, xid_hs = sql_str(spec.sf_external_id), sql_str(spec.hs_salesforce_id)
+    sf_xids = " UNION ALL ".join(
+        f"SELECT id, CAST({quote(spec.sf_external_id)} AS VARCHAR) AS xid FROM raw_salesforce.{quote(o + '_current')}"
+        for o in spec.salesforce_objects)
+    hs_table = f"raw_hubspot.{quote(spec.hubspot_object + '_current')}"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _plan_ops AS
+        WITH sf_fields AS (
+            SELECT hubspot_id, sf_object, salesforce_id, sf_field AS k, {to_sf} AS v,
+                   json_object('f', field, 'h', hs_val, 's', sf_new) AS sh
+            FROM _decisions WHERE write_sf
+            UNION ALL
+            SELECT c.hubspot_id, c.salesforce_object, c.salesforce_id, {xid_sf}, to_json(c.hubspot_id), NULL
+            FROM _cand c JOIN ({sf_xids}) x ON x.id = c.salesforce_id WHERE x.xid IS DISTINCT FROM c.hubspot_id),
+        hs_fields AS (
+            SELECT hubspot_id, sf_object, salesforce_id, hs_field AS k, {to_hs} AS v,
+                   json_object('f', field, 'h', hs_new, 's', sf_val) AS sh
+            FROM _decisions WHERE write_hs
+            UNION ALL
+            SELECT c.hubspot_id, c.salesforce_object, c.salesforce_id, {xid_hs}, c.salesforce_id, NULL
+            FROM _cand c JOIN {hs_table} h ON h.id = c.hubspot_id
+            WHERE h.{quote(spec.hs_salesforce_id)} IS DISTINCT FROM c.salesforce_id)
+        SELECT 'salesforce' AS target, sf_object AS object, 'update' AS action, sf_object, hubspot_id AS record_key,
+               salesforce_id AS target_id, json_group_object(k, v) AS payload,
+               to_json(list(sh) FILTER (WHERE sh IS NOT NULL)) AS shadow, 'changed in hubspot' AS reason
+        FROM sf_fields GROUP BY ALL
+        UNION ALL
+        SELECT 'hubspot', '{spec.hubspot_object}', 'update', sf_object, salesforce_id, hubspot_id,
+               json_group_object(k, to_json(COALESCE(v, ''))), to_json(list(sh) FILTER (WHERE sh IS NOT NULL)),
+               'changed in salesforce'
+        FROM hs_fields GROUP BY ALL
+        UNION ALL
+        SELECT target, object, 'delete', sf_object, record_key, target_id, '{{}}'::JSON, NULL,
+               'deleted on the other side' FROM _delete_ops""")
+
+
+def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str, to_hs: str) -> None:
+    """Unlinked records become creates on the other side (upserts keyed by the source id)."""
+    cfg = spec.config
+    free_records(con, spec.name)
+    ambiguous_keys(con, spec)
+    target = {"lead": "Lead", "contact": "Contact"}.get(cfg.create_as or "", spec.salesforce_objects[0])
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _creates_sf AS SELECT id, '{target}' AS object FROM _hs_free
+        WHERE {str(cfg.create_in_salesforce).lower()} AND id NOT IN (SELECT id FROM _ambiguous
+                                                                        WHERE system = 'hubspot')""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _creates_hs AS SELECT id, object FROM _sf_free
+        WHERE {str(cfg.create_in_hubspot).lower()} AND id NOT IN (SELECT id FROM _ambiguous
+                                                                     WHERE system = 'salesforce')""")
+    values = _values_sql(spec, linked=False)
+    if not values:
+        return
+    con.execute(f"""INSERT INTO _plan_ops
+        WITH v AS (SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM ({values})),
+        sf_rows AS (SELECT hubspot_id, sf_object, sf_field, field, hs_val, hs_as_sf AS sf_new FROM v
+                    WHERE hubspot_id IS NOT NULL AND hs_as_sf IS NOT NULL),
+        hs_rows AS (SELECT salesforce_id, sf_object, hs_field, field, sf_val, sf_as_hs AS hs_new FROM v
+                    WHERE salesforce_id IS NOT NULL AND sf_as_hs IS NOT NULL)
+        SELECT 'salesforce', sf_object, 'create', sf_object, hubspot_id, NULL, json_group_object(sf_field, {to_sf}),
+               to_json(list(json_object('f', field, 'h', hs_val, 's', sf_new))), 'new in hubspot'
+        FROM sf_rows GROUP BY hubspot_id, sf_object
+        UNION ALL
+        SELECT 'hubspot', '{spec.hubspot_object}', 'create', sf_object, salesforce_id, NULL,
+               json_group_object(hs_field, to_json({to_hs})),
+               to_json(list(json_object('f', field, 'h', hs_new, 's', sf_val))), 'new in salesforce'
+        FROM hs_rows WHERE {to_hs} IS NOT NULL GROUP BY salesforce_id, sf_object""")
+    # The source id travels with the create: it is the upsert key, so a replay never duplicates.
+    con.execute(f"""UPDATE _plan_ops SET payload = json_merge_patch(payload, json_object(
+        CASE target WHEN 'salesforce' THEN {sql_str(spec.sf_external_id)} ELSE {sql_str(spec.hs_salesforce_id)} END,
+        record_key)) WHERE action = 'create'""")
+    # Every new record is created, even with all mapped fields empty; required values get defaults.
+    defaults = REQUIRED_DEFAULTS.get(target, {})
+    pairs = ", ".join(f"{sql_str(k)}, {sql_str(v)}" for k, v in defaults.items())
+    con.execute(f"""INSERT INTO _plan_ops SELECT 'salesforce', '{target}', 'create', '{target}', c.id, NULL,
+        json_object({sql_str(spec.sf_external_id)}, c.id{', ' + pairs if pairs else ''}), '[]'::JSON,
+        'new in hubspot' FROM _creates_sf c
+        WHERE c.id NOT IN (SELECT record_key FROM _plan_ops WHERE target = 'salesforce' AND action = 'create')""")
+    if defaults:
+        con.execute(f"""UPDATE _plan_ops SET payload = json_merge_patch(json_object({pairs}), payload)
+            WHERE target = 'salesforce' AND action = 'create'""")
+
+
+def _store_ops(con, p: str, run_id: str) -> int:
+    """Insert new ops (ids are hashes of their content, so a re-plan of the same write is the same op)."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE _plan_ops_ids AS SELECT md5(target || '|' || object || '|' || action
+        || '|' || record_key || '|' || COALESCE(target_id, '') || '|' || CAST(payload AS VARCHAR)) AS op_id, *
+        FROM _plan_ops""")
+    con.execute(f"""INSERT INTO sync.outbox (op_id, run_id, pair, target, object, action, sf_object, record_key,
+        target_id, payload, shadow, reason, status) SELECT op_id, '{run_id}', '{p}', target, object, action, sf_object,
+        record_key, target_id, payload, shadow, reason, 'pending' FROM _plan_ops_ids
+        ON CONFLICT (op_id) DO NOTHING""")
+    superseded = con.execute(f"""UPDATE sync.outbox SET status = 'superseded', updated_at = now()
+        WHERE pair = '{p}' AND status IN ('pending', 'failed', 'invalid')
+          AND op_id NOT IN (SELECT op_id FROM _plan_ops_ids)""").fetchone()[0]
+    con.execute(f"""UPDATE sync.errors SET resolved_at = now() WHERE pair = '{p}' AND resolved_at IS NULL
+        AND op_id IN (SELECT op_id FROM sync.outbox WHERE pair = '{p}' AND status = 'superseded')""")
+    return superseded

@@ -1,0 +1,103 @@
+"""Staging: extracted records land append-only in raw_<system>.<object> and update <object>_current."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from crm_sync.engine.db import quote, transaction
+
+# Every staged frame carries these; the rest of its columns are field values, stored as text.
+SYSTEM_COLUMNS = {"id": "VARCHAR", "cursor_at": "TIMESTAMPTZ", "modified_at": "TIMESTAMPTZ", "deleted": "BOOLEAN"}
+BOOKKEEPING = {"_extracted_at": "TIMESTAMPTZ", "_run_id": "VARCHAR"}
+
+
+@dataclass(frozen=True)
+class Cursor:
+    cursor_at: dt.datetime | None
+    cursor_id: str | None
+
+
+def table_names(system: str, obj: str) -> tuple[str, str]:
+    return f"raw_{system}.{quote(obj)}", f"raw_{system}.{quote(obj + '_current')}"
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: list[str]) -> None:
+    """Create the raw and current tables, adding columns for fields that configuration added since."""
+    raw, current = table_names(system, obj)
+    columns = {**SYSTEM_COLUMNS, **{f: "VARCHAR" for f in fields if f not in SYSTEM_COLUMNS}, **BOOKKEEPING}
+    spec = ", ".join(f"{quote(c)} {t}" for c, t in columns.items())
+    con.execute(f"CREATE TABLE IF NOT EXISTS {raw} ({spec})")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {current} ({spec}, PRIMARY KEY (id))")
+    for table in (raw, current):
+        schema, name = table.split(".", 1)
+        have = {r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            [schema, name.strip('"')]).fetchall()}
+        for column, kind in columns.items():
+            if column not in have:
+                con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(column)} {kind}")
+
+
+def stage(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame: pd.DataFrame, run_id: str) -> int:
+    """Append a frame of extracted records and fold it into the current table; returns rows staged.
+
+    The frame has id, cursor_at, modified_at, deleted and one column per field. A version older than the
+    one already current (an overlap re-read racing an edit) never replaces it.
+    """
+    if frame.empty:
+        return 0
+    fields = [c for c in frame.columns if c not in SYSTEM_COLUMNS]
+    ensure_tables(con, system, obj, fields)
+    raw, current = table_names(system, obj)
+    now = dt.datetime.now(dt.UTC)
+    select = ", ".join(
+        ["CAST(id AS VARCHAR) AS id", "CAST(cursor_at AS TIMESTAMPTZ) AS cursor_at",
+         "CAST(modified_at AS TIMESTAMPTZ) AS modified_at", "COALESCE(CAST(deleted AS BOOLEAN), false) AS deleted"]
+        + [f"CAST({quote(f)} AS VARCHAR) AS {quote(f)}" for f in fields]
+        + ["CAST(? AS TIMESTAMPTZ) AS _extracted_at", "CAST(? AS VARCHAR) AS _run_id"])
+    updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in
+                        ["cursor_at", "modified_at", "deleted", *fields, "_extracted_at", "_run_id"])
+    with transaction(con):
+        con.register("_staged_frame", frame)
+        try:
+            # One version per id per batch: the newest (a page boundary can repeat a record).
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS SELECT {select} FROM _staged_frame "
+                        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY cursor_at DESC) = 1",
+                        [now, run_id])
+        finally:
+            con.unregister("_staged_frame")
+        con.execute(f"INSERT INTO {raw} BY NAME SELECT * FROM _staged")
+        con.execute(f"INSERT INTO {current} BY NAME SELECT * FROM _staged ON CONFLICT (id) DO UPDATE SET {updates} "
+                    f"WHERE excluded.cursor_at >= {current}.cursor_at")
+        count = con.execute("SELECT count(*) FROM _staged").fetchone()[0]
+        con.execute("DROP TABLE _staged")
+    return count
+
+
+def read_cursor(con: duckdb.DuckDBPyConnection, system: str, obj: str) -> Cursor:
+    row = con.execute("SELECT cursor_at, cursor_id FROM sync.cursors WHERE system = ? AND object = ?",
+                      [system, obj]).fetchone()
+    return Cursor(*row) if row else Cursor(None, None)
+
+
+def advance_cursor(con: duckdb.DuckDBPyConnection, system: str, obj: str, run_id: str) -> Cursor:
+    """Move the cursor to the newest staged version (and the highest id at that instant)."""
+    _, current = table_names(system, obj)
+    row = con.execute(f"SELECT cursor_at, max(id) FROM {current} WHERE cursor_at = (SELECT max(cursor_at) "
+                      f"FROM {current}) GROUP BY cursor_at").fetchone()
+    if row is None:
+        return read_cursor(con, system, obj)
+    con.execute("INSERT INTO sync.cursors (system, object, cursor_at, cursor_id, last_run) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (system, object) DO UPDATE SET cursor_at = excluded.cursor_at, "
+                "cursor_id = excluded.cursor_id, last_run = excluded.last_run, updated_at = now()",
+                [system, obj, row[0], row[1], run_id])
+    return Cursor(row[0], row[1])
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, system: str, obj: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+                            "AND table_name = ?", [f"raw_{system}", obj + "_current"]).fetchone()[0])

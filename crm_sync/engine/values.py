@@ -1,0 +1,71 @@
+"""SQL expressions that put each side's values in canonical form and translate them for the other side."""
+
+from __future__ import annotations
+
+from crm_sync.config.models import FieldMapping
+from crm_sync.engine.db import quote
+from crm_sync.engine.link import NORMALISE
+
+OWNERS_HS = 'raw_hubspot."owners_current"'
+USERS_SF = 'raw_salesforce."User_current"'
+
+
+def canonical(kind: str, x: str, side: str) -> str:
+    """Canonical text for a raw value: equal canonical text means the same value to a user."""
+    t = f"NULLIF(trim({x}), '')"
+    if kind == "number":
+        return (f"CASE WHEN TRY_CAST({t} AS DOUBLE) IS NULL THEN {t} ELSE regexp_replace(regexp_replace("
+                f"printf('%.6f', TRY_CAST({t} AS DOUBLE)), '0+$', ''), '\\.$', '') END")
+    if kind == "date":
+        return (f"CASE WHEN regexp_matches({t}, '^[0-9]{{11,}}$') THEN strftime(epoch_ms(CAST({t} AS BIGINT)), "
+                f"'%Y-%m-%d') ELSE left({t}, 10) END")
+    if kind == "datetime":
+        return (f"CASE WHEN regexp_matches({t}, '^[0-9]{{11,}}$') THEN strftime(epoch_ms(CAST({t} AS BIGINT)), "
+                f"'%Y-%m-%dT%H:%M:%S.%gZ') ELSE strftime(TRY_CAST({t} AS TIMESTAMPTZ) AT TIME ZONE 'UTC', "
+                f"'%Y-%m-%dT%H:%M:%S.%gZ') END")
+    if kind == "bool":
+        return f"CASE lower({t}) WHEN 'true' THEN 'true' WHEN '1' THEN 'true' WHEN 'false' THEN 'false' " \
+               f"WHEN '0' THEN 'false' END"
+    if kind == "domain":
+        return NORMALISE["domain"].format(x=x)
+    if kind == "owner":
+        table, col = (OWNERS_HS, "email") if side == "hubspot" else (USERS_SF, '"Email"')
+        return f"(SELECT lower(trim(min(o.{col}))) FROM {table} o WHERE o.id = {t})"
+    return t
+
+
+def translate(mapping: FieldMapping, v: str, direction: str) -> str:
+    """A canonical value in the other side's vocabulary (value maps); direction is 'h2s' or 's2h'."""
+    if mapping.type != "enum" or mapping.value_map is None:
+        return v
+    table = mapping.value_map.hubspot_to_salesforce if direction == "h2s" else mapping.value_map.salesforce_to_hubspot
+    if not table:
+        return v
+    cases = " ".join(f"WHEN {sql_str(src)} THEN {sql_str(dst)}" for src, dst in table.items())
+    return f"CASE {v} {cases} ELSE {v} END"
+
+
+def writable(kind: str, v: str, side: str) -> str:
+    """The value to send, from canonical text: owner emails become the target's owner/user ids."""
+    if kind == "owner":
+        if side == "salesforce":
+            return f"(SELECT min(u.id) FROM {USERS_SF} u WHERE lower(trim(u.\"Email\")) = {v} AND NOT u.deleted)"
+        return f"(SELECT min(o.id) FROM {OWNERS_HS} o WHERE lower(trim(o.email)) = {v} AND NOT o.deleted)"
+    return v
+
+
+def json_for_salesforce(kind: str, v: str) -> str:
+    """Salesforce JSON wants numbers and booleans typed; HubSpot takes strings."""
+    if kind == "number":
+        return f"to_json(TRY_CAST({v} AS DOUBLE))"
+    if kind == "bool":
+        return f"to_json(TRY_CAST({v} AS BOOLEAN))"
+    return f"to_json({v})"
+
+
+def sql_str(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def col(table_alias: str, name: str) -> str:
+    return f"{table_alias}.{quote(name)}"
