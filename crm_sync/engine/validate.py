@@ -1,0 +1,175 @@
+"""Validate outgoing writes with pandera against the target's live metadata before anything is sent.
+
+Metadata comes from Salesforce describe and HubSpot properties (stored in sync.metadata). Each planned field
+value is checked for writability, length, picklist/enumeration membership, email format and number form. A
+failing op is quarantined (status 'invalid') with one error per failing field; it is checked again on every
+run, so fixing the value or the target's metadata releases it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import duckdb
+import pandas as pd
+import pandera.pandas as pa
+
+from crm_sync.engine.db import transaction
+
+EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
+TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox"}
+
+METADATA_DDL = """CREATE TABLE IF NOT EXISTS sync.metadata (
+    system VARCHAR, object VARCHAR, field VARCHAR, label VARCHAR, type VARCHAR, length INTEGER,
+    createable BOOLEAN, updateable BOOLEAN, restricted BOOLEAN, options VARCHAR[],
+    refreshed_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (system, object, field))"""
+
+
+def store_salesforce_metadata(con: duckdb.DuckDBPyConnection, describe: dict) -> int:
+    """Keep what a write check needs from an sObject describe."""
+    rows = [(f["name"], f.get("label"), f["type"], int(f.get("length") or 0), bool(f.get("createable")),
+             bool(f.get("updateable")), bool(f.get("restrictedPicklist")),
+             [p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)])
+            for f in describe["fields"]]
+    return _store(con, "salesforce", describe["name"], rows)
+
+
+def store_hubspot_metadata(con: duckdb.DuckDBPyConnection, object_type: str, properties: list[dict]) -> int:
+    """Keep what a write check needs from HubSpot property definitions (enumerations are always restricted)."""
+    rows = []
+    for p in properties:
+        read_only = bool((p.get("modificationMetadata") or {}).get("readOnlyValue")) or bool(p.get("calculated"))
+        kind = p.get("type", "string")
+        options = [o["value"] for o in p.get("options") or [] if not o.get("hidden")]
+        rows.append((p["name"], p.get("label"), "email" if p.get("fieldType") == "email" or p["name"] == "email"
+                     else kind, 0, not read_only, not read_only, kind == "enumeration", options))
+    return _store(con, "hubspot", object_type, rows)
+
+
+def _store(con, system: str, obj: str, rows: list[tuple]) -> int:
+    con.execute(METADATA_DDL)
+    frame = pd.DataFrame(rows, columns=["field", "label", "type", "length", "createable", "updateable", "restricted",
+                                        "options"])
+    with transaction(con):
+        con.execute("DELETE FROM sync.metadata WHERE system = ? AND object = ?", [system, obj])
+        con.register("_meta_frame", frame)
+        try:
+            con.execute("INSERT INTO sync.metadata (system, object, field, label, type, length, createable, "
+                        "updateable, restricted, options) SELECT ?, ?, * FROM _meta_frame", [system, obj])
+        finally:
+            con.unregister("_meta_frame")
+    return len(rows)
+
+
+def _text(df: pd.DataFrame) -> pd.Series:
+    return df["value"].fillna("").astype(str)
+
+
+# One vectorised check per rule; each returns True for rows that pass. Checks are named by the error code
+# Salesforce gives for the same mistake; HUBSPOT_CODES renames them for HubSpot targets.
+WRITE_SCHEMA = pa.DataFrameSchema(
+    columns={"op_id": pa.Column(str), "field": pa.Column(str)},
+    checks=[
+        pa.Check(lambda df: df["known"], name="INVALID_FIELD"),
+        pa.Check(lambda df: ~df["known"] | df["writable"], name="INVALID_FIELD_FOR_INSERT_UPDATE",
+                 error="the field is read-only on the target"),
+        pa.Check(lambda df: (df["length"].fillna(0) <= 0) | df["value"].isna() | (_text(df).str.len() <= df["length"]),
+                 name="STRING_TOO_LONG"),
+        pa.Check(lambda df: ~df["restricted"].fillna(False).astype(bool) | df["value"].isna() | (_text(df) == "")
+                 | df["in_options"].fillna(False).astype(bool),
+                 name="INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
+        pa.Check(lambda df: (df["type"] != "email") | df["value"].isna() | (_text(df) == "")
+                 | _text(df).str.match(EMAIL), name="INVALID_EMAIL_ADDRESS"),
+        pa.Check(lambda df: ~df["type"].isin(["double", "currency", "percent", "int", "number"]) | df["value"].isna()
+                 | (_text(df) == "") | pd.to_numeric(df["value"], errors="coerce").notna(),
+                 name="INVALID_TYPE_ON_FIELD_IN_RECORD"),
+    ],
+)
+
+
+HUBSPOT_CODES = {"INVALID_FIELD": "PROPERTY_DOESNT_EXIST", "INVALID_FIELD_FOR_INSERT_UPDATE": "READ_ONLY_VALUE",
+                 "STRING_TOO_LONG": "INVALID_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": "INVALID_OPTION",
+                 "INVALID_EMAIL_ADDRESS": "INVALID_EMAIL", "INVALID_TYPE_ON_FIELD_IN_RECORD": "INVALID_INTEGER"}
+
+
+@dataclass
+class ValidationResult:
+    checked: int = 0
+    invalid_ops: int = 0
+    released: int = 0
+    failures_by_check: dict = field(default_factory=dict)
+    sample: list = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def outgoing_values(con: duckdb.DuckDBPyConnection, pair: str, target: str) -> pd.DataFrame:
+    """Every field value of the pair's open create/update ops for one target, with the target's metadata."""
+    con.execute(METADATA_DDL)
+    return con.execute("""
+        SELECT o.op_id, o.object, o.action, j.key AS field, j.value ->> '$' AS value,
+               m.field IS NOT NULL AS known,
+               COALESCE(CASE o.action WHEN 'create' THEN m.createable ELSE m.updateable END, false) AS writable,
+               m.type, m.length, m.restricted, m.label,
+               list_has_all(m.options, string_split(j.value ->> '$', ';')) AS in_options
+        FROM sync.outbox o, json_each(o.payload) j
+        LEFT JOIN sync.metadata m ON m.system = o.target AND m.object = o.object AND m.field = j.key
+        WHERE o.pair = ? AND o.target = ? AND o.action IN ('create', 'update')
+          AND o.status IN ('pending', 'failed', 'invalid')
+          AND EXISTS (SELECT 1 FROM sync.metadata x WHERE x.system = o.target AND x.object = o.object)
+        ORDER BY o.op_id, j.key""", [pair, target]).df()
+
+
+def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, run_id: str) -> ValidationResult:
+    """Quarantine ops whose values the target would reject; release ops that now pass."""
+    values = outgoing_values(con, pair, target)
+    result = ValidationResult(checked=values["op_id"].nunique() if not values.empty else 0)
+    failures = pd.DataFrame(columns=["op_id", "field", "check", "value"])
+    if not values.empty:
+        try:
+            WRITE_SCHEMA.validate(values, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            cases = exc.failure_cases
+            # A frame-wide check is reported once per column; one row per (row, check) is enough.
+            cases = cases[cases["index"].notna()].drop_duplicates(["index", "check"])
+            rows = values.loc[cases["index"].astype(int)]
+            checks = cases["check"].astype(str)
+            if target == "hubspot":
+                checks = checks.map(lambda c: HUBSPOT_CODES.get(c, c))
+            failures = pd.DataFrame({"op_id": rows["op_id"].values, "field": rows["field"].values,
+                                     "check": checks.values, "value": rows["value"].values,
+                                     "object": rows["object"].values})
+    result.failures_by_check = failures["check"].value_counts().to_dict() if not failures.empty else {}
+    result.sample = failures.head(10).to_dict("records")
+    with transaction(con):
+        con.register("_failures", failures.astype(str) if not failures.empty else
+                     pd.DataFrame({c: pd.Series(dtype=str) for c in ["op_id", "field", "check", "value", "object"]}))
+        try:
+            con.execute("CREATE OR REPLACE TEMP TABLE _invalid AS SELECT * FROM _failures")
+        finally:
+            con.unregister("_failures")
+        result.invalid_ops = con.execute("""UPDATE sync.outbox SET status = 'invalid', last_error = 'validation: '
+            || (SELECT string_agg(DISTINCT "check" || ' ' || field, ', ') FROM _invalid i WHERE i.op_id = outbox.op_id),
+            updated_at = now() WHERE op_id IN (SELECT op_id FROM _invalid)""").fetchone()[0]
+        con.execute("""INSERT INTO sync.errors (error_key, kind, pair, system, object, record_id, op_id, code, message,
+            fields, first_seen, last_seen, occurrences, run_id)
+            SELECT md5(o.pair || '|' || o.target || '|' || o.object || '|' || o.record_key || '|' || i."check"
+                       || '|' || i.field), 'validation', o.pair, o.target, o.object, o.record_key, o.op_id, i."check",
+                   i."check" || ': ' || i.field || ' = ' || COALESCE(i.value, 'null'), i.field, now(), now(), 1, ?
+            FROM _invalid i JOIN sync.outbox o USING (op_id)
+            ON CONFLICT (error_key) DO UPDATE SET op_id = excluded.op_id, message = excluded.message,
+               last_seen = now(), occurrences = sync.errors.occurrences + 1, resolved_at = NULL""", [run_id])
+        result.released = con.execute("""UPDATE sync.outbox SET status = 'pending', last_error = NULL,
+            updated_at = now() WHERE pair = ? AND target = ? AND status = 'invalid'
+              AND op_id NOT IN (SELECT op_id FROM _invalid)""",
+                                      [pair, target]).fetchone()[0]
+        con.execute("""UPDATE sync.errors SET resolved_at = now() WHERE kind = 'validation' AND resolved_at IS NULL
+            AND pair = ? AND system = ? AND op_id IN (SELECT op_id FROM sync.outbox WHERE status = 'pending')""",
+                    [pair, target])
+    return result
+
+
+def describe_failures(result: ValidationResult) -> str:
+    return json.dumps(result.failures_by_check, sort_keys=True)
