@@ -20,6 +20,7 @@ from crm_sync.sandbox.tls import ensure_tls
 
 DEFAULT_DIR = Path("data/sandbox")
 DEFAULT_SF_PORT = 8443
+DEFAULT_HS_PORT = 8090
 SANDBOX_FILE = "sandbox.json"
 
 
@@ -39,7 +40,8 @@ def _bind(port: int) -> socket.socket:
     return sock
 
 
-async def _serve_all(directory: Path, sf_port: int) -> None:
+async def _serve_all(directory: Path, sf_port: int, hs_port: int = DEFAULT_HS_PORT, hs_https: bool = False) -> None:
+    from crm_sync.sandbox.hubspot.app import HubSpotService
     from crm_sync.sandbox.salesforce.app import SalesforceService
 
     directory = directory.resolve()
@@ -48,11 +50,16 @@ async def _serve_all(directory: Path, sf_port: int) -> None:
     sf_sock = _bind(sf_port)
     sf_url = f"https://127.0.0.1:{sf_sock.getsockname()[1]}"
     salesforce = SalesforceService(directory, base_url=sf_url)
+    hs_sock = _bind(hs_port)
+    hs_url = f"{'https' if hs_https else 'http'}://127.0.0.1:{hs_sock.getsockname()[1]}"
+    hubspot = HubSpotService(directory, base_url=hs_url)
     common = {"log_level": "warning", "access_log": False, "lifespan": "off", "timeout_keep_alive": 30,
               "timeout_graceful_shutdown": 5}
+    hs_tls = {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)} if hs_https else {}
     servers = [
         (_Server(uvicorn.Config(salesforce.app, ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file),
                                 **common)), sf_sock),
+        (_Server(uvicorn.Config(hubspot.app, **hs_tls, **common)), hs_sock),
     ]
     s = salesforce.settings
     info = {
@@ -70,7 +77,14 @@ async def _serve_all(directory: Path, sf_port: int) -> None:
             "api_version": s["api_version"],
             "ca_file": str(tls.ca_file),
         },
+        "hubspot": {
+            "base_url": hs_url,
+            "access_token": hubspot.access_token,
+            "admin_url": f"{hs_url}/__sandbox",
+        },
     }
+    if hs_https:
+        info["hubspot"]["ca_file"] = str(tls.ca_file)
     loop = asyncio.get_running_loop()
 
     async def abort_idle_connections() -> None:
@@ -103,25 +117,29 @@ async def _serve_all(directory: Path, sf_port: int) -> None:
         await asyncio.gather(*tasks)
     finally:
         salesforce.cursors.close_all()
+        hubspot.close()
         with contextlib.suppress(FileNotFoundError):
             if json.loads(target.read_text()).get("pid") == os.getpid():
                 target.unlink()
 
 
-def serve(directory: Path = DEFAULT_DIR, sf_port: int = DEFAULT_SF_PORT) -> None:
+def serve(directory: Path = DEFAULT_DIR, sf_port: int = DEFAULT_SF_PORT, hs_port: int = DEFAULT_HS_PORT,
+          hs_https: bool = False) -> None:
     """Serve in the foreground until SIGTERM or Ctrl-C."""
-    asyncio.run(_serve_all(directory, sf_port))
+    asyncio.run(_serve_all(directory, sf_port, hs_port, hs_https))
 
 
 @contextlib.contextmanager
-def running_sandbox(directory: Path, sf_port: int = 0, timeout: float = 60.0) -> Iterator[dict]:
+def running_sandbox(directory: Path, sf_port: int = 0, hs_port: int = 0, hs_https: bool = False,
+                    timeout: float = 60.0) -> Iterator[dict]:
     """Start the sandbox in a child process (port 0 = any free port) and yield its sandbox.json settings."""
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / SANDBOX_FILE
     with contextlib.suppress(FileNotFoundError):
         target.unlink()
-    cmd = [sys.executable, "-m", "crm_sync.cli", "sandbox", "up", "--dir", str(directory), "--sf-port", str(sf_port)]
+    cmd = [sys.executable, "-m", "crm_sync.cli", "sandbox", "up", "--dir", str(directory), "--sf-port", str(sf_port),
+           "--hs-port", str(hs_port)] + (["--hs-https"] if hs_https else [])
     log = open(directory / "sandbox.log", "ab")  # noqa: SIM115 - kept open for the child's lifetime
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     try:
