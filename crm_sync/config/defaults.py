@@ -27,20 +27,17 @@ DEAL_STAGE = ValueMap(
                            "Negotiation/Review": "contractsent", "Closed Won": "closedwon",
                            "Closed Lost": "closedlost"},
 )
+# Only HubSpot industry options that exist in a portal and have a Salesforce counterpart.
 INDUSTRY = ValueMap(
-    hubspot_to_salesforce={"COMPUTER_SOFTWARE": "Technology", "INFORMATION_TECHNOLOGY_AND_SERVICES": "Technology",
-                           "BANKING": "Banking", "FINANCIAL_SERVICES": "Finance", "HOSPITAL_HEALTH_CARE": "Healthcare",
-                           "INSURANCE": "Insurance", "RETAIL": "Retail", "TELECOMMUNICATIONS": "Telecommunications",
-                           "EDUCATION_MANAGEMENT": "Education", "HOSPITALITY": "Hospitality",
-                           "CONSTRUCTION": "Construction", "MACHINERY": "Machinery", "ENTERTAINMENT": "Entertainment",
-                           "FOOD_BEVERAGES": "Food & Beverage", "UTILITIES": "Utilities", "CHEMICALS": "Chemicals",
-                           "APPAREL_FASHION": "Apparel", "CONSULTING": "Consulting",
-                           "ENVIRONMENTAL_SERVICES": "Environmental", "GOVERNMENT_ADMINISTRATION": "Government",
-                           "MEDIA_PRODUCTION": "Media", "SHIPBUILDING": "Shipping", "TRANSPORTATION_TRUCKING_RAILROAD":
-                           "Transportation", "NONPROFIT_ORGANIZATION_MANAGEMENT": "Not For Profit",
-                           "AGRICULTURE": "Agriculture", "BIOTECHNOLOGY": "Biotechnology",
-                           "ELECTRICAL_ELECTRONIC_MANUFACTURING": "Electronics", "RECREATIONAL_FACILITIES_AND_SERVICES":
-                           "Recreation", "ENGINEERING": "Engineering", "ENERGY": "Energy"},
+    hubspot_to_salesforce={
+        "COMPUTER_SOFTWARE": "Technology", "INFORMATION_TECHNOLOGY_AND_SERVICES": "Technology", "BANKING": "Banking",
+        "FINANCIAL_SERVICES": "Finance", "HOSPITAL_HEALTH_CARE": "Healthcare", "INSURANCE": "Insurance",
+        "RETAIL": "Retail", "TELECOMMUNICATIONS": "Telecommunications", "EDUCATION_MANAGEMENT": "Education",
+        "HOSPITALITY": "Hospitality", "CONSTRUCTION": "Construction", "ENTERTAINMENT": "Entertainment",
+        "FOOD_BEVERAGES": "Food & Beverage", "UTILITIES": "Utilities", "CHEMICALS": "Chemicals",
+        "APPAREL_FASHION": "Apparel", "GOVERNMENT_ADMINISTRATION": "Government",
+        "TRANSPORTATION_TRUCKING_RAILROAD": "Transportation", "NONPROFIT_ORGANIZATION_MANAGEMENT": "Not For Profit",
+        "BIOTECHNOLOGY": "Biotechnology"},
 )
 INDUSTRY.salesforce_to_hubspot = {sf: hs for hs, sf in reversed(INDUSTRY.hubspot_to_salesforce.items())}
 

@@ -87,6 +87,17 @@ class SalesforceStore:
             (sobject.key_prefix, 1 + count, count)).fetchone()[0]
         return [make_id(sobject.key_prefix, n) for n in range(end - count, end)]
 
+    def _number_cases(self, rows: list[dict]) -> None:
+        """CaseNumber is an auto-number: the org assigns it, 8 digits, in creation order."""
+        missing = [r for r in rows if not r.get("CaseNumber")]
+        if not missing:
+            return
+        end = self.conn.execute(
+            "INSERT INTO _counters VALUES ('CaseNumber', ?) ON CONFLICT (prefix) DO UPDATE SET next = next + ? "
+            "RETURNING next", (1 + len(missing), len(missing))).fetchone()[0]
+        for number, row in zip(range(end - len(missing), end), missing, strict=True):
+            row["CaseNumber"] = f"{number:08d}"
+
     def type_of_id(self, record_id: str) -> str | None:
         return schema.key_prefix_to_type(record_id[:3])
 
@@ -215,6 +226,8 @@ class SalesforceStore:
     def insert_rows(self, sobject: SObject, rows: list[dict], user_id: str | None) -> list[str]:
         """Insert prepared rows in one statement batch; stamps ids, audit fields and derived values."""
         ids = self.allocate_ids(sobject, len(rows))
+        if sobject.name == "Case":
+            self._number_cases(rows)
         stamp = now_stamp()
         cols = self.columns[sobject.name]
         params = []
