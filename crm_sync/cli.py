@@ -1,4 +1,4 @@
-"""The `crm-sync` command: run the sandbox CRMs, and (later) the sync itself."""
+"""The `crm-sync` command: the sandbox CRMs (up, seed, churn), one sync cycle, the demo, the Dagster UI."""
 
 from __future__ import annotations
 
@@ -20,10 +20,40 @@ def _sandbox_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sandbox_seed(args: argparse.Namespace) -> int:
+    from crm_sync.sandbox.seed import format_summary, seed_sandbox
+
+    try:
+        summary = seed_sandbox(Path(args.dir), size=args.size, seed=args.seed)
+    except ValueError as exc:
+        print(f"crm-sync sandbox seed: {exc}", file=sys.stderr)
+        return 2
+    print(format_summary(summary))
+    return 0
+
+
+def _sandbox_churn(args: argparse.Namespace) -> int:
+    from crm_sync.sandbox.churn import churn_main
+
+    return churn_main(Path(args.dir), rate=args.rate, seed=args.seed, duration=args.duration)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from crm_sync.runner import run_cycle
+
+    return run_cycle(args.config)
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from crm_sync.runner import run_ui
+
+    return run_ui(args.config, port=args.port)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from crm_sync.demo import run_demo
 
-    return run_demo(Path(args.dir), size=args.size)
+    return run_demo(Path(args.dir), size=args.size, seed=args.seed, churn_seconds=args.churn_seconds)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,9 +69,32 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--hs-https", action="store_true", help="serve HubSpot over HTTPS with the sandbox CA")
     up.set_defaults(func=_sandbox_up)
 
-    demo = sub.add_parser("demo", help="start the sandbox, load sample data, show what it serves, stop")
-    demo.add_argument("--dir", default="data/demo", help="state folder (default: %(default)s)")
-    demo.add_argument("--size", type=int, default=2000, help="sample people to load (default: %(default)s)")
+    seed = sandbox_sub.add_parser("seed", help="fill an empty sandbox with a realistic org and portal")
+    seed.add_argument("--dir", default=str(DEFAULT_DIR), help="state folder (default: %(default)s)")
+    seed.add_argument("--size", type=int, default=2000, help="people per side, 100..1,000,000 (default: %(default)s)")
+    seed.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives the same data")
+    seed.set_defaults(func=_sandbox_seed)
+    churn = sandbox_sub.add_parser("churn", help="edit both sides of a running sandbox like real users do")
+    churn.add_argument("--dir", default=str(DEFAULT_DIR), help="state folder of the running sandbox")
+    churn.add_argument("--rate", type=float, default=2.0, help="edits per second across both sides")
+    churn.add_argument("--seed", type=int, default=1)
+    churn.add_argument("--duration", type=float, default=30.0, help="seconds")
+    churn.set_defaults(func=_sandbox_churn)
+
+    run = sub.add_parser("run", help="run one sync cycle in-process and print a summary")
+    run.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
+    run.set_defaults(func=_run)
+
+    ui = sub.add_parser("ui", help="open the Dagster UI on the configured connections (starts the sandbox if used)")
+    ui.add_argument("--config", default="sync.yaml")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=_ui)
+
+    demo = sub.add_parser("demo", help="sandbox + seed + sync until quiet + user edits + sync again, with a summary")
+    demo.add_argument("--dir", default="data/demo", help="folder for the demo's sandbox and state")
+    demo.add_argument("--size", type=int, default=2000, help="people per side (default: %(default)s)")
+    demo.add_argument("--seed", type=int, default=7, help="random seed for the data and the edits")
+    demo.add_argument("--churn-seconds", type=float, default=20.0, help="how long users edit both sides")
     demo.set_defaults(func=_demo)
     return parser
 

@@ -1,5 +1,44 @@
-"""The one Dagster Definitions object for crm-sync (assets, checks, jobs and schedules arrive with the engine)."""
+"""The one Dagster Definitions object for crm-sync: the sync_cycle job over the configured pairs."""
 
-from dagster import Definitions
+from __future__ import annotations
 
-defs = Definitions()
+import os
+from pathlib import Path
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    Definitions,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+)
+
+from crm_sync.config.models import load_config
+from crm_sync.defs.assets import build_assets
+from crm_sync.defs.checks import pair_checks
+from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
+from crm_sync.engine.pairs import pair_specs
+
+# The asset graph follows the pairs in sync.yaml (CRM_SYNC_CONFIG points elsewhere); no secrets are read here.
+CONFIG_PATH = os.environ.get("CRM_SYNC_CONFIG", "sync.yaml")
+
+
+def build_definitions(config_path: str = CONFIG_PATH) -> Definitions:
+    config = load_config(Path(config_path))
+    assets = build_assets(config)
+    checks = [c for spec in pair_specs(config) for c in pair_checks(spec)]
+    # DuckDB takes one writing process per file: every step of a cycle runs in this one process.
+    sync_cycle = define_asset_job("sync_cycle", selection=AssetSelection.all(), executor_def=in_process_executor,
+                                  description="One sync cycle: extract both sides, link, plan, validate, load.")
+    schedule = ScheduleDefinition(name="sync_cycle_schedule", job=sync_cycle, cron_schedule=config.schedule.cron,
+                                  default_status=DefaultScheduleStatus.STOPPED)
+    return Definitions(
+        assets=assets, asset_checks=checks, jobs=[sync_cycle], schedules=[schedule],
+        resources={"sync_config": SyncConfigResource(path=config_path),
+                   "state": SyncStateResource(config_path=config_path),
+                   "salesforce": SalesforceResource(config_path=config_path),
+                   "hubspot": HubSpotResource(config_path=config_path)})
+
+
+defs = build_definitions()

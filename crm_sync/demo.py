@@ -1,68 +1,100 @@
-"""`crm-sync demo`: start the sandbox CRMs in the background, load sample data, show what they serve, stop."""
+"""`crm-sync demo`: the whole product on the sandbox CRMs, start to finish, in one command.
+
+Starts the sandbox in the background, seeds an org and a portal, runs sync cycles until nothing is left to
+write, lets users edit both sides for a while, syncs again, prints what happened and stops the sandbox.
+Everything it prints is also written to DIR/demo_summary.json.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from pathlib import Path
 
-from crm_sync.connectors.salesforce import connect, http_session, sandbox_credentials
+import yaml
+
+from crm_sync.runner import execute_cycle
 from crm_sync.sandbox.server import running_sandbox
 
-SF_OBJECTS = ("Lead", "Contact", "Account", "Opportunity", "Case", "Task", "User")
+MAX_CYCLES = 6
 
 
 def _fresh(directory: Path) -> None:
-    # The demo owns its folder: each run starts from an empty org so its figures are its own.
-    if directory.exists():
-        for name in ("salesforce.sqlite3", "salesforce.sqlite3-wal", "salesforce.sqlite3-shm", "sandbox.json"):
-            (directory / name).unlink(missing_ok=True)
-    else:
-        directory.mkdir(parents=True)
+    # The demo owns its folder: each run starts from an empty org, portal and state so its figures are its own.
+    for name in ("sandbox", "state", "churn.jsonl", "demo_summary.json", "sync.yaml"):
+        target = directory / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    directory.mkdir(parents=True, exist_ok=True)
 
 
-def _sample_people(sf, size: int) -> int:
-    """Accounts, then Contacts and Leads, written through sObject collections of 200 as a sync would."""
-    accounts = [{"attributes": {"type": "Account"}, "Name": f"Company {i}", "Website": f"https://company{i}.example"}
-                for i in range(max(1, size // 5))]
-    account_ids = []
-    for start in range(0, len(accounts), 200):
-        results = sf.restful("composite/sobjects", method="POST", json={"records": accounts[start:start + 200]})
-        account_ids += [r["id"] for r in results if r["success"]]
-    people = []
-    for i in range(size):
-        if i % 5 < 3:
-            people.append({"attributes": {"type": "Contact"}, "FirstName": f"Pat{i}", "LastName": f"Person{i}",
-                           "Email": f"pat{i}@company{i % len(account_ids)}.example",
-                           "AccountId": account_ids[i % len(account_ids)]})
-        else:
-            people.append({"attributes": {"type": "Lead"}, "FirstName": f"Lee{i}", "LastName": f"Lead{i}",
-                           "Company": f"Prospect {i}", "Email": f"lee{i}@prospect{i}.example"})
-    written = len(account_ids)
-    for start in range(0, len(people), 200):
-        results = sf.restful("composite/sobjects", method="POST", json={"records": people[start:start + 200]})
-        written += sum(r["success"] for r in results)
-    return written
+def write_config(directory: Path, template: Path = Path("sync.yaml")) -> Path:
+    """A sync.yaml for the demo folder: the shipped pairs, pointed at the demo's sandbox and state."""
+    raw = yaml.safe_load(template.read_text()) if template.exists() else {"pairs": {}}
+    raw.setdefault("connections", {}).setdefault("salesforce", {})["sandbox_dir"] = str(directory / "sandbox")
+    raw["connections"].setdefault("hubspot", {})["sandbox_dir"] = str(directory / "sandbox")
+    raw["state_path"] = str(directory / "state" / "crm_sync.duckdb")
+    path = directory / "sync.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
 
 
-def run_demo(directory: Path, size: int = 2000) -> int:
+def sync_until_quiet(config: Path, label: str, log: list[dict]) -> None:
+    for number in range(1, MAX_CYCLES + 1):
+        started = time.perf_counter()
+        outcome = execute_cycle(config)
+        writes = sum(outcome.summary["writes"].values())
+        calls = outcome.summary["api_calls"]
+        log.append({"phase": label, "cycle": number, "run_id": outcome.run_id, "success": outcome.success,
+                    "writes": outcome.summary["writes"], "api_calls": calls,
+                    "seconds": round(time.perf_counter() - started, 1)})
+        print(f"  {label} cycle {number}: {writes:,} writes sent, API calls {calls}, "
+              f"{time.perf_counter() - started:.1f} s{'' if outcome.success else '  (run FAILED)'}")
+        if outcome.planned_writes == 0 or not outcome.success:
+            return
+
+
+def run_demo(directory: Path, size: int = 2000, seed: int = 7, churn_seconds: float = 20.0,
+             churn_rate: float = 5.0) -> int:
+    from crm_sync.engine import db
+    from crm_sync.engine.report import format_summary, run_summary
+    from crm_sync.sandbox.churn import run_churn
+    from crm_sync.sandbox.seed import format_summary as format_seed
+    from crm_sync.sandbox.seed import seed_sandbox
+
     directory = directory.resolve()
     _fresh(directory)
-    started = time.perf_counter()
-    with running_sandbox(directory) as info:
-        sf_info = info["salesforce"]
-        print(f"Sandbox CRMs running from {directory}")
-        print(f"  Salesforce  {sf_info['instance_url']}  (token URL {sf_info['token_url']}, CA {sf_info['ca_file']})")
-        print(f"  settings    {directory / 'sandbox.json'}")
-        sf = connect(sandbox_credentials(info))
-        written = _sample_people(sf, size)
-        print(f"\nLoaded {written:,} sample records through the Salesforce REST API (sObject collections).\n")
-        print(f"{'Salesforce object':<20}{'records':>10}")
-        for name in SF_OBJECTS:
-            print(f"{name:<20}{sf.query(f'SELECT COUNT() FROM {name}')['totalSize']:>10,}")
-        usage = http_session(sf_info["ca_file"]).get(f"{sf_info['admin_url']}/usage", timeout=30).json()
-        print(f"\nAPI calls today: {usage['today']:,} of {usage['allocation']:,}")
-        for endpoint, calls in usage["by_endpoint"].items():
-            print(f"  {endpoint:<40}{calls:>6,}")
-    print(f"\nSandbox stopped after {time.perf_counter() - started:.1f} s; its state stays in {directory}.")
-    print("Run it yourself: .venv/bin/crm-sync sandbox up --dir", directory)
-    return 0
+    config = write_config(directory)
+    cycles: list[dict] = []
+    with running_sandbox(directory / "sandbox") as info:
+        print(f"Sandbox CRMs: Salesforce {info['salesforce']['instance_url']}, HubSpot {info['hubspot']['base_url']}")
+        seeded = seed_sandbox(directory / "sandbox", size=size, seed=seed)
+        print(format_seed(seeded))
+        print("\nInitial sync:")
+        sync_until_quiet(config, "initial", cycles)
+        print(f"\nUsers edit both sides for {churn_seconds:.0f} s ({churn_rate} edits/s)...")
+        churn = run_churn(info, churn_rate, seed, churn_seconds, directory / "churn.jsonl",
+                          directory=directory / "sandbox")
+        print(churn.describe())
+        print("\nSync after the edits:")
+        sync_until_quiet(config, "after edits", cycles)
+    con = db.connect(directory / "state" / "crm_sync.duckdb")
+    try:
+        summary = run_summary(con)
+        conflicts = con.execute("SELECT count(*) FROM sync.audit").fetchone()[0]
+    finally:
+        con.close()
+    print("\nWhat happened:")
+    print(format_summary(summary))
+    print(f"\nDuckDB state: {directory / 'state' / 'crm_sync.duckdb'} (query sync.links, sync.outbox, sync.errors, "
+          "sync.audit, sync.api_usage)")
+    print(f"Sandbox state stays in {directory / 'sandbox'}; run it again with "
+          f"`crm-sync sandbox up --dir {directory / 'sandbox'}`.")
+    (directory / "demo_summary.json").write_text(json.dumps(
+        {"seed": seeded.to_dict(), "cycles": cycles, "churn": churn.__dict__ | {"by_kind": dict(churn.by_kind),
+                                                                                 "failures": dict(churn.failures)},
+         "summary": summary, "writes_recorded": conflicts}, indent=2, default=str))
+    return 0 if all(c["success"] for c in cycles) else 1

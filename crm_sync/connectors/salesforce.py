@@ -1,12 +1,30 @@
-"""Salesforce connection over simple-salesforce: OAuth token from the configured token URL, then a direct session."""
+"""Salesforce over simple-salesforce: OAuth login, metered and retried HTTP, incremental extract, collection writes."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import requests
-from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+from requests.adapters import HTTPAdapter
+from simple_salesforce import Salesforce, format_soql
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError, SalesforceExpiredSession
+
+from crm_sync.connectors.common import ApiUsage, Failure, Meter, RetryPolicy, WriteResult, as_utc, chunks, run_batches
+
+COLLECTION_SIZE = 200  # records per sObject collection call
+QUERY_PAGE_MAX = 2000  # the most rows one REST query response holds
+BULK_PAGE = 50_000  # rows per Bulk API 2.0 result page
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_API_PREFIX = re.compile(r"^/services/(data/v[\d.]+/?)?")
+_ID_LIKE = re.compile(r"^(?=.*\d)[A-Za-z0-9-]{15,}$")  # record and job ids, query locators ("01g...-2000")
+_SYSTEM_FIELDS = ("SystemModstamp", "LastModifiedDate", "IsDeleted")
 
 
 @dataclass(frozen=True)
@@ -68,3 +86,321 @@ def sandbox_credentials(sandbox: dict) -> SalesforceCredentials:
     return SalesforceCredentials(token_url=sf["token_url"], client_id=sf["client_id"],
                                  client_secret=sf["client_secret"], ca_file=sf["ca_file"],
                                  api_version=sf["api_version"])
+
+
+def endpoint_label(method: str, url: str) -> str:
+    """Usage label of a call: the resource path with ids and locators collapsed, e.g. "GET sobjects/Lead/{id}"."""
+    path = _API_PREFIX.sub("", urlsplit(url).path)
+    return f"{method} {'/'.join('{id}' if _ID_LIKE.match(p) else p for p in path.split('/') if p) or 'versions'}"
+
+
+def _failure(resp: requests.Response) -> Failure:
+    """A failed response in the retry rules' terms (Salesforce error bodies are JSON lists)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else body
+    first = first if isinstance(first, dict) else {}
+    retry_after = resp.headers.get("Retry-After")
+    return Failure("salesforce", resp.status_code, first.get("errorCode") or first.get("error"),
+                   str(first.get("message") or first.get("error_description") or resp.text[:300]),
+                   float(retry_after) if retry_after and retry_after.isdigit() else None)
+
+
+class _MeteredSession(requests.Session):
+    """The session under simple-salesforce: every call (logins and Bulk 2.0 polls too) is counted, budgeted,
+    retried by the shared rules and re-authenticated, because a direct session never refreshes itself."""
+
+    def __init__(self, creds: SalesforceCredentials, meter: Meter, policy: RetryPolicy, timeout: float,
+                 pool_size: int):
+        super().__init__()
+        if creds.ca_file:
+            self.trust_env = False  # see http_session
+            self.verify = creds.ca_file
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+        for scheme in ("https://", "http://"):
+            self.mount(scheme, adapter)
+        self.creds, self.meter, self.policy, self.timeout = creds, meter, policy, timeout
+        self.token: str | None = None
+        self.instance_url: str | None = None
+        self.client: Salesforce | None = None
+        self._auth_lock = threading.Lock()
+
+    def login(self) -> None:
+        self.token, self.instance_url = fetch_token(self.creds, self)
+        if self.client is not None:
+            self.client.session_id = self.token
+            self.client.headers["Authorization"] = f"Bearer {self.token}"
+
+    def _relogin(self, stale: str | None) -> None:
+        with self._auth_lock:
+            if self.token == stale:  # another worker thread may have logged in again already
+                self.login()
+
+    def request(self, method, url, *args, **kwargs):
+        kwargs.setdefault("timeout", self.timeout)
+        label = endpoint_label(method.upper(), url)
+        # Only a plain create could be applied twice by a resend; this connector writes by id or external id.
+        idempotent = not (method.upper() == "POST" and "/sobjects" in url)
+        attempt, relogged = 0, False
+        while True:
+            token = self.token
+            headers = kwargs.get("headers")
+            if token and headers and str(headers.get("Authorization", "")).startswith("Bearer "):
+                # Handlers built before a re-login (SFType, bulk2) still carry the old token: send the current one.
+                kwargs["headers"] = {**headers, "Authorization": f"Bearer {token}"}
+            self.meter.call(label)
+            error: Exception | None = None
+            try:
+                resp = super().request(method, url, *args, **kwargs)
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                error = exc
+                failure = Failure("salesforce", None, type(exc).__name__, str(exc),
+                                  sent=not isinstance(exc, requests.exceptions.ConnectTimeout))
+            else:
+                if resp.status_code < 400:
+                    return resp
+                failure = _failure(resp)
+            decision = self.policy.decide(failure, attempt, idempotent, relogged)
+            if decision.action == "relogin":
+                self._relogin(token)
+                relogged = True
+                continue
+            if decision.action == "fail":
+                if error is not None:
+                    raise error
+                return resp  # simple-salesforce raises its own exception for the status
+            self.policy.sleep(decision.delay)
+            attempt += 1
+
+
+class SalesforceConnector:
+    """Salesforce for the sync: describe, incremental extract (REST keyset pages or Bulk API 2.0), collection writes."""
+
+    def __init__(self, creds: SalesforceCredentials, usage: ApiUsage | None = None, max_workers: int = 4,
+                 budget: int | None = None, retries: int = 5, timeout: float = 60.0, *, backoff_base: float = 0.5,
+                 bulk_threshold: int = 10_000, bulk_wait: float = 1.0):
+        self.creds = creds
+        self.usage = usage or ApiUsage()
+        self.max_workers = max_workers
+        self.bulk_threshold, self.bulk_wait = bulk_threshold, bulk_wait
+        self.meter = Meter("salesforce", self.usage, budget)
+        self.policy = RetryPolicy(retries, backoff_base)
+        self._session = _MeteredSession(creds, self.meter, self.policy, timeout, pool_size=max(10, max_workers))
+        self._sf: Salesforce | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SalesforceConnector(token_url={self.creds.token_url!r}, client_id=***, calls={self.meter.calls})"
+
+    @property
+    def sf(self) -> Salesforce:
+        """The simple-salesforce client on the metered session, logged in on first use."""
+        with self._lock:
+            if self._sf is None:
+                self._session.login()
+                self._sf = Salesforce(instance_url=self._session.instance_url, session_id=self._session.token,
+                                      session=self._session, version=self.creds.api_version)
+                self._session.client = self._sf
+            return self._sf
+
+    # ---- reads ------------------------------------------------------------------------------------------------
+    def describe(self, sobject: str) -> dict:
+        """The sObject describe JSON (fields with types, picklists, writability)."""
+        return self.sf.restful(f"sobjects/{_ident(sobject)}/describe")
+
+    def query(self, soql: str) -> list[dict]:
+        """All rows of a small SOQL query as flat dicts (relationship fields as "Owner.Name")."""
+        return [_flatten(r) for r in self.sf.query_all(soql)["records"]]
+
+    def extract(self, sobject: str, fields: list[str], since: datetime | None, overlap: timedelta,
+                include_deleted: bool = True, page_size: int = 2000) -> Iterator[list[dict]]:
+        """Pages of flat records (Id, fields, SystemModstamp, LastModifiedDate, IsDeleted) changed since `since`.
+
+        REST pages come in (SystemModstamp, Id) order. An initial sync (since None) of more than
+        bulk_threshold rows runs as a Bulk API 2.0 query instead, whose pages are in no particular order.
+        """
+        sobject = _ident(sobject)
+        select = _select_list(fields)
+        if since is None and self._count(sobject, include_deleted) > self.bulk_threshold:
+            yield from self._bulk_pages(sobject, select, include_deleted)
+            return
+        # Keyset paging, not nextRecordsUrl: every page is a fresh query continuing after (SystemModstamp, Id),
+        # so no server cursor can expire (locators die after ~15 idle minutes and an org keeps only a few per
+        # user), a crash resumes from the last row written, and records sharing a stamp are never skipped.
+        limit = max(1, min(page_size, QUERY_PAGE_MAX))
+        lower = as_utc(since) - overlap if since is not None else None
+        last: tuple[str, str] | None = None
+        while True:
+            records = self._page(sobject, select, lower, last, limit, include_deleted)
+            if records:
+                yield records
+            if len(records) < limit:
+                return
+            last = (records[-1]["SystemModstamp"], records[-1]["Id"])
+
+    def _page(self, sobject: str, select: list[str], lower: datetime | None, last: tuple[str, str] | None,
+              limit: int, include_deleted: bool) -> list[dict]:
+        soql = format_soql("SELECT {:literal} FROM {:literal}", ", ".join(select), sobject)
+        if last is not None:
+            soql += format_soql(" WHERE (SystemModstamp > {stamp:literal} OR (SystemModstamp = {stamp:literal} "
+                                "AND Id > {id}))", stamp=_soql_datetime(last[0]), id=last[1])
+        elif lower is not None:
+            soql += format_soql(" WHERE SystemModstamp >= {:literal}", _soql_datetime(lower))
+        soql += format_soql(" ORDER BY SystemModstamp, Id LIMIT {}", limit)
+        result = self.sf.query(soql, include_deleted=include_deleted)
+        rows = result["records"]
+        while not result.get("done", True):  # the org may serve a LIMIT in smaller batches
+            result = self.sf.query_more(result["nextRecordsUrl"], identifier_is_url=True)
+            rows += result["records"]
+        return [_pick(_flatten(r), select) for r in rows]
+
+    def _count(self, sobject: str, include_deleted: bool) -> int:
+        result = self.sf.query(format_soql("SELECT COUNT() FROM {:literal}", sobject), include_deleted=include_deleted)
+        return int(result["totalSize"])
+
+    def _bulk_pages(self, sobject: str, select: list[str], include_deleted: bool) -> Iterator[list[dict]]:
+        types = {f["name"].lower(): f["type"] for f in self.describe(sobject)["fields"]}
+        handler = getattr(self.sf.bulk2, sobject)
+        run = handler.query_all if include_deleted else handler.query
+        soql = format_soql("SELECT {:literal} FROM {:literal}", ", ".join(select), sobject)
+        for text in run(soql, max_records=BULK_PAGE, wait=self.bulk_wait):
+            rows = list(csv.DictReader(io.StringIO(text)))
+            if rows:
+                yield [_typed_row(row, select, types) for row in rows]
+
+    # ---- writes -----------------------------------------------------------------------------------------------
+    def upsert(self, sobject: str, external_id_field: str, records: list[tuple[str, dict]]) -> list[WriteResult]:
+        """Create or update by external id: [(key, fields incl. the external id value)], 200 per collection call."""
+        sobject, ext = _ident(sobject), _ident(external_id_field)
+        items = [(key, {"attributes": {"type": sobject}, **fields}) for key, fields in records]
+        return self._write("upsert", f"composite/sobjects/{sobject}/{ext}", items)
+
+    def update(self, sobject: str, records: list[tuple[str, str, dict]]) -> list[WriteResult]:
+        """Update by id: [(key, id, fields)], 200 per collection call."""
+        sobject = _ident(sobject)
+        items = [(key, {"attributes": {"type": sobject}, **{k: v for k, v in fields.items() if k.lower() != "id"},
+                        "id": record_id}) for key, record_id, fields in records]
+        return self._write("update", "composite/sobjects", items)
+
+    def delete(self, records: list[tuple[str, str]]) -> list[WriteResult]:
+        """Delete by id: [(key, id)], 200 per collection call; an already deleted record counts as success."""
+        return self._write("delete", "composite/sobjects", list(records))
+
+    def _write(self, kind: str, path: str, items: list[tuple[str, object]]) -> list[WriteResult]:
+        return run_batches(chunks(items, COLLECTION_SIZE), lambda batch: self._send(kind, path, batch),
+                           self.max_workers)
+
+    def _send(self, kind: str, path: str, batch) -> list[WriteResult]:
+        """One collection call; records that failed on a row lock are sent again (alone) after a backoff."""
+        results: list[WriteResult | None] = [None] * len(batch)
+        pending, attempt = list(range(len(batch))), 0
+        while pending:
+            items = [batch[i] for i in pending]
+            try:
+                if kind == "delete":
+                    body = self.sf.restful(path, params={"ids": ",".join(str(rid) for _, rid in items),
+                                                         "allOrNone": "false"}, method="DELETE")
+                else:
+                    body = self.sf.restful(path, method="PATCH",
+                                           json={"allOrNone": False, "records": [p for _, p in items]})
+            except (SalesforceAuthenticationFailed, SalesforceExpiredSession):
+                raise  # credentials are wrong for every record alike: stop the run
+            except SalesforceError as exc:  # the whole request was refused (a 4xx the retry rules do not resend)
+                code, message, fields = _error_parts(exc.content)
+                for i in pending:
+                    results[i] = WriteResult.failed(batch[i][0], code, message, fields)
+                break
+            retry: list[int] = []
+            for i, outcome in zip(pending, body or [], strict=False):
+                key = batch[i][0]
+                if outcome.get("success"):
+                    created = {"upsert": outcome.get("created"), "update": False}.get(kind)
+                    target = outcome.get("id") or (str(batch[i][1]) if kind == "delete" else None)
+                    results[i] = WriteResult.ok(key, target, created)
+                    continue
+                code, message, fields = _error_parts(outcome.get("errors"))
+                if kind == "delete" and code == "ENTITY_IS_DELETED":
+                    results[i] = WriteResult.ok(key, str(batch[i][1]))  # already in the recycle bin: goal met
+                    continue
+                results[i] = WriteResult.failed(key, code, message, fields)
+                decision = self.policy.decide(Failure("salesforce", 200, code, message), attempt)
+                if decision.action == "retry":
+                    retry.append(i)
+            if retry:
+                self.policy.sleep(self.policy.backoff(attempt))
+                attempt += 1
+            pending = retry
+        return [r or WriteResult.failed(batch[i][0], "NO_RESULT", "Salesforce returned no result for this record")
+                for i, r in enumerate(results)]
+
+
+# ---- helpers --------------------------------------------------------------------------------------------------
+def _ident(name: str) -> str:
+    """An API name checked to be an identifier (it is put into SOQL and URLs unquoted)."""
+    if not _IDENT.match(name or ""):
+        raise ValueError(f"not a Salesforce API name: {name!r}")
+    return name
+
+
+def _select_list(fields: list[str]) -> list[str]:
+    names, seen = [], set()
+    for name in ["Id", *fields, *_SYSTEM_FIELDS]:
+        if _ident(name).lower() not in seen:
+            seen.add(name.lower())
+            names.append(name)
+    return names
+
+
+def _soql_datetime(value: datetime | str) -> str:
+    # Not format_soql's datetime: it drops the milliseconds a keyset on the sandbox's stamps needs (real
+    # Salesforce stamps have none, so they get the plain form).
+    if isinstance(value, str):
+        value = datetime.fromisoformat(re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", value.replace("Z", "+00:00")))
+    value = as_utc(value)
+    millis = value.microsecond // 1000
+    return value.strftime("%Y-%m-%dT%H:%M:%S") + (f".{millis:03d}" if millis else "") + "Z"
+
+
+def _flatten(record: dict, prefix: str = "") -> dict:
+    out: dict = {}
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        if isinstance(value, dict) and "attributes" in value:
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _pick(flat: dict, select: list[str]) -> dict:
+    # Responses use describe's casing whatever the SOQL said; answer with the caller's names.
+    lookup = {k.lower(): v for k, v in flat.items()}
+    return {name: lookup.get(name.lower()) for name in select}
+
+
+_CSV_TYPES = {"boolean": lambda v: v.lower() == "true", "int": lambda v: int(float(v)), "double": float,
+              "currency": float, "percent": float, "datetime": lambda v: v[:-1] + "+0000" if v.endswith("Z") else v}
+
+
+def _typed_row(row: dict, select: list[str], types: dict[str, str]) -> dict:
+    """A Bulk 2.0 CSV row typed like a REST record: null for empty, bools, numbers, "+0000" datetimes."""
+    lookup = {k.lower(): v for k, v in row.items()}
+    raw = {name: lookup.get(name.lower()) for name in select}
+    return {name: None if value in (None, "") else _CSV_TYPES.get(types.get(name.lower(), ""), str)(value)
+            for name, value in raw.items()}
+
+
+def _error_parts(errors) -> tuple[str, str, list[str]]:
+    """(code, message, fields) of a Salesforce error list (statusCode in collections, errorCode elsewhere)."""
+    if isinstance(errors, dict):
+        errors = [errors]
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
+        return "UNKNOWN_ERROR", str(errors), []
+    dicts = [e for e in errors if isinstance(e, dict)]
+    code = str(dicts[0].get("statusCode") or dicts[0].get("errorCode") or "UNKNOWN_ERROR")
+    message = "; ".join(str(e.get("message", "")) for e in dicts)
+    fields = [str(f) for e in dicts for f in (e.get("fields") or [])]
+    return code, message, list(dict.fromkeys(fields))

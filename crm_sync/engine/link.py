@@ -158,7 +158,11 @@ def _link_by_key(con, p: str, run_id: str) -> tuple[int, int]:
         candidates, reason) SELECT ?, ?, CASE WHEN len(hs_ids) > 1 THEN 'hubspot' ELSE 'salesforce' END,
         CASE WHEN len(hs_ids) > 1 THEN COALESCE(sf_keys[1], '') ELSE hs_ids[1] END, mkey,
         CASE WHEN len(hs_ids) > 1 THEN hs_ids ELSE sf_keys END, 'ambiguous: one key, several records'
-        FROM _keys WHERE len(hs_ids) > 1 OR len(sf_keys) > 1""", [run_id, p]).fetchone()[0]
+        FROM _keys k WHERE (len(hs_ids) > 1 OR len(sf_keys) > 1) AND NOT EXISTS (
+            -- reported once per key and set of candidates, not on every cycle
+            SELECT 1 FROM sync.link_candidates c WHERE c.pair = ? AND c.match_key = k.mkey
+              AND list_sort(c.candidates) = list_sort(CASE WHEN len(k.hs_ids) > 1 THEN k.hs_ids ELSE k.sf_keys END))
+        """, [run_id, p, p]).fetchone()[0]
     return linked, ambiguous
 
 

@@ -24,10 +24,16 @@ class LoadResult:
 
 
 def ops_to_send(con: duckdb.DuckDBPyConnection, pair: str, target: str, max_attempts: int) -> pd.DataFrame:
-    """Pending ops, and failed ones still under their attempt limit, oldest first; payloads as dicts."""
+    """Pending ops, and failed ones due for another try, oldest first; payloads as dicts.
+
+    A rejected write is tried again after 2^attempts minutes (up to max_attempts), so a cause fixed on the
+    target side (a picklist value added, a duplicate rule relaxed) heals by itself without costing calls on
+    every cycle. A fix on the source side makes a new op at once (see plan.py).
+    """
     frame = con.execute("""SELECT op_id, object, action, sf_object, record_key, target_id, CAST(payload AS VARCHAR)
         AS payload FROM sync.outbox WHERE pair = ? AND target = ? AND (status = 'pending'
-          OR (status = 'failed' AND attempts < ?)) ORDER BY created_at, op_id""", [pair, target, max_attempts]).df()
+          OR (status = 'failed' AND attempts < ? AND updated_at < now() - to_minutes(CAST(pow(2, attempts) AS BIGINT))))
+        ORDER BY created_at, op_id""", [pair, target, max_attempts]).df()
     frame["payload"] = frame["payload"].map(json.loads)
     return frame
 

@@ -18,9 +18,12 @@ from crm_sync.engine.pairs import PairSpec
 from crm_sync.engine.staging import ensure_tables
 from crm_sync.engine.values import canonical, col, json_for_salesforce, sql_str, translate, writable
 
-# Native-connector defaults for values Salesforce requires on create.
+# Fields Salesforce requires: a sync never clears them. Native-connector defaults fill them on create.
+REQUIRED_FIELDS = {"Lead": ("LastName", "Company"), "Contact": ("LastName",), "Account": ("Name",),
+                   "Opportunity": ("Name", "StageName", "CloseDate")}
 REQUIRED_DEFAULTS = {"Lead": {"LastName": "[not provided]", "Company": "[not provided]"},
                      "Contact": {"LastName": "[not provided]"}, "Account": {"Name": "[not provided]"}}
+REQUIRED_PAIRS = ", ".join(f"('{o}', '{f}')" for o, fields in REQUIRED_FIELDS.items() for f in fields)
 
 
 @dataclass
@@ -194,7 +197,8 @@ def _decide(con, tie: str) -> None:
             rule = 'two_way' AND hs_changed AND sf_changed AND NOT no_shadow
                 AND hs_as_sf IS DISTINCT FROM sf_val AS conflict FROM d)
         SELECT *,
-            winner = 'hs' AND hs_as_sf IS DISTINCT FROM sf_val AS write_sf,
+            winner = 'hs' AND hs_as_sf IS DISTINCT FROM sf_val
+                AND NOT (hs_as_sf IS NULL AND (sf_object, sf_field) IN ({REQUIRED_PAIRS})) AS write_sf,
             winner = 'sf' AND sf_as_hs IS DISTINCT FROM hs_val AS write_hs,
             CASE WHEN winner = 'hs' THEN hs_as_sf ELSE sf_val END AS sf_new,
             CASE WHEN winner = 'sf' THEN sf_as_hs ELSE hs_val END AS hs_new
@@ -225,12 +229,13 @@ def _update_ops(con, spec: PairSpec, run_id: str, to_sf: str, to_hs: str) -> Non
             FROM _cand c JOIN {hs_table} h ON h.id = c.hubspot_id
             WHERE h.{quote(spec.hs_salesforce_id)} IS DISTINCT FROM c.salesforce_id)
         SELECT 'salesforce' AS target, sf_object AS object, 'update' AS action, sf_object, hubspot_id AS record_key,
-               salesforce_id AS target_id, json_group_object(k, v) AS payload,
-               to_json(list(sh) FILTER (WHERE sh IS NOT NULL)) AS shadow, 'changed in hubspot' AS reason
+               salesforce_id AS target_id, to_json(map(list(k ORDER BY k), list(v ORDER BY k))) AS payload,
+               to_json(list(sh ORDER BY k) FILTER (WHERE sh IS NOT NULL)) AS shadow, 'changed in hubspot' AS reason
         FROM sf_fields GROUP BY ALL
         UNION ALL
         SELECT 'hubspot', '{spec.hubspot_object}', 'update', sf_object, salesforce_id, hubspot_id,
-               json_group_object(k, to_json(COALESCE(v, ''))), to_json(list(sh) FILTER (WHERE sh IS NOT NULL)),
+               to_json(map(list(k ORDER BY k), list(to_json(COALESCE(v, '')) ORDER BY k))),
+               to_json(list(sh ORDER BY k) FILTER (WHERE sh IS NOT NULL)),
                'changed in salesforce'
         FROM hs_fields GROUP BY ALL
         UNION ALL
@@ -256,16 +261,18 @@ def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str
     con.execute(f"""INSERT INTO _plan_ops
         WITH v AS (SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM ({values})),
         sf_rows AS (SELECT hubspot_id, sf_object, sf_field, field, hs_val, hs_as_sf AS sf_new FROM v
-                    WHERE hubspot_id IS NOT NULL AND hs_as_sf IS NOT NULL),
+                    WHERE hubspot_id IS NOT NULL AND hs_as_sf IS NOT NULL AND rule <> 'always_salesforce'),
         hs_rows AS (SELECT salesforce_id, sf_object, hs_field, field, sf_val, sf_as_hs AS hs_new FROM v
-                    WHERE salesforce_id IS NOT NULL AND sf_as_hs IS NOT NULL)
-        SELECT 'salesforce', sf_object, 'create', sf_object, hubspot_id, NULL, json_group_object(sf_field, {to_sf}),
-               to_json(list(json_object('f', field, 'h', hs_val, 's', sf_new))), 'new in hubspot'
+                    WHERE salesforce_id IS NOT NULL AND sf_as_hs IS NOT NULL AND rule <> 'always_hubspot')
+        SELECT 'salesforce', sf_object, 'create', sf_object, hubspot_id, NULL,
+               to_json(map(list(sf_field ORDER BY sf_field), list({to_sf} ORDER BY sf_field))),
+               to_json(list(json_object('f', field, 'h', hs_val, 's', sf_new) ORDER BY field)), 'new in hubspot'
         FROM sf_rows GROUP BY hubspot_id, sf_object
         UNION ALL
         SELECT 'hubspot', '{spec.hubspot_object}', 'create', sf_object, salesforce_id, NULL,
-               json_group_object(hs_field, to_json({to_hs})),
-               to_json(list(json_object('f', field, 'h', hs_new, 's', sf_val))), 'new in salesforce'
+               to_json(map(list(hs_field ORDER BY hs_field), list(to_json({to_hs}) ORDER BY hs_field))),
+               to_json(list(json_object('f', field, 'h', hs_new, 's', sf_val) ORDER BY field)),
+               'new in salesforce'
         FROM hs_rows WHERE {to_hs} IS NOT NULL GROUP BY salesforce_id, sf_object""")
     # The source id travels with the create: it is the upsert key, so a replay never duplicates.
     con.execute(f"""UPDATE _plan_ops SET payload = json_merge_patch(payload, json_object(

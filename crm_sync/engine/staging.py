@@ -84,13 +84,21 @@ def read_cursor(con: duckdb.DuckDBPyConnection, system: str, obj: str) -> Cursor
     return Cursor(*row) if row else Cursor(None, None)
 
 
-def advance_cursor(con: duckdb.DuckDBPyConnection, system: str, obj: str, run_id: str) -> Cursor:
-    """Move the cursor to the newest staged version (and the highest id at that instant)."""
+def advance_cursor(con: duckdb.DuckDBPyConnection, system: str, obj: str, run_id: str,
+                   not_after: dt.datetime | None = None) -> Cursor:
+    """Move the cursor to the newest staged version (and the highest id at that instant).
+
+    not_after: when the extraction started. A read that is not in time order (a first sync lists by id) can
+    miss an edit made while it ran to a record it had already passed; capping the cursor at the start time
+    makes the next read cover that edit.
+    """
     _, current = table_names(system, obj)
     row = con.execute(f"SELECT cursor_at, max(id) FROM {current} WHERE cursor_at = (SELECT max(cursor_at) "
                       f"FROM {current}) GROUP BY cursor_at").fetchone()
     if row is None:
         return read_cursor(con, system, obj)
+    if not_after is not None and row[0] > not_after:
+        row = (not_after, None)
     con.execute("INSERT INTO sync.cursors (system, object, cursor_at, cursor_id, last_run) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (system, object) DO UPDATE SET cursor_at = excluded.cursor_at, "
                 "cursor_id = excluded.cursor_id, last_run = excluded.last_run, updated_at = now()",

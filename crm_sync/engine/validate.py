@@ -42,8 +42,10 @@ def store_hubspot_metadata(con: duckdb.DuckDBPyConnection, object_type: str, pro
         read_only = bool((p.get("modificationMetadata") or {}).get("readOnlyValue")) or bool(p.get("calculated"))
         kind = p.get("type", "string")
         options = [o["value"] for o in p.get("options") or [] if not o.get("hidden")]
+        # Owner-like enumerations list their options elsewhere (externalOptions): not checkable here.
+        restricted = kind == "enumeration" and bool(options) and not p.get("externalOptions")
         rows.append((p["name"], p.get("label"), "email" if p.get("fieldType") == "email" or p["name"] == "email"
-                     else kind, 0, not read_only, not read_only, kind == "enumeration", options))
+                     else kind, 0, not read_only, not read_only, restricted, options))
     return _store(con, "hubspot", object_type, rows)
 
 

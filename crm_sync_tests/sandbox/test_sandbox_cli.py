@@ -43,3 +43,19 @@ def test_sandbox_up_writes_settings_and_stops_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_sandbox_seed_command_prints_summary_and_refuses_twice(tmp_path):
+    cli = [sys.executable, "-m", "crm_sync.cli", "sandbox", "seed", "--dir", str(tmp_path / "sb"), "--size", "100",
+           "--seed", "5"]
+    first = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "Lead" in first.stdout and "contacts" in first.stdout
+    second = subprocess.run(cli, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2 and str(tmp_path / "sb") in second.stderr
+
+
+def test_sandbox_churn_command_needs_a_running_sandbox(tmp_path):
+    cli = [sys.executable, "-m", "crm_sync.cli", "sandbox", "churn", "--dir", str(tmp_path / "none"), "--duration", "1"]
+    result = subprocess.run(cli, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "sandbox.json" in result.stderr

@@ -1,0 +1,410 @@
+"""HubSpot over hubspot-api-client: rate-limited, metered and retried calls, incremental extract, batch writes."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import urllib3
+from hubspot import HubSpot
+
+from crm_sync.connectors.common import (
+    ApiUsage,
+    Failure,
+    Meter,
+    RateLimiter,
+    RetryPolicy,
+    WriteResult,
+    as_utc,
+    chunks,
+    epoch_ms,
+    parallel_map,
+    run_batches,
+    unwrap,
+)
+
+BATCH_SIZE = 100  # inputs per object batch call
+LIST_PAGE = 100  # records per list page
+SEARCH_PAGE = 200  # records per search page
+ASSOC_READ_BATCH = 100  # ids per v4 association batch read (the reference's limit; a 2025 changelog says 1,000)
+ASSOC_WRITE_BATCH = 100  # the reference gives no limit for association writes: stay at the batch size all share
+_GROUPS = {"contacts": "contactinformation", "companies": "companyinformation", "deals": "dealinformation",
+           "tickets": "ticketinformation"}
+
+
+class HubSpotApiError(Exception):
+    """A HubSpot call that failed for good, with HubSpot's error body (category, message, errors, context)."""
+
+    def __init__(self, status: int | None, body, label: str):
+        self.status = status
+        self.body: dict = body if isinstance(body, dict) else {}
+        self.category = self.body.get("category") or self.body.get("policyName") or (
+            "NO_RESPONSE" if status is None else "ERROR")  # no response: a create may or may not have landed
+        self.message = str(self.body.get("message") or body or "no response")[:1000]
+        super().__init__(f"{label} failed ({status} {self.category}): {self.message}")
+
+
+class HubSpotConnector:
+    """HubSpot for the sync: properties, owners, extract (list or search), associations, batch writes."""
+
+    def __init__(self, base_url: str, access_token: str, usage: ApiUsage | None = None, max_workers: int = 4,
+                 budget: int | None = None, ten_second_limit: int = 190, search_per_second: int = 5,
+                 retries: int = 5, timeout: float = 60.0, *, backoff_base: float = 0.5, ca_file: str | None = None):
+        self.base_url = base_url.rstrip("/")  # the client appends paths that start with "/"
+        self.usage = usage or ApiUsage()
+        self.max_workers, self.timeout = max_workers, timeout
+        self.meter = Meter("hubspot", self.usage, budget)
+        self.policy = RetryPolicy(retries, backoff_base)
+        self.limiter = RateLimiter(ten_second_limit, 10.0, margin=0.25)
+        self.search_limiter = RateLimiter(search_per_second, 1.0, margin=0.1)
+        # retry=False: the client's urllib3 retries would resend behind our counter, limiter and rules.
+        extra = {"ssl_ca_cert": ca_file} if ca_file else {}
+        client = HubSpot(access_token=access_token, host=self.base_url, retry=False, **extra)
+        # Each attribute access builds a new ApiClient (and connection pool): build them once.
+        self._basic, self._batch = client.crm.objects.basic_api, client.crm.objects.batch_api
+        self._search = client.crm.objects.search_api
+        self._assoc = client.crm.associations.v4.batch_api
+        self._props, self._groups = client.crm.properties.core_api, client.crm.properties.groups_api
+        self._owners = client.crm.owners.owners_api
+
+    def __repr__(self) -> str:
+        return f"HubSpotConnector(base_url={self.base_url!r}, access_token=***, calls={self.meter.calls})"
+
+    def _call(self, label: str, fn, *args, search: bool = False, idempotent: bool = True, **kwargs) -> dict:
+        """The JSON body ({} when none) of one API call, after the limiter, the meter and the shared retry rules."""
+        limiter = self.search_limiter if search else self.limiter
+        attempt = 0
+        while True:
+            limiter.acquire()
+            self.meter.call(label)
+            try:
+                # Raw JSON instead of the generated models: they cost more CPU than the call at scale and
+                # drop error details (context, objectWriteTraceId) the write results need.
+                resp = fn(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
+                try:
+                    data = resp.data
+                finally:
+                    resp.release_conn()
+                return json.loads(data) if data else {}
+            except Exception as exc:  # noqa: BLE001 - each API package has its own ApiException: go by .status
+                failure = _failure(exc)
+                if failure.status == 429 and failure.code != "DAILY":
+                    self._slow_down(limiter, exc)
+                decision = self.policy.decide(failure, attempt, idempotent)
+                if decision.action != "retry":
+                    raise HubSpotApiError(failure.status, _body(exc) or failure.message, label) from exc
+            self.policy.sleep(decision.delay)
+            attempt += 1
+
+    def _slow_down(self, limiter: RateLimiter, exc: Exception) -> None:
+        # The portal allows fewer calls than we were told (other apps share it, or a lower tier): pace to what
+        # the 429 says (X-HubSpot-RateLimit-Max) or, without it, to fewer than we just sent in the window.
+        maximum = str((getattr(exc, "headers", None) or {}).get("X-HubSpot-RateLimit-Max") or "")
+        limiter.lower(int(maximum) if maximum.isdigit() and limiter is self.limiter else limiter.in_window() - 1)
+
+    def properties(self, object_type: str) -> list[dict]:
+        """Property definitions (name, type, fieldType, options, modificationMetadata, hasUniqueValue...)."""
+        return self._call(f"GET /crm/v3/properties/{object_type}", self._props.get_all, object_type)["results"]
+
+    def ensure_property(self, object_type: str, name: str, label: str, unique: bool = True) -> None:
+        """Create the custom text property (e.g. a unique "salesforce_id") unless it exists."""
+        try:
+            prop = self._call(f"GET /crm/v3/properties/{object_type}/{{name}}", self._props.get_by_name,
+                              object_type, name)
+            if unique and not prop.get("hasUniqueValue"):
+                raise ValueError(f"{object_type}.{name} exists but is not unique; HubSpot cannot make it unique")
+            return
+        except HubSpotApiError as exc:
+            if exc.status != 404:
+                raise
+        group = _GROUPS.get(object_type) or self._call(f"GET /crm/v3/properties/{object_type}/groups",
+                                                       self._groups.get_all, object_type)["results"][0]["name"]
+        body = {"name": name, "label": label, "type": "string", "fieldType": "text", "groupName": group,
+                "hasUniqueValue": unique}
+        try:
+            self._call(f"POST /crm/v3/properties/{object_type}", self._props.create, object_type, body)
+        except HubSpotApiError as exc:
+            if exc.status != 409:  # 409: another worker created it in the meantime
+                raise
+
+    def owners(self) -> list[dict]:
+        """All owners (id, email, firstName, lastName, userId...), every page."""
+        owners, after = [], None
+        while True:
+            data = self._call("GET /crm/v3/owners/", self._owners.get_page, limit=500, **_after(after))
+            owners += data.get("results") or []
+            after = _next_after(data)
+            if not after:
+                return owners
+
+    # ---- reads ------------------------------------------------------------------------------------------------
+    def extract(self, object_type: str, properties: list[str], since: datetime | None, overlap: timedelta,
+                page_size: int = 200) -> Iterator[list[dict]]:
+        """Pages of flat records (id, properties, createdAt, updatedAt, archived=False) changed since `since`."""
+        if since is None:
+            # Initial sync by the list endpoint: pages of 100 cost twice the calls of search's 200, but search
+            # is held to 5 calls/s (1,000 records/s) while list draws on the 190-per-10-s budget (1,900/s), has
+            # no 10,000 cap or index lag, and pages by id so edits during the read never shift it. At 100
+            # records a call a million records take 10,000 of a portal's 625,000+ daily calls.
+            yield from self._list(object_type, properties, archived=False)
+            return
+        modified = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+        wanted = list(dict.fromkeys([*properties, modified]))
+        limit = max(1, min(page_size, SEARCH_PAGE))
+        # Every page is a fresh search from the last timestamp seen (skipping ids already returned at exactly
+        # that instant), not an `after` offset: offsets shift when a record read earlier is modified meanwhile
+        # (the record behind it is skipped), and one query can never page past 10,000 results.
+        bound, op, seen = epoch_ms(since - overlap), "GTE", set()  # seen: (id, stamp) at the bound
+        instant, after = None, 0  # set while walking one instant by id
+        while True:
+            if instant is None:
+                filters, sort = [_filter(modified, op, bound)], modified
+            else:
+                filters, sort = [_filter(modified, "EQ", instant), _filter("hs_object_id", "GT", after)], "hs_object_id"
+            stamped = [(r, _stamp(r, modified)) for r in self._search_page(object_type, filters, sort, wanted, limit)]
+            fresh = [r for r, t in stamped if (r["id"], t) not in seen]
+            if fresh:
+                yield [_flat(r, properties) for r in fresh]
+            full = len(stamped) == limit
+            if instant is not None:
+                if full:
+                    after = int(stamped[-1][0]["id"])
+                else:
+                    bound, op, instant, seen = instant, "GT", None, set()
+                continue
+            if not full:
+                return
+            first, last = stamped[0][1], stamped[-1][1]
+            at_last = {(r["id"], t) for r, t in stamped if t == last}
+            if first == last:
+                # A full page at one instant: moving the bound cannot get past it, so walk that instant by id.
+                instant, after, seen = first, 0, {p for p in seen if p[1] == first} | at_last
+            else:
+                bound, op, seen = last, "GTE", at_last
+
+    def _search_page(self, object_type: str, filters: list[dict], sort: str, wanted: list[str], limit: int):
+        body = {"filterGroups": [{"filters": filters}], "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+                "properties": wanted, "limit": limit}
+        data = self._call(f"POST /crm/v3/objects/{object_type}/search", self._search.do_search, object_type, body,
+                          search=True)
+        return data.get("results") or []
+
+    def extract_archived(self, object_type: str, properties: list[str]) -> Iterator[list[dict]]:
+        """Pages of archived (deleted) records as flat dicts with archived=True and archivedAt."""
+        yield from self._list(object_type, properties, archived=True)
+
+    def _list(self, object_type: str, properties: list[str], archived: bool) -> Iterator[list[dict]]:
+        after = None
+        while True:
+            page = {"limit": LIST_PAGE, "archived": archived, "properties": properties} | _after(after)
+            data = self._call(f"GET /crm/v3/objects/{object_type}", self._basic.get_page, object_type, **page)
+            results = data.get("results") or []
+            if results:
+                yield [_flat(r, properties, archived) for r in results]
+            after = _next_after(data)
+            if not after:
+                return
+
+    def read_associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
+        """Associated record ids per id (v4 batch read, 100 ids per call, every page of each id)."""
+        label = f"POST /crm/v4/associations/{from_type}/{to_type}/batch/read"
+
+        def read(batch: list[dict]) -> dict[str, list[str]]:
+            found: dict[str, list[str]] = {}
+            while batch:
+                data = self._call(label, self._assoc.get_page, from_type, to_type, {"inputs": batch})
+                batch = []
+                for result in data.get("results") or []:
+                    from_id = str(result["from"]["id"])
+                    found.setdefault(from_id, []).extend(str(t["toObjectId"]) for t in result.get("to") or [])
+                    if after := _next_after(result):
+                        batch.append({"id": from_id, "after": after})
+            return found
+
+        wanted = list(dict.fromkeys(str(i) for i in ids))
+        out: dict[str, list[str]] = {i: [] for i in wanted}
+        for found in unwrap(parallel_map(read, chunks([{"id": i} for i in wanted], ASSOC_READ_BATCH),
+                                         self.max_workers)):
+            out.update({from_id: list(dict.fromkeys(to_ids)) for from_id, to_ids in found.items()})
+        return out
+
+    def associate(self, from_type: str, to_type: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
+        """Default (unlabeled) associations by v4 batch; returns the (from, to, message) HubSpot refused."""
+        inputs = [{"from": {"id": str(a)}, "to": {"id": str(b)}} for a, b in pairs]
+        return self._pairs("associate/default", self._assoc.create_default, from_type, to_type, inputs)
+
+    def dissociate(self, from_type: str, to_type: str, pairs: list[tuple[str, str]]) -> None:
+        """Remove every association between each pair (v4 batch archive)."""
+        grouped: dict[str, list[dict]] = {}
+        for a, b in pairs:
+            grouped.setdefault(str(a), []).append({"id": str(b)})
+        inputs = [{"from": {"id": a}, "to": targets} for a, targets in grouped.items()]
+        self._pairs("archive", self._assoc.archive, from_type, to_type, inputs)
+
+    def _pairs(self, op: str, fn, from_type: str, to_type: str, inputs: list[dict]) -> list[tuple[str, str, str]]:
+        label = f"POST /crm/v4/associations/{from_type}/{to_type}/batch/{op}"
+
+        def send(batch: list[dict]) -> list[tuple[str, str, str]]:
+            data = self._call(label, fn, from_type, to_type, {"inputs": batch})
+            refused = []
+            for error in data.get("errors") or []:
+                context, message = error.get("context") or {}, str(error.get("message", ""))
+                froms = {str(i) for i in context.get("fromObjectId") or []}
+                tos = {str(i) for i in context.get("toObjectId") or []}
+                pairs = [(item["from"]["id"], str((item["to"] if isinstance(item["to"], dict) else {}).get("id", "")))
+                         for item in batch]
+                named = [(a, b, message) for a, b in pairs if a in froms and (not tos or b in tos)]
+                refused += named or [("", "", message)]  # an error naming no pair is still reported
+            return refused
+
+        outcomes = unwrap(parallel_map(send, chunks(inputs, ASSOC_WRITE_BATCH), self.max_workers))
+        return [pair for refused in outcomes for pair in refused]
+
+    # ---- writes -----------------------------------------------------------------------------------------------
+    def upsert(self, object_type: str, id_property: str, records: list[tuple[str, dict]]) -> list[WriteResult]:
+        """Create or update by a unique property: [(key, properties incl. the id_property value)], 100 per call."""
+        items = [(key, {"idProperty": id_property, "id": str(props[id_property]),
+                        "properties": {k: v for k, v in props.items() if k != id_property}}
+                  if props.get(id_property) not in (None, "") else f"{id_property} has no value")
+                 for key, props in records]
+        return self._write("upsert", object_type, items)
+
+    def create(self, object_type: str, records: list[tuple[str, dict]]) -> list[WriteResult]:
+        """Create: [(key, properties)], 100 per call. Not resent after an ambiguous failure (it could duplicate)."""
+        return self._write("create", object_type, [(key, {"properties": props}) for key, props in records])
+
+    def update(self, object_type: str, records: list[tuple[str, str, dict]]) -> list[WriteResult]:
+        """Update by id: [(key, id, properties)], 100 per call."""
+        return self._write("update", object_type,
+                           [(key, {"id": str(rid), "properties": props}) for key, rid, props in records])
+
+    def archive(self, object_type: str, records: list[tuple[str, str]]) -> list[WriteResult]:
+        """Archive (delete) by id: [(key, id)], 100 per call."""
+        return self._write("archive", object_type, [(key, {"id": str(rid)}) for key, rid in records])
+
+    def _write(self, op: str, object_type: str, items: list[tuple[str, dict | str]]) -> list[WriteResult]:
+        # An input already known to be bad (a str says why) is not sent: HubSpot could refuse the batch for it.
+        sendable = [(i, key, body) for i, (key, body) in enumerate(items) if not isinstance(body, str)]
+        sent = iter(run_batches(chunks(sendable, BATCH_SIZE), lambda b: self._send(op, object_type, b),
+                                self.max_workers))
+        return [WriteResult.failed(key, "INVALID_INPUT", body) if isinstance(body, str) else next(sent)
+                for key, body in items]
+
+    def _send(self, op: str, object_type: str, batch: list) -> list[WriteResult]:
+        """One batch call; a batch refused as a whole for one bad record is split so the others still land."""
+        label = f"POST /crm/v3/objects/{object_type}/batch/{op}"
+        inputs = [body if op == "archive" else {**body, "objectWriteTraceId": str(n)}
+                  for n, (_, _, body) in enumerate(batch)]
+        try:
+            data = self._call(label, getattr(self._batch, op), object_type, {"inputs": inputs},
+                              idempotent=op != "create")
+        except HubSpotApiError as exc:
+            if exc.status in (401, 403):
+                raise  # a token or scope problem is the same for every record: stop the run
+            if len(batch) == 1 or not _record_level(exc):
+                return [_failed(key, exc.body or {"category": exc.category, "message": exc.message})
+                        for _, key, _ in batch]
+            named = _positions(exc.body, batch)
+            if named:  # the error says which input it was: fail that one, resend the rest once
+                rest = iter(self._send(op, object_type, [item for n, item in enumerate(batch) if n not in named]))
+                return [_failed(key, exc.body) if n in named else next(rest) for n, (_, key, _) in enumerate(batch)]
+            mid = len(batch) // 2
+            return self._send(op, object_type, batch[:mid]) + self._send(op, object_type, batch[mid:])
+        return _match(op, batch, data)
+
+
+# ---- helpers --------------------------------------------------------------------------------------------------
+def _failure(exc: Exception) -> Failure:
+    """An exception from a call in the retry rules' terms; re-raises anything that is not an HTTP failure."""
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        return Failure("hubspot", None, type(exc).__name__, str(exc),
+                       sent=not isinstance(exc, urllib3.exceptions.ConnectTimeoutError))
+    status = getattr(exc, "status", None)
+    if status is None or not type(exc).__module__.startswith("hubspot."):
+        raise exc
+    if status == 0:  # the client's wrapper for TLS and transport errors
+        return Failure("hubspot", None, "ApiException", str(getattr(exc, "reason", "")))
+    body = _body(exc)
+    retry_after = str((getattr(exc, "headers", None) or {}).get("Retry-After") or "")
+    return Failure("hubspot", status, body.get("policyName") or body.get("category"), str(body.get("message", "")),
+                   float(retry_after) if retry_after.replace(".", "", 1).isdigit() else None)
+
+
+def _body(exc: Exception) -> dict:
+    try:
+        body = json.loads(getattr(exc, "body", None) or "null")
+    except (TypeError, ValueError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _record_level(exc: HubSpotApiError) -> bool:
+    """Whether a whole-batch refusal is about some record's data (so splitting the batch helps)."""
+    context = exc.body.get("context") or {}
+    return exc.status in (404, 409) or bool(exc.body.get("errors")) or "ids" in context \
+        or "objectWriteTraceId" in context
+
+
+def _positions(error: dict, batch: list) -> set[int]:
+    """Batch positions an error names by objectWriteTraceId, id or input index ("inputs[3]")."""
+    context = error.get("context") or {}
+    traces = {str(t) for t in context.get("objectWriteTraceId") or []} | set(
+        re.findall(r"inputs\[(\d+)\]", str(error.get("message", ""))))
+    ids = {str(i).lower() for i in context.get("ids") or []}
+    return {n for n, (_, _, body) in enumerate(batch)
+            if str(n) in traces or str(body.get("id", "")).lower() in ids}
+
+
+def _failed(key: str, error: dict) -> WriteResult:
+    details = [e for e in error.get("errors") or [] if isinstance(e, dict)]
+    code = next((e.get("code") for e in details if e.get("code")), None) or error.get("category") or "ERROR"
+    fields = [str(f) for e in [error, *details] for f in ((e.get("context") or {}).get("propertyName") or [])]
+    return WriteResult.failed(key, str(code), str(error.get("message") or ""), list(dict.fromkeys(fields)))
+
+
+def _match(op: str, batch: list, data: dict) -> list[WriteResult]:
+    """Results and 207 errors mapped back to the inputs (HubSpot does not promise input order)."""
+    if op == "archive":  # 204: every input archived (archiving what is gone is not an error)
+        return [WriteResult.ok(key, body["id"]) for _, key, body in batch]
+    id_property = batch[0][2].get("idProperty")
+    by_value = {str(body.get("id", "")).lower(): n for n, (_, _, body) in enumerate(batch)}
+    out: dict[int, WriteResult] = {}
+    for record in data.get("results") or []:
+        trace = str(record.get("objectWriteTraceId", ""))
+        value = (record.get("properties") or {}).get(id_property) if id_property else record.get("id")
+        n = int(trace) if trace.isdigit() else by_value.get(str(value).lower())
+        if n is not None and n < len(batch):
+            created = {"create": True, "update": False}.get(op, record.get("new"))
+            out[n] = WriteResult.ok(batch[n][1], str(record["id"]), created)
+    errors = data.get("errors") or []
+    for error in errors:
+        out.update({n: _failed(batch[n][1], error) for n in _positions(error, batch) - set(out)})
+    loose = [e for e in errors if not _positions(e, batch)]
+    fallback = loose[0] if loose else {"category": "NO_RESULT", "message": "HubSpot returned no result for it"}
+    return [out.get(n) or _failed(key, fallback) for n, (_, key, _) in enumerate(batch)]
+
+
+def _flat(record: dict, properties: list[str], archived: bool = False) -> dict:
+    props = record.get("properties") or {}
+    out = {"id": str(record["id"]), **{n: None if props.get(n) is None else str(props[n]) for n in properties},
+           "createdAt": record.get("createdAt"), "updatedAt": record.get("updatedAt"), "archived": archived}
+    return {**out, "archivedAt": record.get("archivedAt")} if archived else out
+
+
+def _next_after(data: dict) -> str | None:
+    return ((data.get("paging") or {}).get("next") or {}).get("after")
+
+
+def _filter(name: str, operator: str, value: int) -> dict:
+    return {"propertyName": name, "operator": operator, "value": str(value)}
+
+
+def _after(cursor: str | None) -> dict:
+    return {"after": cursor} if cursor else {}
+
+
+def _stamp(record: dict, modified: str) -> int:
+    text = (record.get("properties") or {}).get(modified) or record.get("updatedAt")
+    return epoch_ms(as_utc(datetime.fromisoformat(str(text).replace("Z", "+00:00"))))

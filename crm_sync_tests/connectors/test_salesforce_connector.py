@@ -1,0 +1,213 @@
+"""SalesforceConnector against the Salesforce sandbox through simple-salesforce: extract, writes, retries, limits."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from crm_sync.connectors.common import ApiUsage, BudgetExceeded, DailyLimitReached
+from crm_sync.connectors.salesforce import SalesforceConnector, http_session, sandbox_credentials
+from crm_sync.sandbox.salesforce.loader import load_records
+from crm_sync.sandbox.server import running_sandbox
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory):
+    """A sandbox of our own, so record counts and usage are ours alone."""
+    directory = tmp_path_factory.mktemp("sf_connector")
+    with running_sandbox(directory) as info:
+        yield info, directory
+
+
+class Admin:
+    def __init__(self, info: dict):
+        self.url = info["salesforce"]["admin_url"]
+        self.session = http_session(info["salesforce"]["ca_file"])
+
+    def post(self, path: str, body: dict | None = None) -> dict:
+        resp = self.session.post(f"{self.url}/{path}", json=body or {}, timeout=30)
+        assert resp.status_code < 300, resp.text
+        return resp.json()
+
+    def usage(self) -> dict[str, int]:
+        return self.session.get(f"{self.url}/usage", timeout=30).json()["by_endpoint"]
+
+
+@pytest.fixture()
+def admin(box):
+    admin = Admin(box[0])
+    yield admin
+    admin.post("faults", {"profile": "none"})
+
+
+def connector(box, **kwargs) -> SalesforceConnector:
+    return SalesforceConnector(sandbox_credentials(box[0]), backoff_base=0.02, bulk_wait=0.1, **kwargs)
+
+
+def leads(n: int, tag: str) -> list[dict]:
+    return [{"LastName": f"{tag}{i}", "Company": f"{tag} Inc", "LeadSource": "Web"} for i in range(n)]
+
+
+def parse_stamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%f%z")
+
+
+def test_extract_pages_keyset_over_shared_stamp(box):
+    """4,500 leads written in one transaction share one SystemModstamp: pages of 2,000 skip and repeat none."""
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    ids = load_records(box[1], "Lead", leads(4500, "Page"))
+    sf = connector(box)
+    pages = list(sf.extract("Lead", ["LastName", "Company"], start, timedelta(0)))
+    got = [r["Id"] for page in pages for r in page]
+    assert [len(p) for p in pages][:2] == [2000, 2000]
+    assert len(got) == len(set(got))
+    assert set(ids) <= set(got)
+    ours = [r for page in pages for r in page if r["Id"] in set(ids)]
+    assert len({r["SystemModstamp"] for r in ours}) == 1
+    assert set(ours[0]) == {"Id", "LastName", "Company", "SystemModstamp", "LastModifiedDate", "IsDeleted"}
+    assert sf.usage.snapshot()["GET queryAll"] == len(got) // 2000 + 1  # one query per page, no locators
+
+
+def test_incremental_returns_newer_records_and_the_overlap(box):
+    batches = []
+    for tag in ("Old", "Mid", "New"):
+        batches.append(set(load_records(box[1], "Lead", leads(30, tag))))
+        time.sleep(0.3)  # distinct stamps per batch, 0.3 s apart
+    ours = set().union(*batches)
+    sf = connector(box)
+    stamps = {r["Id"]: parse_stamp(r["SystemModstamp"]) for r in sf.query(
+        "SELECT Id, SystemModstamp FROM Lead WHERE LastName LIKE 'New%' OR LastName LIKE 'Mid%'")}
+    mid_cursor = max(stamps[i] for i in batches[1])
+    new_cursor = max(stamps[i] for i in batches[2])
+
+    def extracted(since: datetime, overlap: timedelta) -> set[str]:
+        return {r["Id"] for page in sf.extract("Lead", ["LastName"], since, overlap) for r in page} & ours
+
+    assert extracted(mid_cursor, timedelta(0)) == batches[1] | batches[2]  # >= the cursor: ties are kept
+    assert extracted(new_cursor + timedelta(milliseconds=1), timedelta(0)) == set()
+    overlap = new_cursor - mid_cursor + timedelta(milliseconds=100)  # reaches back past Mid, not to Old
+    assert extracted(new_cursor, overlap) == batches[1] | batches[2]
+
+
+def test_deletes_come_back_with_is_deleted(box):
+    ids = load_records(box[1], "Lead", leads(5, "Gone"))
+    sf = connector(box)
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    results = sf.delete([(f"op{i}", rid) for i, rid in enumerate(ids[:3])])
+    assert [r.success for r in results] == [True] * 3
+    again = sf.delete([("op-again", ids[0])])  # already in the recycle bin: the goal holds
+    assert again[0].success and again[0].target_id == ids[0]
+    rows = {r["Id"]: r for page in sf.extract("Lead", ["LastName"], start, timedelta(0)) for r in page}
+    assert {i for i in ids[:3] if rows[i]["IsDeleted"]} == set(ids[:3])
+    live = {r["Id"] for page in sf.extract("Lead", ["LastName"], start, timedelta(0), include_deleted=False)
+            for r in page}
+    assert not live & set(ids[:3])
+
+
+def test_initial_sync_above_threshold_uses_bulk_api(box):
+    load_records(box[1], "Contact", [{"LastName": f"Bulk{i}"} for i in range(1500)])
+    sf = connector(box, bulk_threshold=1000)
+    pages = list(sf.extract("Contact", ["LastName", "Email"], None, timedelta(0)))
+    rows = [r for page in pages for r in page]
+    total = sf.query("SELECT COUNT(Id) FROM Contact")[0]["expr0"]
+    assert len(rows) == len({r["Id"] for r in rows}) == total >= 1500
+    assert all(r["IsDeleted"] is False and r["Email"] is None for r in rows)
+    assert rows[0]["SystemModstamp"].endswith("+0000")  # typed like REST records
+    usage = sf.usage.snapshot()
+    assert usage["POST jobs/query"] == 1 and usage["GET jobs/query/{id}/results"] == 1
+
+
+def test_upsert_450_uses_three_collection_calls_and_replay_creates_nothing(box, admin):
+    records = [(f"op{i}", {"HubSpot_Id__c": f"hs-acct-{i}", "Name": f"Acme {i}"}) for i in range(450)]
+    label = "PATCH composite/sobjects/Account/HubSpot_Id__c"
+    before = admin.usage().get(label, 0)
+    sf = connector(box, max_workers=3)
+    first = sf.upsert("Account", "HubSpot_Id__c", records)
+    assert admin.usage()[label] - before == 3
+    assert [r.key for r in first] == [k for k, _ in records]
+    assert all(r.success and r.created for r in first)
+    replay = sf.upsert("Account", "HubSpot_Id__c", records)
+    assert all(r.success and r.created is False for r in replay)
+    assert [r.target_id for r in replay] == [r.target_id for r in first]
+    assert sf.query("SELECT COUNT(Id) FROM Account WHERE HubSpot_Id__c LIKE 'hs-acct-%'")[0]["expr0"] == 450
+
+
+def test_bad_picklist_value_fails_only_its_record(box):
+    ids = load_records(box[1], "Lead", leads(5, "Pick"))
+    sf = connector(box)
+    updates = [(f"u{i}", rid, {"LeadSource": "Nonsense" if i == 2 else "Other"}) for i, rid in enumerate(ids)]
+    results = sf.update("Lead", updates)
+    assert [r.success for r in results] == [True, True, False, True, True]
+    bad = results[2]
+    assert bad.error_code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" and bad.error_fields == ["LeadSource"]
+    assert "Nonsense" in bad.error_message
+    rows = sf.query(f"SELECT Id, LeadSource FROM Lead WHERE LastName LIKE 'Pick%' AND Id != '{ids[2]}'")
+    assert {r["LeadSource"] for r in rows} == {"Other"}
+
+
+def test_server_errors_and_dropped_connections_are_retried(box, admin):
+    sf = connector(box)
+    sf.describe("Lead")  # log in first
+    before = admin.usage().get("GET sobjects/Lead/describe", 0)
+    admin.post("faults", {"rules": {"error_503": 1.0}, "max_faults": 2})
+    assert sf.describe("Lead")["name"] == "Lead"
+    assert admin.usage()["GET sobjects/Lead/describe"] - before == 3
+    assert sf.usage.snapshot()["GET sobjects/Lead/describe"] == 4
+    admin.post("faults", {"rules": {"drop": 1.0}, "max_faults": 1})
+    assert len(sf.query("SELECT Id FROM User")) >= 1
+    assert sf.usage.snapshot()["GET query"] == 2
+    admin.post("faults", {"rules": {"lock_row": 1.0}, "max_faults": 1})
+    result = sf.upsert("Account", "HubSpot_Id__c", [("lock", {"HubSpot_Id__c": "hs-lock", "Name": "Locked"})])
+    assert result[0].success and sf.usage.snapshot()["PATCH composite/sobjects/Account/HubSpot_Id__c"] == 2
+    quick = connector(box, timeout=0.5)
+    quick.query("SELECT Id FROM User")
+    admin.post("faults", {"rules": {"slow": 1.0}, "max_faults": 1, "slow_seconds": 2})
+    assert quick.query("SELECT Id FROM User")  # the first try times out; the resend answers
+    assert quick.usage.snapshot()["GET query"] == 3
+
+
+def test_expired_session_is_renewed_transparently(box, admin):
+    sf = connector(box)
+    assert sf.query("SELECT Id FROM User")
+    admin.post("sessions/expire")
+    assert sf.query("SELECT Id FROM User")
+    usage = sf.usage.snapshot()
+    assert usage["POST oauth2/token"] == 2 and usage["GET query"] == 3  # the refused call, then its resend
+
+
+def test_budget_stops_before_the_call_that_would_pass_it(box):
+    usage = ApiUsage()
+    sf = connector(box, usage=usage, budget=3)
+    sf.query("SELECT Id FROM User")  # login + query
+    sf.query("SELECT Id FROM User")
+    with pytest.raises(BudgetExceeded, match="budget of 3 calls"):
+        sf.query("SELECT Id FROM User")
+    assert usage.total() == 3
+    writer = connector(box, budget=2, max_workers=1)  # login + one collection call
+    records = [(f"b{i}", {"HubSpot_Id__c": f"hs-budget-{i}", "Name": f"Budget {i}"}) for i in range(300)]
+    with pytest.raises(BudgetExceeded) as stopped:
+        writer.upsert("Account", "HubSpot_Id__c", records)
+    assert [r.key for r in stopped.value.results] == [f"b{i}" for i in range(200)]  # what did land
+
+
+def test_spent_daily_allocation_raises_daily_limit_reached(box, admin):
+    info = admin.session.get(f"{admin.url}/usage", timeout=30).json()
+    sf = connector(box)
+    sf.query("SELECT Id FROM User")
+    admin.post("allocation", {"daily": info["today"] + 3})
+    try:
+        with pytest.raises(DailyLimitReached, match="TotalRequests Limit exceeded"):
+            for _ in range(5):
+                sf.query("SELECT Id FROM User")
+        assert sf.usage.snapshot()["GET query"] == 4  # refused once, never retried
+    finally:
+        admin.post("allocation", {"daily": info["allocation"]})
+
+
+def test_repr_hides_secrets(box):
+    sf = connector(box)
+    sf.query("SELECT Id FROM User")
+    creds = sandbox_credentials(box[0])
+    assert creds.client_secret not in repr(sf) and sf._session.token not in repr(sf)

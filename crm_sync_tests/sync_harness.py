@@ -1,0 +1,104 @@
+"""A sandbox, a sync.yaml pointing at it, the real clients, and cycles run through Dagster: for sync tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from hubspot import HubSpot
+
+from crm_sync.connectors.salesforce import connect, http_session, sandbox_credentials
+from crm_sync.engine import db
+from crm_sync.runner import CycleOutcome, execute_cycle
+from crm_sync.sandbox.server import running_sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class SyncEnv:
+    root: Path
+    info: dict
+    config_path: Path
+
+    @property
+    def sandbox_dir(self) -> Path:
+        return self.root / "sandbox"
+
+    def sf(self):
+        return connect(sandbox_credentials(self.info))
+
+    def hs(self) -> HubSpot:
+        return HubSpot(access_token=self.info["hubspot"]["access_token"], host=self.info["hubspot"]["base_url"])
+
+    def sf_admin(self, path: str, body: dict | None = None, method: str = "POST") -> dict:
+        session = http_session(self.info["salesforce"]["ca_file"])
+        resp = session.request(method, f"{self.info['salesforce']['admin_url']}/{path}", json=body, timeout=60)
+        assert resp.status_code < 300, resp.text
+        return resp.json() if resp.content else {}
+
+    def hs_admin(self, path: str, body: dict | None = None, method: str = "POST") -> dict:
+        session = http_session(None)
+        session.trust_env = False
+        resp = session.request(method, f"{self.info['hubspot']['admin_url']}/{path}", json=body, timeout=60)
+        assert resp.status_code < 300, resp.text
+        return resp.json() if resp.content else {}
+
+    def cycle(self) -> CycleOutcome:
+        outcome = execute_cycle(self.config_path)
+        assert outcome.success, f"sync cycle {outcome.run_id} failed"
+        return outcome
+
+    def converge(self, max_cycles: int = 5) -> list[CycleOutcome]:
+        outcomes = []
+        for _ in range(max_cycles):
+            outcomes.append(self.cycle())
+            if outcomes[-1].planned_writes == 0:
+                return outcomes
+        raise AssertionError(f"no quiet cycle after {max_cycles}: {[o.summary['writes'] for o in outcomes]}")
+
+    @contextlib.contextmanager
+    def state(self):
+        con = db.connect(self.root / "state" / "crm_sync.duckdb")
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def usage(self, system: str) -> dict[str, int]:
+        admin = self.sf_admin if system == "salesforce" else self.hs_admin
+        return admin("usage", method="GET")["by_endpoint"]
+
+
+def write_config(root: Path, pairs_override: dict | None = None, extra: dict | None = None) -> Path:
+    raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
+    raw["connections"]["salesforce"]["sandbox_dir"] = str(root / "sandbox")
+    raw["connections"]["hubspot"]["sandbox_dir"] = str(root / "sandbox")
+    raw["state_path"] = str(root / "state" / "crm_sync.duckdb")
+    if pairs_override:
+        for name, override in pairs_override.items():
+            raw["pairs"][name].update(override)
+    raw.update(extra or {})
+    path = root / "sync.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@contextlib.contextmanager
+def sync_env(root: Path, seed_size: int | None = None, seed: int = 11, pairs_override: dict | None = None,
+             extra: dict | None = None) -> Iterator[SyncEnv]:
+    if seed_size:
+        from crm_sync.sandbox.seed import seed_sandbox
+
+        seed_sandbox(root / "sandbox", size=seed_size, seed=seed)
+    config = write_config(root, pairs_override, extra)
+    with running_sandbox(root / "sandbox") as info:
+        yield SyncEnv(root, info, config)
+
+
+def dump(obj) -> str:
+    return json.dumps(obj, indent=1, default=str)

@@ -1,0 +1,167 @@
+"""The sync cycle end to end: the Dagster job against both sandboxes, checked through the real clients."""
+
+from __future__ import annotations
+
+import collections
+import time
+
+import pytest
+from hubspot.crm.contacts import SimplePublicObjectInput, SimplePublicObjectInputForCreate
+from simple_salesforce import format_soql
+
+from crm_sync_tests.sync_harness import sync_env
+
+PEOPLE_FIELDS = {"firstname": "FirstName", "lastname": "LastName", "email": "Email", "jobtitle": "Title",
+                 "phone": "Phone"}
+
+
+def hs_contacts(env, props=tuple(PEOPLE_FIELDS)) -> dict[str, dict]:
+    return {c.id: c.properties for c in env.hs().crm.contacts.get_all(properties=list(props))}
+
+
+def sf_people(sf) -> dict[str, dict]:
+    out = {}
+    for obj in ("Lead", "Contact"):
+        fields = ", ".join(["Id", *PEOPLE_FIELDS.values(), "HubSpot_Id__c"])
+        for r in sf.query_all(f"SELECT {fields} FROM {obj}")["records"]:
+            out[r["Id"]] = r
+    return out
+
+
+def norm(v) -> str | None:
+    v = (v or "").strip() if isinstance(v, str) or v is None else str(v)
+    return v or None
+
+
+def links(env, pair="people") -> list[tuple[str, str, str]]:
+    with env.state() as con:
+        return con.execute("SELECT hubspot_id, salesforce_object, salesforce_id FROM sync.links WHERE pair = ?",
+                           [pair]).fetchall()
+
+
+def open_error_records(env) -> set[str]:
+    with env.state() as con:
+        return {r[0] for r in con.execute("SELECT record_id FROM sync.errors WHERE resolved_at IS NULL").fetchall()}
+
+
+def test_first_sync_of_a_seeded_sandbox_converges(tmp_path):
+    with sync_env(tmp_path, seed_size=150) as env:
+        sf = env.sf()
+        before_sf = collections.Counter((norm(r["Email"]) or "").lower() for r in sf_people(sf).values())
+        before_hs = collections.Counter((norm(p.get("email")) or "").lower() for p in hs_contacts(env).values())
+        outcomes = env.converge(max_cycles=5)
+        assert outcomes[0].summary["writes"], "the first cycle wrote nothing"
+        pairs = links(env)
+        assert len({h for h, _, _ in pairs}) == len(pairs) == len({s for _, _, s in pairs})
+        hs, people = hs_contacts(env), sf_people(sf)
+        skip = open_error_records(env)
+        disagreements = []
+        for hs_id, _, sf_id in pairs:
+            if hs_id in skip or sf_id in skip:
+                continue
+            for hs_field, sf_field in PEOPLE_FIELDS.items():
+                if norm(hs[hs_id].get(hs_field)) != norm(people[sf_id].get(sf_field)):
+                    disagreements.append((hs_id, sf_id, hs_field, hs[hs_id].get(hs_field),
+                                          people[sf_id].get(sf_field)))
+        assert disagreements == []
+        # Nobody exists twice on a side where they did not exist twice before.
+        after_sf = collections.Counter((norm(r["Email"]) or "").lower() for r in people.values())
+        after_hs = collections.Counter((norm(p.get("email")) or "").lower() for p in hs.values())
+        for email, count in after_sf.items():
+            if email:
+                assert count <= max(1, before_sf[email]), email
+        for email, count in after_hs.items():
+            if email:
+                assert count <= max(1, before_hs[email]), email
+        # Every person on one side now has a counterpart, unless it is ambiguous or was rejected.
+        assert len(pairs) >= 0.8 * len(hs)
+
+
+def test_edits_on_each_side_reach_the_other_in_one_cycle(tmp_path):
+    with sync_env(tmp_path, seed_size=100) as env:
+        env.converge()
+        hs_id, _, sf_id = next(p for p in links(env) if p[1] == "Contact")
+        client, sf = env.hs(), env.sf()
+        client.crm.contacts.basic_api.update(hs_id, SimplePublicObjectInput(properties={"jobtitle": "Chief Tester"}))
+        sf.Contact.update(sf_id, {"Phone": "+1 555 0100"})
+        outcome = env.cycle()
+        assert sf.Contact.get(sf_id)["Title"] == "Chief Tester"
+        assert client.crm.contacts.basic_api.get_by_id(hs_id, properties=["phone"]).properties["phone"] == \
+            "+1 555 0100"
+        assert outcome.summary["writes"] == {"hubspot:update": 1, "salesforce:update": 1}
+        created = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={
+            "email": "brand.new@example.org", "firstname": "Brand", "lastname": "New"}))
+        env.cycle()
+        lead = sf.query(format_soql("SELECT Id, LastName, Company, HubSpot_Id__c FROM Lead WHERE Email = {}",
+                                    "brand.new@example.org"))["records"]
+        assert len(lead) == 1 and lead[0]["HubSpot_Id__c"] == created.id and lead[0]["Company"] == "[not provided]"
+
+
+RULE_CASES = {
+    # rule: (expected title on both sides after HubSpot then Salesforce edit the title, in that order)
+    "two_way": "sf-later",
+    "prefer_salesforce_unless_blank": "sf-later",
+    "prefer_hubspot_unless_blank": "hs-first",
+    "always_salesforce": "sf-later",
+    "always_hubspot": "hs-first",
+}
+
+
+@pytest.mark.parametrize("rule", [*RULE_CASES, "dont_sync"])
+def test_conflict_resolves_per_rule(tmp_path, rule):
+    from crm_sync.config.defaults import PEOPLE
+
+    fields = [m.model_dump() for m in PEOPLE]
+    for f in fields:
+        if f["name"] == "title":
+            f["rule"] = rule
+    with sync_env(tmp_path, seed_size=100, pairs_override={"people": {"fields": fields}}) as env:
+        env.converge()
+        hs_id, _, sf_id = next(p for p in links(env) if p[1] == "Contact")
+        client, sf = env.hs(), env.sf()
+        client.crm.contacts.basic_api.update(hs_id, SimplePublicObjectInput(properties={"jobtitle": "hs-first"}))
+        time.sleep(1.1)  # the Salesforce edit is the later one, by modification time
+        sf.Contact.update(sf_id, {"Title": "sf-later"})
+        env.cycle()
+        hs_title = client.crm.contacts.basic_api.get_by_id(hs_id, properties=["jobtitle"]).properties["jobtitle"]
+        sf_title = sf.Contact.get(sf_id)["Title"]
+        if rule == "dont_sync":
+            assert (hs_title, sf_title) == ("hs-first", "sf-later")
+        else:
+            assert hs_title == sf_title == RULE_CASES[rule]
+        assert env.cycle().planned_writes == 0  # and then it is quiet
+
+
+def test_blank_rules_fill_from_the_other_side(tmp_path):
+    from crm_sync.config.defaults import PEOPLE
+
+    fields = [m.model_dump() for m in PEOPLE]
+    for f in fields:
+        if f["name"] == "title":
+            f["rule"] = "prefer_salesforce_unless_blank"
+    with sync_env(tmp_path, seed_size=100, pairs_override={"people": {"fields": fields}}) as env:
+        env.converge()
+        hs_id, _, sf_id = next(p for p in links(env) if p[1] == "Contact")
+        client, sf = env.hs(), env.sf()
+        sf.Contact.update(sf_id, {"Title": None})
+        client.crm.contacts.basic_api.update(hs_id, SimplePublicObjectInput(properties={"jobtitle": "from hubspot"}))
+        env.cycle()
+        assert sf.Contact.get(sf_id)["Title"] == "from hubspot"
+
+
+def test_quiet_cycle_writes_nothing_and_reads_one_page_per_object(tmp_path):
+    with sync_env(tmp_path, seed_size=100) as env:
+        env.converge()
+        sf_before, hs_before = env.usage("salesforce"), env.usage("hubspot")
+        outcome = env.cycle()
+        sf_after, hs_after = env.usage("salesforce"), env.usage("hubspot")
+        assert outcome.planned_writes == 0 and outcome.summary["writes"] == {}
+        sf_delta = {k: v - sf_before.get(k, 0) for k, v in sf_after.items() if v != sf_before.get(k, 0)}
+        hs_delta = {k: v - hs_before.get(k, 0) for k, v in hs_after.items() if v != hs_before.get(k, 0)}
+        sf_objects, hs_objects = 5, 3  # Lead, Contact, Account, Opportunity, User; contacts, companies, deals
+        reads_sf = sum(v for k, v in sf_delta.items() if k.startswith("GET query"))
+        assert reads_sf <= sf_objects, sf_delta
+        assert not [k for k in sf_delta if k.split()[0] in ("POST", "PATCH", "DELETE")], sf_delta
+        searches = sum(v for k, v in hs_delta.items() if "search" in k)
+        assert searches <= hs_objects, hs_delta
+        assert not [k for k in hs_delta if "batch" in k or k.startswith(("PATCH", "DELETE"))], hs_delta
