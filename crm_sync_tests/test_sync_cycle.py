@@ -165,3 +165,37 @@ def test_quiet_cycle_writes_nothing_and_reads_one_page_per_object(tmp_path):
         searches = sum(v for k, v in hs_delta.items() if "search" in k)
         assert searches <= hs_objects, hs_delta
         assert not [k for k in hs_delta if "batch" in k or k.startswith(("PATCH", "DELETE"))], hs_delta
+
+
+def test_associations_follow_links(tmp_path):
+    with sync_env(tmp_path, seed_size=100) as env:
+        env.converge()
+        sf, client = env.sf(), env.hs()
+        companies = {s: h for h, _, s in links(env, "companies")}
+        people = links(env)
+        contacts = {r["Id"]: r["AccountId"] for r in sf.query_all("SELECT Id, AccountId FROM Contact")["records"]}
+        checked = 0
+        for hs_id, obj, sf_id in people:
+            account = contacts.get(sf_id) if obj == "Contact" else None
+            if account in companies:
+                assoc = client.crm.associations.v4.basic_api.get_page("contacts", hs_id, "companies")
+                assert companies[account] in [str(r.to_object_id) for r in assoc.results], (hs_id, sf_id)
+                checked += 1
+        assert checked >= 10
+        # Moving a Contact to another Account in Salesforce moves the HubSpot association in one cycle.
+        hs_id, _, sf_id = next(p for p in people if p[1] == "Contact" and contacts.get(p[2]) in companies)
+        other_account = next(a for a in companies if a != contacts[sf_id])
+        sf.Contact.update(sf_id, {"AccountId": other_account})
+        env.cycle()
+        assoc = client.crm.associations.v4.basic_api.get_page("contacts", hs_id, "companies")
+        assert [str(r.to_object_id) for r in assoc.results] == [companies[other_account]]
+        # Deals: Opportunity.AccountId and the deal's company agree for linked deals.
+        deal_links = links(env, "deals")
+        opps = {r["Id"]: r["AccountId"] for r in sf.query_all("SELECT Id, AccountId FROM Opportunity")["records"]}
+        agree = 0
+        for hs_id, _, sf_id in deal_links:
+            if opps.get(sf_id) in companies:
+                assoc = client.crm.associations.v4.basic_api.get_page("deals", hs_id, "companies")
+                assert companies[opps[sf_id]] in [str(r.to_object_id) for r in assoc.results]
+                agree += 1
+        assert agree >= 5

@@ -42,8 +42,10 @@ INDUSTRY = ValueMap(
 INDUSTRY.salesforce_to_hubspot = {sf: hs for hs, sf in reversed(INDUSTRY.hubspot_to_salesforce.items())}
 
 
-def _f(name, hubspot, salesforce, rule="two_way", type="string", value_map=None) -> FieldMapping:  # noqa: A002
-    return FieldMapping(name=name, hubspot=hubspot, salesforce=salesforce, rule=rule, type=type, value_map=value_map)
+def _f(name, hubspot, salesforce, rule="two_way", type="string", value_map=None,  # noqa: A002
+       links_to=None) -> FieldMapping:
+    return FieldMapping(name=name, hubspot=hubspot, salesforce=salesforce, rule=rule, type=type, value_map=value_map,
+                        links_to=links_to)
 
 
 PEOPLE = [
@@ -59,6 +61,8 @@ PEOPLE = [
     _f("postal_code", "zip", {"Lead": "PostalCode", "Contact": "MailingPostalCode"}),
     _f("country", "country", {"Lead": "Country", "Contact": "MailingCountry"}),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
+    # contact -> company association <-> Contact.AccountId (a Lead has no account)
+    _f("company", "associations.companies", {"Contact": "AccountId"}, type="association", links_to="companies"),
     _f("lead_status", "hs_lead_status", {"Lead": "Status"}, type="enum", value_map=LEAD_STATUS),
     _f("lifecycle_stage", "lifecyclestage", {"Lead": "Status"}, rule="always_salesforce", type="enum",
        value_map=LIFECYCLE_FROM_LEAD_STATUS),
@@ -81,6 +85,7 @@ DEALS = [
     _f("amount", "amount", "Amount", type="number"),
     _f("stage", "dealstage", "StageName", type="enum", value_map=DEAL_STAGE),
     _f("close_date", "closedate", "CloseDate", type="date"),
+    _f("company", "associations.companies", "AccountId", type="association", links_to="companies"),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
 ]
 DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS}
@@ -88,7 +93,18 @@ DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS}
 
 def with_default_fields(config: SyncConfig) -> SyncConfig:
     """Pairs that list no fields get the shipped mappings for their HubSpot object type."""
+    by_object = {pair.hubspot: name for name, pair in config.pairs.items()}
     for pair in config.pairs.values():
         if not pair.fields and pair.hubspot in DEFAULT_FIELDS:
-            pair.fields = [m.model_copy(deep=True) for m in DEFAULT_FIELDS[pair.hubspot]]
+            fields = []
+            for mapping in DEFAULT_FIELDS[pair.hubspot]:
+                if mapping.type == "association":
+                    # Associations translate ids through the pair of the associated object, whatever its name;
+                    # without such a pair there is nothing to translate through.
+                    target_pair = by_object.get(mapping.association_target)
+                    if target_pair is None:
+                        continue
+                    mapping = mapping.model_copy(update={"links_to": target_pair})
+                fields.append(mapping.model_copy(deep=True))
+            pair.fields = fields
     return config

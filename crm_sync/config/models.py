@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 Rule = Literal["two_way", "prefer_salesforce_unless_blank", "prefer_hubspot_unless_blank", "always_salesforce",
                "always_hubspot", "dont_sync"]
-ValueType = Literal["string", "email", "phone", "number", "date", "datetime", "bool", "enum", "owner", "domain"]
+ValueType = Literal["string", "email", "phone", "number", "date", "datetime", "bool", "enum", "owner", "domain",
+                    "association"]
+ASSOCIATION_PREFIX = "associations."
 SALESFORCE_PEOPLE = ("Lead", "Contact")
 
 
@@ -34,6 +36,22 @@ class FieldMapping(Strict):
     rule: Rule = "two_way"
     type: ValueType = "string"
     value_map: ValueMap | None = None
+    links_to: str | None = Field(default=None, description="association: the pair whose links translate ids")
+
+    @model_validator(mode="after")
+    def _association(self) -> FieldMapping:
+        if self.type == "association":
+            if not self.hubspot.startswith(ASSOCIATION_PREFIX) or not self.links_to:
+                raise ValueError(f"association field {self.name!r} needs hubspot: '{ASSOCIATION_PREFIX}<object>' "
+                                 "and links_to: <pair name>")
+        elif self.hubspot.startswith(ASSOCIATION_PREFIX):
+            raise ValueError(f"field {self.name!r}: '{self.hubspot}' is an association; set type: association")
+        return self
+
+    @property
+    def association_target(self) -> str | None:
+        """The HubSpot object type at the other end of an association field."""
+        return self.hubspot.removeprefix(ASSOCIATION_PREFIX) if self.type == "association" else None
 
     def salesforce_field(self, sobject: str) -> str | None:
         if isinstance(self.salesforce, str):
@@ -127,6 +145,15 @@ class SyncConfig(Strict):
     schedule: Schedule = Field(default_factory=Schedule)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     pairs: dict[str, PairConfig]
+
+    @model_validator(mode="after")
+    def _links_exist(self) -> SyncConfig:
+        for name, pair in self.pairs.items():
+            for mapping in pair.fields:
+                if mapping.links_to and mapping.links_to not in self.pairs:
+                    raise ValueError(f"pairs.{name}: field {mapping.name!r} links_to {mapping.links_to!r}, which is "
+                                     f"not a configured pair ({sorted(self.pairs)})")
+        return self
 
 
 class ConfigError(ValueError):

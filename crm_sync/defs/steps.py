@@ -7,14 +7,15 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from crm_sync.config.models import SyncConfig
+from crm_sync.config.models import ASSOCIATION_PREFIX, SyncConfig
 from crm_sync.connectors.common import WriteResult
 from crm_sync.connectors.hubspot import HubSpotConnector
 from crm_sync.connectors.salesforce import SalesforceConnector
+from crm_sync.engine.db import quote
 from crm_sync.engine.frames import hubspot_frame, salesforce_frame
 from crm_sync.engine.outbox import ops_to_send, record_results
 from crm_sync.engine.pairs import PairSpec, pair_specs
-from crm_sync.engine.staging import advance_cursor, read_cursor, stage
+from crm_sync.engine.staging import advance_cursor, changed_ids, read_cursor, set_column, stage
 from crm_sync.engine.validate import store_hubspot_metadata, store_salesforce_metadata
 
 HS_MODIFIED = {"contacts": "lastmodifieddate"}
@@ -72,6 +73,8 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
         hs.ensure_property(obj, salesforce_id_property, "Salesforce Id", unique=True)
         store_hubspot_metadata(con, obj, hs.properties(obj))
     modified = HS_MODIFIED.get(obj, "hs_lastmodifieddate")
+    associations = [p for p in properties if p.startswith(ASSOCIATION_PREFIX)]
+    properties = [p for p in properties if p not in associations]
     cursor = read_cursor(con, "hubspot", obj)
     started = dt.datetime.now(dt.UTC)
     rows = 0
@@ -87,7 +90,15 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
                     "ON CONFLICT (system, object) DO UPDATE SET cursor_at = excluded.cursor_at, "
                     "last_run = excluded.last_run", [obj + "#archived", now, run_id])
     after = advance_cursor(con, "hubspot", obj, run_id, not_after=started)
-    return {"rows_read": rows, "cursor": str(after.cursor_at), "full_read": cursor.cursor_at is None}
+    changed = changed_ids(con, "hubspot", obj, run_id) if associations else []
+    for column in associations:
+        # Associations are not properties: read them for the records that changed (100 ids a call).
+        found = hs.read_associations(obj, column.removeprefix(ASSOCIATION_PREFIX), changed) if changed else {}
+        frame = pd.DataFrame({"id": changed, "value": [min(found[i], key=int) if found.get(i) else None
+                                                       for i in changed]})
+        set_column(con, "hubspot", obj, column, frame, run_id)
+    return {"rows_read": rows, "cursor": str(after.cursor_at), "full_read": cursor.cursor_at is None,
+            "association_reads": len(changed) * len(associations)}
 
 
 def extract_owners(con, hs: HubSpotConnector, run_id: str) -> dict:
@@ -123,13 +134,50 @@ def _send(connector, target: str, spec: PairSpec, ops: pd.DataFrame) -> list[Wri
     return results
 
 
+def _split_associations(ops: pd.DataFrame) -> dict[str, dict]:
+    """Take association pseudo-properties out of HubSpot payloads: {op_id: {to_type: to_id or None}}."""
+    moves: dict[str, dict] = {}
+    for op_id, payload in zip(ops["op_id"], ops["payload"], strict=True):
+        for key in [k for k in payload if k.startswith(ASSOCIATION_PREFIX)]:
+            moves.setdefault(op_id, {})[key.removeprefix(ASSOCIATION_PREFIX)] = payload.pop(key) or None
+    return moves
+
+
+def _move_associations(con, hs: HubSpotConnector, obj: str, ops: pd.DataFrame, moves: dict,
+                       results: list[WriteResult]) -> None:
+    """After HubSpot accepted a write, point its association where the plan said (old one removed)."""
+    ok = {r.key: r.target_id for r in results if r.success}
+    adds: dict[str, list] = {}
+    drops: dict[str, list] = {}
+    for op_id, targets in moves.items():
+        record = ok.get(op_id)
+        if record is None:
+            continue
+        for to_type, new in targets.items():
+            column = quote(ASSOCIATION_PREFIX + to_type)
+            old = con.execute(f"SELECT {column} FROM raw_hubspot.{quote(obj + '_current')} WHERE id = ?",
+                              [record]).fetchone()
+            if old and old[0] and old[0] != new:
+                drops.setdefault(to_type, []).append((record, old[0]))
+            if new:
+                adds.setdefault(to_type, []).append((record, new))
+    for to_type, pairs in drops.items():
+        hs.dissociate(obj, to_type, pairs)
+    for to_type, pairs in adds.items():
+        hs.associate(obj, to_type, pairs)
+
+
 def load_pair(con, connector, target: str, spec: PairSpec, max_attempts: int, run_id: str) -> dict:
     """Drain one pair's outbox toward one CRM, recording answers chunk by chunk."""
     ops = ops_to_send(con, spec.name, target, max_attempts)
     sent = failed = links = 0
     for start in range(0, len(ops), LOAD_CHUNK):
         chunk = ops.iloc[start:start + LOAD_CHUNK]
-        outcome = record_results(con, _results_frame(_send(connector, target, spec, chunk)), run_id)
+        moves = _split_associations(chunk) if target == "hubspot" else {}
+        results = _send(connector, target, spec, chunk)
+        if moves:
+            _move_associations(con, connector, spec.hubspot_object, chunk, moves, results)
+        outcome = record_results(con, _results_frame(results), run_id)
         sent, failed, links = sent + outcome.sent, failed + outcome.failed, links + outcome.links_made
     by_action = ops.groupby("action").size().to_dict() if not ops.empty else {}
     return {"ops": len(ops), "sent": sent, "rejected": failed, "links_made": links,

@@ -57,8 +57,8 @@ def _values_sql(spec: PairSpec, linked: bool) -> str:
             sf_field = m.salesforce_field(obj)
             if sf_field is None or m.rule == "dont_sync":
                 continue
-            hs_val = canonical(m.type, col("h", m.hubspot), "hubspot")
-            sf_val = canonical(m.type, col("s", sf_field), "salesforce")
+            hs_val = canonical(m.type, col("h", m.hubspot), "hubspot", m.links_to)
+            sf_val = canonical(m.type, col("s", sf_field), "salesforce", m.links_to)
             select = (f"SELECT {{hid}} AS hubspot_id, '{obj}' AS sf_object, {{sid}} AS salesforce_id, "
                       f"{sql_str(m.name)} AS field, {sql_str(m.hubspot)} AS hs_field, {sql_str(sf_field)} AS "
                       f"sf_field, {sql_str(m.type)} AS kind, {sql_str(m.rule)} AS rule, {{hv}} AS hs_val, "
@@ -85,8 +85,9 @@ def _translations(spec: PairSpec) -> tuple[str, str, str, str]:
         name = sql_str(m.name)
         h2s.append(f"WHEN {name} THEN {translate(m, 'hs_val', 'h2s')}")
         s2h.append(f"WHEN {name} THEN {translate(m, 'sf_val', 's2h')}")
-        to_sf.append(f"WHEN {name} THEN {json_for_salesforce(m.type, writable(m.type, 'sf_new', 'salesforce'))}")
-        to_hs.append(f"WHEN {name} THEN {writable(m.type, 'hs_new', 'hubspot')}")
+        to_sf.append(f"WHEN {name} THEN "
+                     f"{json_for_salesforce(m.type, writable(m.type, 'sf_new', 'salesforce', m.links_to))}")
+        to_hs.append(f"WHEN {name} THEN {writable(m.type, 'hs_new', 'hubspot', m.links_to)}")
     wrap = lambda arms, default: f"CASE field {' '.join(arms)} ELSE {default} END"  # noqa: E731
     return wrap(h2s, "hs_val"), wrap(s2h, "sf_val"), wrap(to_sf, "to_json(sf_new)"), wrap(to_hs, "hs_new")
 
@@ -142,13 +143,27 @@ def _candidates(con, spec: PairSpec, run_id: str, full: bool) -> None:
     sf_changed = " UNION ".join(
         f"SELECT id FROM raw_salesforce.{quote(o + '_current')} WHERE _run_id = '{run_id}'"
         for o in spec.salesforce_objects)
+    # A record pointing at an associated record that got linked this run can now have its association synced.
+    assoc = []
+    for m in spec.config.fields:
+        if m.type != "association":
+            continue
+        assoc.append(f"""l.hubspot_id IN (SELECT h.id FROM {hs_table} h JOIN sync.links a ON a.pair = '{m.links_to}'
+            AND a.hubspot_id = h.{quote(m.hubspot)} AND a.run_id = '{run_id}')""")
+        for obj in spec.salesforce_objects:
+            sf_field = m.salesforce_field(obj)
+            if sf_field:
+                assoc.append(f"""l.salesforce_id IN (SELECT s.id FROM raw_salesforce.{quote(obj + '_current')} s
+                    JOIN sync.links a ON a.pair = '{m.links_to}' AND a.salesforce_id = s.{quote(sf_field)}
+                    AND a.run_id = '{run_id}')""")
+    assoc_sql = "".join(f"\n        OR {a}" for a in assoc)
     where = "true" if full else f"""(l.run_id = '{run_id}'
         OR l.hubspot_id IN (SELECT id FROM {hs_table} WHERE _run_id = '{run_id}')
         OR l.salesforce_id IN ({sf_changed})
         OR l.hubspot_id IN (SELECT record_key FROM sync.outbox WHERE pair = '{p}' AND target = 'salesforce'
                             AND status IN ('pending', 'failed', 'invalid'))
         OR l.salesforce_id IN (SELECT record_key FROM sync.outbox WHERE pair = '{p}' AND target = 'hubspot'
-                               AND status IN ('pending', 'failed', 'invalid')))"""
+                               AND status IN ('pending', 'failed', 'invalid')){assoc_sql})"""
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _cand AS SELECT l.* FROM sync.links l
         JOIN _hs h ON h.id = l.hubspot_id AND NOT h.deleted
         JOIN _sf s ON s.id = l.salesforce_id AND NOT s.deleted AND s.converted IS NULL
@@ -182,7 +197,8 @@ def _decide(con, tie: str) -> None:
         WITH d AS (SELECT *,
             no_shadow OR hs_val IS DISTINCT FROM sh_hs AS hs_changed,
             no_shadow OR sf_val IS DISTINCT FROM sh_sf AS sf_changed FROM _vals),
-        w AS (SELECT *, CASE rule
+        w AS (SELECT *, CASE WHEN starts_with(hs_val, 'unlinked:') OR starts_with(sf_val, 'unlinked:') THEN NULL
+            ELSE CASE rule
             WHEN 'always_salesforce' THEN 'sf'
             WHEN 'always_hubspot' THEN 'hs'
             WHEN 'prefer_salesforce_unless_blank' THEN CASE WHEN sf_val IS NOT NULL THEN 'sf'
@@ -193,7 +209,7 @@ def _decide(con, tie: str) -> None:
                       WHEN sf_changed AND NOT hs_changed THEN 'sf'
                       WHEN hs_changed AND sf_changed THEN CASE
                           WHEN hs_mod > sf_mod THEN 'hs' WHEN sf_mod > hs_mod THEN 'sf' ELSE '{tie_side}' END
-                 END END AS winner,
+                 END END END AS winner,
             rule = 'two_way' AND hs_changed AND sf_changed AND NOT no_shadow
                 AND hs_as_sf IS DISTINCT FROM sf_val AS conflict FROM d)
         SELECT *,
@@ -261,7 +277,8 @@ def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str
     con.execute(f"""INSERT INTO _plan_ops
         WITH v AS (SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM ({values})),
         sf_rows AS (SELECT hubspot_id, sf_object, sf_field, field, hs_val, hs_as_sf AS sf_new FROM v
-                    WHERE hubspot_id IS NOT NULL AND hs_as_sf IS NOT NULL AND rule <> 'always_salesforce'),
+                    WHERE hubspot_id IS NOT NULL AND hs_as_sf IS NOT NULL AND rule <> 'always_salesforce'
+                      AND NOT starts_with(hs_as_sf, 'unlinked:')),
         hs_rows AS (SELECT salesforce_id, sf_object, hs_field, field, sf_val, sf_as_hs AS hs_new FROM v
                     WHERE salesforce_id IS NOT NULL AND sf_as_hs IS NOT NULL AND rule <> 'always_hubspot')
         SELECT 'salesforce', sf_object, 'create', sf_object, hubspot_id, NULL,

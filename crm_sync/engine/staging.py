@@ -71,11 +71,38 @@ def stage(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame: pd.DataF
         finally:
             con.unregister("_staged_frame")
         con.execute(f"INSERT INTO {raw} BY NAME SELECT * FROM _staged")
+        # Only a newer version replaces the current one: an overlap re-read of the same version keeps its
+        # _run_id, so the plan does not look at records that did not change.
         con.execute(f"INSERT INTO {current} BY NAME SELECT * FROM _staged ON CONFLICT (id) DO UPDATE SET {updates} "
-                    f"WHERE excluded.cursor_at >= {current}.cursor_at")
+                    f"WHERE excluded.cursor_at > {current}.cursor_at")
         count = con.execute("SELECT count(*) FROM _staged").fetchone()[0]
         con.execute("DROP TABLE _staged")
     return count
+
+
+def changed_ids(con: duckdb.DuckDBPyConnection, system: str, obj: str, run_id: str) -> list[str]:
+    """Live records whose current version came in with this run."""
+    _, current = table_names(system, obj)
+    rows = con.execute(f"SELECT id FROM {current} WHERE _run_id = ? AND NOT deleted", [run_id]).fetchall()
+    return [r[0] for r in rows]
+
+
+def set_column(con: duckdb.DuckDBPyConnection, system: str, obj: str, column: str, frame: pd.DataFrame,
+               run_id: str) -> None:
+    """Set one derived column (e.g. an association read separately) on the current and this run's raw rows."""
+    if frame.empty:
+        return
+    ensure_tables(con, system, obj, [column])
+    raw, current = table_names(system, obj)
+    with transaction(con):
+        con.register("_column_frame", frame)
+        try:
+            con.execute(f"UPDATE {current} SET {quote(column)} = f.value FROM _column_frame f "
+                        f"WHERE {current}.id = f.id")
+            con.execute(f"UPDATE {raw} SET {quote(column)} = f.value FROM _column_frame f WHERE {raw}.id = f.id "
+                        f"AND {raw}._run_id = ?", [run_id])
+        finally:
+            con.unregister("_column_frame")
 
 
 def read_cursor(con: duckdb.DuckDBPyConnection, system: str, obj: str) -> Cursor:

@@ -119,6 +119,7 @@ def outgoing_values(con: duckdb.DuckDBPyConnection, pair: str, target: str) -> p
         FROM sync.outbox o, json_each(o.payload) j
         LEFT JOIN sync.metadata m ON m.system = o.target AND m.object = o.object AND m.field = j.key
         WHERE o.pair = ? AND o.target = ? AND o.action IN ('create', 'update')
+          AND NOT starts_with(j.key, 'associations.')  -- associations are not properties; HubSpot checks them
           AND o.status IN ('pending', 'failed', 'invalid')
           AND EXISTS (SELECT 1 FROM sync.metadata x WHERE x.system = o.target AND x.object = o.object)
         ORDER BY o.op_id, j.key""", [pair, target]).df()

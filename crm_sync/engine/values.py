@@ -10,9 +10,19 @@ OWNERS_HS = 'raw_hubspot."owners_current"'
 USERS_SF = 'raw_salesforce."User_current"'
 
 
-def canonical(kind: str, x: str, side: str) -> str:
-    """Canonical text for a raw value: equal canonical text means the same value to a user."""
+def canonical(kind: str, x: str, side: str, links_to: str | None = None) -> str:
+    """Canonical text for a raw value: equal canonical text means the same value to a user.
+
+    Associations are canonical as the HubSpot id of the associated record; an id with no link yet is kept
+    as 'unlinked:<id>', which plan.py never writes (it is not known on the other side).
+    """
     t = f"NULLIF(trim({x}), '')"
+    if kind == "association":
+        if side == "hubspot":
+            return (f"CASE WHEN {t} IS NULL THEN NULL WHEN EXISTS (SELECT 1 FROM sync.links a WHERE a.pair = "
+                    f"'{links_to}' AND a.hubspot_id = {t}) THEN {t} ELSE 'unlinked:' || {t} END")
+        return (f"CASE WHEN {t} IS NULL THEN NULL ELSE COALESCE((SELECT min(a.hubspot_id) FROM sync.links a "
+                f"WHERE a.pair = '{links_to}' AND a.salesforce_id = {t}), 'unlinked:' || {t}) END")
     if kind == "number":
         return (f"CASE WHEN TRY_CAST({t} AS DOUBLE) IS NULL THEN {t} ELSE regexp_replace(regexp_replace("
                 f"printf('%.6f', TRY_CAST({t} AS DOUBLE)), '0+$', ''), '\\.$', '') END")
@@ -45,8 +55,12 @@ def translate(mapping: FieldMapping, v: str, direction: str) -> str:
     return f"CASE {v} {cases} ELSE {v} END"
 
 
-def writable(kind: str, v: str, side: str) -> str:
-    """The value to send, from canonical text: owner emails become the target's owner/user ids."""
+def writable(kind: str, v: str, side: str, links_to: str | None = None) -> str:
+    """The value to send, from canonical text: owner emails become owner/user ids, associations linked ids."""
+    if kind == "association":
+        if side == "salesforce":
+            return f"(SELECT min(a.salesforce_id) FROM sync.links a WHERE a.pair = '{links_to}' AND a.hubspot_id = {v})"
+        return f"CASE WHEN {v} LIKE 'unlinked:%' THEN NULL ELSE {v} END"
     if kind == "owner":
         if side == "salesforce":
             return f"(SELECT min(u.id) FROM {USERS_SF} u WHERE lower(trim(u.\"Email\")) = {v} AND NOT u.deleted)"
