@@ -199,3 +199,32 @@ def test_associations_follow_links(tmp_path):
                 assert companies[opps[sf_id]] in [str(r.to_object_id) for r in assoc.results]
                 agree += 1
         assert agree >= 5
+
+
+def test_deal_contacts_follow_opportunity_contact_roles(tmp_path):
+    with sync_env(tmp_path, seed_size=100) as env:
+        env.converge()
+        sf, client = env.sf(), env.hs()
+        people = {s: (h, obj) for h, obj, s in links(env)}
+        to_sf = {h: s for s, (h, obj) in people.items() if obj == "Contact"}
+        roles: dict[str, set] = {}
+        for r in sf.query_all("SELECT OpportunityId, ContactId FROM OpportunityContactRole")["records"]:
+            roles.setdefault(r["OpportunityId"], set()).add(r["ContactId"])
+
+        def deal_contacts(hs_id: str) -> set[str]:
+            return {str(r.to_object_id) for r in client.crm.associations.v4.basic_api.get_page(
+                "deals", hs_id, "contacts").results}
+
+        agree = 0
+        for hs_id, _, sf_id in links(env, "deals"):
+            members = deal_contacts(hs_id)
+            if members and all(m in to_sf for m in members) and all(c in people for c in roles.get(sf_id, ())):
+                assert {to_sf[m] for m in members} == roles.get(sf_id, set()), (hs_id, sf_id)
+                agree += 1
+        assert agree >= 5
+        # A contact role added in Salesforce becomes a deal -> contact association in one cycle.
+        hs_deal, _, opp = links(env, "deals")[0]
+        new_member = next(s for h, s in to_sf.items() if h not in deal_contacts(hs_deal))
+        sf.OpportunityContactRole.create({"OpportunityId": opp, "ContactId": new_member, "Role": "Evaluator"})
+        env.cycle()
+        assert people[new_member][0] in deal_contacts(hs_deal)

@@ -86,6 +86,8 @@ DEALS = [
     _f("stage", "dealstage", "StageName", type="enum", value_map=DEAL_STAGE),
     _f("close_date", "closedate", "CloseDate", type="date"),
     _f("company", "associations.companies", "AccountId", type="association", links_to="companies"),
+    # deal -> contacts <-> the Opportunity's OpportunityContactRoles (a set on each side)
+    _f("contacts", "associations.contacts", "OpportunityContactRole", type="association_set", links_to="contacts"),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
 ]
 DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS}
@@ -98,7 +100,7 @@ def with_default_fields(config: SyncConfig) -> SyncConfig:
         if not pair.fields and pair.hubspot in DEFAULT_FIELDS:
             fields = []
             for mapping in DEFAULT_FIELDS[pair.hubspot]:
-                if mapping.type == "association":
+                if mapping.type.startswith("association"):
                     # Associations translate ids through the pair of the associated object, whatever its name;
                     # without such a pair there is nothing to translate through.
                     target_pair = by_object.get(mapping.association_target)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 Rule = Literal["two_way", "prefer_salesforce_unless_blank", "prefer_hubspot_unless_blank", "always_salesforce",
                "always_hubspot", "dont_sync"]
 ValueType = Literal["string", "email", "phone", "number", "date", "datetime", "bool", "enum", "owner", "domain",
-                    "association"]
+                    "association", "association_set"]
 ASSOCIATION_PREFIX = "associations."
 SALESFORCE_PEOPLE = ("Lead", "Contact")
 
@@ -40,7 +40,7 @@ class FieldMapping(Strict):
 
     @model_validator(mode="after")
     def _association(self) -> FieldMapping:
-        if self.type == "association":
+        if self.type in ("association", "association_set"):
             if not self.hubspot.startswith(ASSOCIATION_PREFIX) or not self.links_to:
                 raise ValueError(f"association field {self.name!r} needs hubspot: '{ASSOCIATION_PREFIX}<object>' "
                                  "and links_to: <pair name>")
@@ -51,7 +51,7 @@ class FieldMapping(Strict):
     @property
     def association_target(self) -> str | None:
         """The HubSpot object type at the other end of an association field."""
-        return self.hubspot.removeprefix(ASSOCIATION_PREFIX) if self.type == "association" else None
+        return self.hubspot.removeprefix(ASSOCIATION_PREFIX) if self.type.startswith("association") else None
 
     def salesforce_field(self, sobject: str) -> str | None:
         if isinstance(self.salesforce, str):

@@ -277,6 +277,12 @@ class SalesforceConnector:
         items = [(key, {"attributes": {"type": sobject}, **fields}) for key, fields in records]
         return self._write("upsert", f"composite/sobjects/{sobject}/{ext}", items)
 
+    def create(self, sobject: str, records: list[tuple[str, dict]]) -> list[WriteResult]:
+        """Plain create (objects with no external id, e.g. OpportunityContactRole), 200 per collection call."""
+        sobject = _ident(sobject)
+        items = [(key, {"attributes": {"type": sobject}, **fields}) for key, fields in records]
+        return self._write("create", "composite/sobjects", items)
+
     def update(self, sobject: str, records: list[tuple[str, str, dict]]) -> list[WriteResult]:
         """Update by id: [(key, id, fields)], 200 per collection call."""
         sobject = _ident(sobject)
@@ -303,7 +309,7 @@ class SalesforceConnector:
                     body = self.sf.restful(path, params={"ids": ",".join(str(rid) for _, rid in items),
                                                          "allOrNone": "false"}, method="DELETE")
                 else:
-                    body = self.sf.restful(path, method="PATCH",
+                    body = self.sf.restful(path, method="POST" if kind == "create" else "PATCH",
                                            json={"allOrNone": False, "records": [p for _, p in items]})
             except (SalesforceAuthenticationFailed, SalesforceExpiredSession):
                 raise  # credentials are wrong for every record alike: stop the run
@@ -316,7 +322,7 @@ class SalesforceConnector:
             for i, outcome in zip(pending, body or [], strict=False):
                 key = batch[i][0]
                 if outcome.get("success"):
-                    created = {"upsert": outcome.get("created"), "update": False}.get(kind)
+                    created = {"upsert": outcome.get("created"), "update": False, "create": True}.get(kind)
                     target = outcome.get("id") or (str(batch[i][1]) if kind == "delete" else None)
                     results[i] = WriteResult.ok(key, target, created)
                     continue

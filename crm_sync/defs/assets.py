@@ -100,7 +100,7 @@ def hubspot_owners(context: AssetExecutionContext, state: SyncStateResource,
 def _extract_keys(spec: PairSpec) -> list[AssetKey]:
     keys = [AssetKey(["hubspot", "raw", spec.hubspot_object]), AssetKey(["hubspot", "raw", "owners"]),
             AssetKey(["salesforce", "raw", "User"])]
-    return keys + [AssetKey(["salesforce", "raw", o]) for o in spec.salesforce_objects]
+    return keys + [AssetKey(["salesforce", "raw", o]) for o in (*spec.salesforce_objects, *spec.salesforce_children)]
 
 
 def plan_asset(spec: PairSpec, after: list[AssetKey]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import duckdb
@@ -27,7 +28,7 @@ def salesforce_objects(config: SyncConfig) -> dict[str, list[str]]:
     """Every Salesforce object the pairs read, with the union of their fields; User for owner mapping."""
     fields: dict[str, set[str]] = {"User": {"Email", "IsActive"}}
     for spec in pair_specs(config):
-        for obj, names in spec.salesforce_fields.items():
+        for obj, names in {**spec.salesforce_fields, **spec.salesforce_children}.items():
             fields.setdefault(obj, set()).update(names)
     return {obj: sorted(names) for obj, names in fields.items()}
 
@@ -94,8 +95,9 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
     for column in associations:
         # Associations are not properties: read them for the records that changed (100 ids a call).
         found = hs.read_associations(obj, column.removeprefix(ASSOCIATION_PREFIX), changed) if changed else {}
-        frame = pd.DataFrame({"id": changed, "value": [min(found[i], key=int) if found.get(i) else None
-                                                       for i in changed]})
+        # Stored as the sorted set "id;id"; a single-valued association reads its first member.
+        frame = pd.DataFrame({"id": changed, "value": [";".join(sorted(set(found[i]), key=int)) if found.get(i)
+                                                       else None for i in changed]})
         set_column(con, "hubspot", obj, column, frame, run_id)
     return {"rows_read": rows, "cursor": str(after.cursor_at), "full_read": cursor.cursor_at is None,
             "association_reads": len(changed) * len(associations)}
@@ -143,28 +145,76 @@ def _split_associations(ops: pd.DataFrame) -> dict[str, dict]:
     return moves
 
 
-def _move_associations(con, hs: HubSpotConnector, obj: str, ops: pd.DataFrame, moves: dict,
-                       results: list[WriteResult]) -> None:
+def _move_associations(con, hs: HubSpotConnector, spec: PairSpec, moves: dict, results: list[WriteResult]) -> None:
     """After HubSpot accepted a write, point its association where the plan said (old one removed)."""
     ok = {r.key: r.target_id for r in results if r.success}
     adds: dict[str, list] = {}
     drops: dict[str, list] = {}
-    for op_id, targets in moves.items():
-        record = ok.get(op_id)
-        if record is None:
-            continue
-        for to_type, new in targets.items():
-            column = quote(ASSOCIATION_PREFIX + to_type)
-            old = con.execute(f"SELECT {column} FROM raw_hubspot.{quote(obj + '_current')} WHERE id = ?",
-                              [record]).fetchone()
-            if old and old[0] and old[0] != new:
-                drops.setdefault(to_type, []).append((record, old[0]))
-            if new:
-                adds.setdefault(to_type, []).append((record, new))
+    obj = spec.hubspot_object
+    sets = {m.association_target for m in spec.config.fields if m.type == "association_set"}
+    current = f"raw_hubspot.{quote(obj + '_current')}"
+    for to_type in {t for targets in moves.values() for t in targets}:
+        column = quote(ASSOCIATION_PREFIX + to_type)
+        records = [ok[op] for op in moves if op in ok]
+        held = dict(con.execute(f"SELECT id, {column} FROM {current} WHERE id IN (SELECT unnest(?))",
+                                [records]).fetchall()) if records else {}
+        for op_id, targets in moves.items():
+            if op_id not in ok or to_type not in targets:
+                continue
+            record = ok[op_id]
+            old = set(filter(None, (held.get(record) or "").split(";")))
+            new = set(filter(None, (targets[to_type] or "").split(";")))
+            if to_type not in sets:
+                old = set(sorted(old, key=int)[:1])  # a single-valued association replaces its first member
+            drops.setdefault(to_type, []).extend((record, o) for o in sorted(old - new))
+            adds.setdefault(to_type, []).extend((record, n) for n in sorted(new - old))
     for to_type, pairs in drops.items():
-        hs.dissociate(obj, to_type, pairs)
+        if pairs:
+            hs.dissociate(obj, to_type, pairs)
     for to_type, pairs in adds.items():
-        hs.associate(obj, to_type, pairs)
+        if pairs:
+            hs.associate(obj, to_type, pairs)
+
+
+def _split_child_sets(ops: pd.DataFrame, spec: PairSpec) -> dict[str, dict]:
+    """Take Salesforce child-set pseudo-fields (OpportunityContactRole) out of payloads: {op_id: {child: ids}}."""
+    moves: dict[str, dict] = {}
+    for op_id, payload in zip(ops["op_id"], ops["payload"], strict=True):
+        for child in spec.salesforce_children:
+            if child in payload:
+                moves.setdefault(op_id, {})[child] = payload.pop(child)
+    return moves
+
+
+def _move_child_sets(con, sf: SalesforceConnector, spec: PairSpec, moves: dict,
+                     results: list[WriteResult]) -> list[WriteResult]:
+    """After the parent write, make its child rows (contact roles) the planned set: create and delete."""
+    ok = {r.key: r.target_id for r in results if r.success}
+    extra: list[WriteResult] = []
+    for child, (parent_field, member_field, *_) in spec.salesforce_children.items():
+        parents = [ok[op] for op in moves if op in ok and child in moves[op]]
+        if not parents:
+            continue
+        rows = con.execute(f"""SELECT id, {quote(parent_field)}, {quote(member_field)} FROM
+            raw_salesforce.{quote(child + '_current')} WHERE NOT deleted AND {quote(parent_field)} IN
+            (SELECT unnest(?))""", [parents]).fetchall()
+        held: dict[str, dict[str, str]] = {}
+        for row_id, parent, member in rows:
+            held.setdefault(parent, {})[member] = row_id
+        creates, deletes = [], []
+        for op_id, sets in moves.items():
+            if op_id not in ok or child not in sets:
+                continue
+            parent = ok[op_id]
+            wanted = set(filter(None, (sets[child] or "").split(";")))
+            have = held.get(parent, {})
+            creates += [(f"{op_id}:+{m}", {parent_field: parent, member_field: m}) for m in sorted(wanted - set(have))]
+            deletes += [(f"{op_id}:-{m}", have[m]) for m in sorted(set(have) - wanted)]
+        if creates:
+            extra += sf.create(child, creates)
+        if deletes:
+            extra += sf.delete(deletes)
+    return extra
 
 
 def load_pair(con, connector, target: str, spec: PairSpec, max_attempts: int, run_id: str) -> dict:
@@ -173,10 +223,16 @@ def load_pair(con, connector, target: str, spec: PairSpec, max_attempts: int, ru
     sent = failed = links = 0
     for start in range(0, len(ops), LOAD_CHUNK):
         chunk = ops.iloc[start:start + LOAD_CHUNK]
-        moves = _split_associations(chunk) if target == "hubspot" else {}
+        moves = _split_associations(chunk) if target == "hubspot" else _split_child_sets(chunk, spec)
         results = _send(connector, target, spec, chunk)
-        if moves:
-            _move_associations(con, connector, spec.hubspot_object, chunk, moves, results)
+        if moves and target == "hubspot":
+            _move_associations(con, connector, spec, moves, results)
+        elif moves:
+            # A contact role the org refused fails its parent op, so the set is planned and tried again.
+            refused = {r.key.split(":")[0]: r for r in _move_child_sets(con, connector, spec, moves, results)
+                       if not r.success}
+            results = [dataclasses.replace(refused[r.key], key=r.key, target_id=r.target_id) if r.key in refused
+                       else r for r in results]
         outcome = record_results(con, _results_frame(results), run_id)
         sent, failed, links = sent + outcome.sent, failed + outcome.failed, links + outcome.links_made
     by_action = ops.groupby("action").size().to_dict() if not ops.empty else {}

@@ -46,6 +46,8 @@ def build_sides(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> None:
     ensure_tables(con, "hubspot", spec.hubspot_object, list(spec.hubspot_properties))
     for obj in spec.salesforce_objects:
         ensure_tables(con, "salesforce", obj, list(spec.salesforce_fields[obj]))
+    for child, fields in spec.salesforce_children.items():
+        ensure_tables(con, "salesforce", child, list(fields))
     norm = NORMALISE.get(spec.match_kind or "", "NULL::VARCHAR")
     hs_obj = spec.hubspot_object
     hs_key = norm.format(x=quote(spec.hs_match_field)) if spec.hs_match_field else "NULL::VARCHAR"

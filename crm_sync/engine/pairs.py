@@ -14,6 +14,9 @@ SF_EXTRAS = {"Lead": ["IsConverted", "ConvertedContactId", "ConvertedAccountId",
              "Contact": ["MasterRecordId", "AccountId"], "Account": ["MasterRecordId"],
              "Opportunity": ["AccountId"]}
 HS_MERGED = "hs_merged_object_ids"
+# Child objects that carry a set-valued association on the Salesforce side:
+# (parent field, member field, member object, extra fields). A role can only name a Contact, not a Lead.
+SF_CHILD_SETS = {"OpportunityContactRole": ("OpportunityId", "ContactId", "Contact", ("Role", "IsPrimary"))}
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class PairSpec:
     match_kind: str | None  # "email" | "domain" | None
     hs_match_field: str | None
     sf_match_fields: dict[str, str]
+    salesforce_children: dict[str, tuple[str, ...]]  # child object -> fields, for association sets
 
 
 def pair_specs(config: SyncConfig) -> list[PairSpec]:
@@ -45,8 +49,10 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
         if pair.hubspot in ("contacts", "companies"):
             hs_props.add(HS_MERGED)
         sf_fields = {}
+        children = {m.salesforce_field(o): m.salesforce_field(o) for m in pair.fields for o in pair.salesforce
+                    if m.type == "association_set"}
         for obj in pair.salesforce:
-            names = {m.salesforce_field(obj) for m in pair.fields} - {None}
+            names = {m.salesforce_field(obj) for m in pair.fields if m.type != "association_set"} - {None}
             names |= {sf_ext, *SF_EXTRAS.get(obj, [])}
             if obj in sf_match:
                 names.add(sf_match[obj])
@@ -55,5 +61,7 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
                               salesforce_objects=tuple(pair.salesforce), hubspot_properties=tuple(sorted(hs_props)),
                               salesforce_fields=sf_fields, sf_external_id=sf_ext, hs_salesforce_id=hs_sfid,
                               match_kind=kind, hs_match_field=hs_match,
-                              sf_match_fields={o: f for o, f in sf_match.items() if o in pair.salesforce}))
+                              sf_match_fields={o: f for o, f in sf_match.items() if o in pair.salesforce},
+                              salesforce_children={c: (SF_CHILD_SETS[c][0], SF_CHILD_SETS[c][1], *SF_CHILD_SETS[c][3])
+                                                   for c in children if c in SF_CHILD_SETS}))
     return specs

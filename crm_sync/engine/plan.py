@@ -14,9 +14,9 @@ import duckdb
 
 from crm_sync.engine.db import quote, transaction
 from crm_sync.engine.link import ambiguous_keys, build_sides, free_records
-from crm_sync.engine.pairs import PairSpec
+from crm_sync.engine.pairs import SF_CHILD_SETS, PairSpec
 from crm_sync.engine.staging import ensure_tables
-from crm_sync.engine.values import canonical, col, json_for_salesforce, sql_str, translate, writable
+from crm_sync.engine.values import canonical, canonical_set, col, json_for_salesforce, sql_str, translate, writable
 
 # Fields Salesforce requires: a sync never clears them. Native-connector defaults fill them on create.
 REQUIRED_FIELDS = {"Lead": ("LastName", "Company"), "Contact": ("LastName",), "Account": ("Name",),
@@ -57,8 +57,14 @@ def _values_sql(spec: PairSpec, linked: bool) -> str:
             sf_field = m.salesforce_field(obj)
             if sf_field is None or m.rule == "dont_sync":
                 continue
-            hs_val = canonical(m.type, col("h", m.hubspot), "hubspot", m.links_to)
-            sf_val = canonical(m.type, col("s", sf_field), "salesforce", m.links_to)
+            if m.type == "association_set":
+                child = (sf_field, *spec.salesforce_children[sf_field][:2])
+                hs_val = canonical_set(col("h", m.hubspot), m.links_to, "hubspot",
+                                       member_object=SF_CHILD_SETS[sf_field][2])
+                sf_val = canonical_set("s.id", m.links_to, "salesforce", child)
+            else:
+                hs_val = canonical(m.type, col("h", m.hubspot), "hubspot", m.links_to)
+                sf_val = canonical(m.type, col("s", sf_field), "salesforce", m.links_to)
             select = (f"SELECT {{hid}} AS hubspot_id, '{obj}' AS sf_object, {{sid}} AS salesforce_id, "
                       f"{sql_str(m.name)} AS field, {sql_str(m.hubspot)} AS hs_field, {sql_str(sf_field)} AS "
                       f"sf_field, {sql_str(m.type)} AS kind, {sql_str(m.rule)} AS rule, {{hv}} AS hs_val, "
@@ -146,10 +152,17 @@ def _candidates(con, spec: PairSpec, run_id: str, full: bool) -> None:
     # A record pointing at an associated record that got linked this run can now have its association synced.
     assoc = []
     for m in spec.config.fields:
-        if m.type != "association":
+        if not m.type.startswith("association"):
             continue
-        assoc.append(f"""l.hubspot_id IN (SELECT h.id FROM {hs_table} h JOIN sync.links a ON a.pair = '{m.links_to}'
-            AND a.hubspot_id = h.{quote(m.hubspot)} AND a.run_id = '{run_id}')""")
+        assoc.append(f"""l.hubspot_id IN (SELECT h.id FROM {hs_table} h, unnest(string_split(h.{quote(m.hubspot)}, ';'))
+            AS u(v) JOIN sync.links a ON a.pair = '{m.links_to}' AND a.hubspot_id = u.v AND a.run_id = '{run_id}')""")
+        if m.type == "association_set":
+            for child, (parent_field, member_field, *_) in spec.salesforce_children.items():
+                table = f"raw_salesforce.{quote(child + '_current')}"
+                assoc.append(f"""l.salesforce_id IN (SELECT c.{quote(parent_field)} FROM {table} c
+                    WHERE c._run_id = '{run_id}' OR c.{quote(member_field)} IN (SELECT salesforce_id FROM sync.links
+                    WHERE pair = '{m.links_to}' AND run_id = '{run_id}'))""")
+            continue
         for obj in spec.salesforce_objects:
             sf_field = m.salesforce_field(obj)
             if sf_field:
@@ -197,7 +210,7 @@ def _decide(con, tie: str) -> None:
         WITH d AS (SELECT *,
             no_shadow OR hs_val IS DISTINCT FROM sh_hs AS hs_changed,
             no_shadow OR sf_val IS DISTINCT FROM sh_sf AS sf_changed FROM _vals),
-        w AS (SELECT *, CASE WHEN starts_with(hs_val, 'unlinked:') OR starts_with(sf_val, 'unlinked:') THEN NULL
+        w AS (SELECT *, CASE WHEN contains(hs_val, 'unlinked:') OR contains(sf_val, 'unlinked:') THEN NULL
             ELSE CASE rule
             WHEN 'always_salesforce' THEN 'sf'
             WHEN 'always_hubspot' THEN 'hs'
@@ -278,7 +291,7 @@ def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str
         WITH v AS (SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM ({values})),
         sf_rows AS (SELECT hubspot_id, sf_object, sf_field, field, hs_val, hs_as_sf AS sf_new FROM v
                     WHERE hubspot_id IS NOT NULL AND hs_as_sf IS NOT NULL AND rule <> 'always_salesforce'
-                      AND NOT starts_with(hs_as_sf, 'unlinked:')),
+                      AND NOT contains(hs_as_sf, 'unlinked:')),
         hs_rows AS (SELECT salesforce_id, sf_object, hs_field, field, sf_val, sf_as_hs AS hs_new FROM v
                     WHERE salesforce_id IS NOT NULL AND sf_as_hs IS NOT NULL AND rule <> 'always_hubspot')
         SELECT 'salesforce', sf_object, 'create', sf_object, hubspot_id, NULL,

@@ -17,6 +17,8 @@ def canonical(kind: str, x: str, side: str, links_to: str | None = None) -> str:
     as 'unlinked:<id>', which plan.py never writes (it is not known on the other side).
     """
     t = f"NULLIF(trim({x}), '')"
+    if kind == "association" and side == "hubspot":
+        t = f"NULLIF(split_part({x}, ';', 1), '')"  # stored as the sorted set; a single association is its first
     if kind == "association":
         if side == "hubspot":
             return (f"CASE WHEN {t} IS NULL THEN NULL WHEN EXISTS (SELECT 1 FROM sync.links a WHERE a.pair = "
@@ -44,6 +46,29 @@ def canonical(kind: str, x: str, side: str, links_to: str | None = None) -> str:
     return t
 
 
+def canonical_set(x: str, links_to: str, side: str, child: tuple[str, str, str] | None = None,
+                  member_object: str | None = None) -> str:
+    """A set-valued association as the sorted HubSpot ids of its members ('id;id'), NULL when empty.
+
+    HubSpot: x holds the associated ids. Salesforce: x is the parent id; child = (child object, parent field,
+    member field) rows hold the members, translated to HubSpot ids through the links of pair links_to.
+    Members not linked yet (or linked to a record the other side cannot hold here, e.g. a Lead where only
+    Contacts can be roles) appear as 'unlinked:<id>', so the set is left alone rather than cut down.
+    """
+    if side == "hubspot":
+        kind = f" AND a.salesforce_object = '{member_object}'" if member_object else ""
+        member = (f"CASE WHEN EXISTS (SELECT 1 FROM sync.links a WHERE a.pair = '{links_to}' AND a.hubspot_id = m.id"
+                  f"{kind}) THEN m.id ELSE 'unlinked:' || m.id END")
+        rows = f"SELECT DISTINCT {member} AS member FROM unnest(string_split({x}, ';')) AS m(id) WHERE m.id <> ''"
+    else:
+        obj, parent_field, member_field = child
+        member = (f"COALESCE((SELECT min(a.hubspot_id) FROM sync.links a WHERE a.pair = '{links_to}' AND "
+                  f"a.salesforce_id = c.{quote(member_field)}), 'unlinked:' || c.{quote(member_field)})")
+        rows = (f"SELECT DISTINCT {member} AS member FROM raw_salesforce.{quote(obj + '_current')} c "
+                f"WHERE c.{quote(parent_field)} = {x} AND NOT c.deleted")
+    return f"(SELECT NULLIF(string_agg(member, ';' ORDER BY member), '') FROM ({rows}))"
+
+
 def translate(mapping: FieldMapping, v: str, direction: str) -> str:
     """A canonical value in the other side's vocabulary (value maps); direction is 'h2s' or 's2h'."""
     if mapping.type != "enum" or mapping.value_map is None:
@@ -61,6 +86,12 @@ def writable(kind: str, v: str, side: str, links_to: str | None = None) -> str:
         if side == "salesforce":
             return f"(SELECT min(a.salesforce_id) FROM sync.links a WHERE a.pair = '{links_to}' AND a.hubspot_id = {v})"
         return f"CASE WHEN {v} LIKE 'unlinked:%' THEN NULL ELSE {v} END"
+    if kind == "association_set":
+        if side == "salesforce":
+            return (f"(SELECT string_agg(a.salesforce_id, ';' ORDER BY a.salesforce_id) FROM "
+                    f"unnest(string_split({v}, ';')) AS m(v) JOIN sync.links a ON a.pair = '{links_to}' "
+                    f"AND a.hubspot_id = m.v)")
+        return v
     if kind == "owner":
         if side == "salesforce":
             return f"(SELECT min(u.id) FROM {USERS_SF} u WHERE lower(trim(u.\"Email\")) = {v} AND NOT u.deleted)"
