@@ -5,7 +5,6 @@ from __future__ import annotations
 import collections
 import time
 
-import pytest
 from hubspot.crm.contacts import SimplePublicObjectInput, SimplePublicObjectInputForCreate
 from simple_salesforce import format_soql
 
@@ -97,38 +96,42 @@ def test_edits_on_each_side_reach_the_other_in_one_cycle(tmp_path):
         assert len(lead) == 1 and lead[0]["HubSpot_Id__c"] == created.id and lead[0]["Company"] == "[not provided]"
 
 
-RULE_CASES = {
-    # rule: (expected title on both sides after HubSpot then Salesforce edit the title, in that order)
-    "two_way": "sf-later",
-    "prefer_salesforce_unless_blank": "sf-later",
-    "prefer_hubspot_unless_blank": "hs-first",
-    "always_salesforce": "sf-later",
-    "always_hubspot": "hs-first",
-}
+# One field per rule, each edited on both sides (HubSpot first, Salesforce a second later), in one cycle:
+# (HubSpot property, Salesforce Contact field, rule, value expected on both sides afterwards).
+RULE_CASES = [
+    ("jobtitle", "Title", "two_way", "sf"),  # the later modification wins
+    ("phone", "Phone", "prefer_salesforce_unless_blank", "sf"),
+    ("mobilephone", "MobilePhone", "prefer_hubspot_unless_blank", "hs"),
+    ("city", "MailingCity", "always_salesforce", "sf"),
+    ("state", "MailingState", "always_hubspot", "hs"),
+    ("zip", "MailingPostalCode", "dont_sync", None),
+]
 
 
-@pytest.mark.parametrize("rule", [*RULE_CASES, "dont_sync"])
-def test_conflict_resolves_per_rule(tmp_path, rule):
+def test_conflicts_resolve_per_rule(tmp_path):
     from crm_sync.config.defaults import PEOPLE
 
+    rules = {hs: rule for hs, _, rule, _ in RULE_CASES}
     fields = [m.model_dump() for m in PEOPLE]
     for f in fields:
-        if f["name"] == "title":
-            f["rule"] = rule
+        f["rule"] = rules.get(f["hubspot"], f["rule"])
     with sync_env(tmp_path, seed_size=100, pairs_override={"people": {"fields": fields}}) as env:
         env.converge()
         hs_id, _, sf_id = next(p for p in links(env) if p[1] == "Contact")
         client, sf = env.hs(), env.sf()
-        client.crm.contacts.basic_api.update(hs_id, SimplePublicObjectInput(properties={"jobtitle": "hs-first"}))
+        client.crm.contacts.basic_api.update(hs_id, SimplePublicObjectInput(
+            properties={hs: f"hs-{hs}" for hs, *_ in RULE_CASES}))
         time.sleep(1.1)  # the Salesforce edit is the later one, by modification time
-        sf.Contact.update(sf_id, {"Title": "sf-later"})
+        sf.Contact.update(sf_id, {sf_field: f"sf-{sf_field}" for _, sf_field, *_ in RULE_CASES})
         env.cycle()
-        hs_title = client.crm.contacts.basic_api.get_by_id(hs_id, properties=["jobtitle"]).properties["jobtitle"]
-        sf_title = sf.Contact.get(sf_id)["Title"]
-        if rule == "dont_sync":
-            assert (hs_title, sf_title) == ("hs-first", "sf-later")
-        else:
-            assert hs_title == sf_title == RULE_CASES[rule]
+        hs_now = client.crm.contacts.basic_api.get_by_id(hs_id, properties=[h for h, *_ in RULE_CASES]).properties
+        sf_now = sf.Contact.get(sf_id)
+        for hs_field, sf_field, rule, winner in RULE_CASES:
+            expected = {"hs": f"hs-{hs_field}", "sf": f"sf-{sf_field}"}.get(winner)
+            if winner is None:  # dont_sync: each side keeps its own value
+                assert (hs_now[hs_field], sf_now[sf_field]) == (f"hs-{hs_field}", f"sf-{sf_field}"), rule
+            else:
+                assert hs_now[hs_field] == sf_now[sf_field] == expected, rule
         assert env.cycle().planned_writes == 0  # and then it is quiet
 
 
