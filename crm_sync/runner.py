@@ -62,6 +62,11 @@ def run_ui(config_path: str, port: int = 3000) -> int:
     env = {**os.environ, "DAGSTER_HOME": str(home), "CRM_SYNC_CONFIG": str(Path(config_path).resolve())}
     cmd = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-p", str(port)]
 
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt  # SIGTERM takes the same way out as Ctrl-C: stop dagster dev, then the sandbox
+
+    signal.signal(signal.SIGTERM, interrupt)
+
     def serve_ui() -> int:
         # Popen (not a shell in the background) so SIGTERM reaches dagster dev.
         proc = subprocess.Popen(cmd, env=env)
