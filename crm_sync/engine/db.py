@@ -23,6 +23,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS links_salesforce ON sync.links (pair, salesfor
 CREATE TABLE IF NOT EXISTS sync.link_candidates (
     run_id VARCHAR, pair VARCHAR, system VARCHAR, record_id VARCHAR, match_key VARCHAR, candidates VARCHAR[],
     reason VARCHAR, reported_at TIMESTAMPTZ DEFAULT current_timestamp);
+CREATE TABLE IF NOT EXISTS sync.tombstones (
+    pair VARCHAR, system VARCHAR, record_id VARCHAR, reason VARCHAR, run_id VARCHAR,
+    tombstoned_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (pair, system, record_id));
 CREATE TABLE IF NOT EXISTS sync.shadow (
     pair VARCHAR, hubspot_id VARCHAR, field VARCHAR, hubspot_value VARCHAR, salesforce_value VARCHAR,
     synced_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (pair, hubspot_id, field));

@@ -55,6 +55,11 @@ def build_sides(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> None:
                     {_col(con, 'hubspot', hs_obj, spec.hs_salesforce_id, 'xid')},
                     {_col(con, 'hubspot', hs_obj, HS_MERGED, 'merged')}
                     FROM raw_hubspot.{quote(hs_obj + '_current')}""")
+    # A merged-away HubSpot record is never returned again by search, so its last version still looks live;
+    # the survivor's hs_merged_object_ids says it is gone.
+    con.execute("""UPDATE _hs SET deleted = true WHERE NOT deleted AND id IN (
+        SELECT trim(u.loser) FROM _hs h, unnest(string_split(h.merged, ';')) AS u(loser)
+        WHERE NOT h.deleted AND h.merged IS NOT NULL AND trim(u.loser) <> h.id)""")
     parts = []
     for obj in spec.salesforce_objects:
         key = spec.sf_match_fields.get(obj)
@@ -125,12 +130,14 @@ def _move_hubspot_merges(con, p: str, run_id: str) -> int:
 
 
 def free_records(con, p: str) -> None:
-    """Temp tables _hs_free / _sf_free: live records on each side that no link holds."""
+    """Temp tables _hs_free / _sf_free: live records on each side that no link holds (tombstoned ones aside)."""
     con.execute("""CREATE OR REPLACE TEMP TABLE _hs_free AS SELECT * FROM _hs h WHERE NOT h.deleted
         AND NOT EXISTS (SELECT 1 FROM sync.links l WHERE l.pair = ? AND l.hubspot_id = h.id)""", [p])
     con.execute("""CREATE OR REPLACE TEMP TABLE _sf_free AS SELECT * FROM _sf s WHERE NOT s.deleted
         AND s.converted IS NULL AND NOT EXISTS (SELECT 1 FROM sync.links l WHERE l.pair = ? AND l.salesforce_id = s.id)
         """, [p])
+    con.execute("""CREATE OR REPLACE TEMP TABLE _tombstoned AS SELECT system, record_id FROM sync.tombstones
+        WHERE pair = ?""", [p])
 
 
 def _link_stored_ids(con, p: str, run_id: str) -> int:

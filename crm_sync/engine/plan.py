@@ -193,11 +193,19 @@ def _deletes(con, spec: PairSpec, run_id: str) -> tuple[int, int]:
     con.execute("CREATE OR REPLACE TEMP TABLE _delete_ops (target VARCHAR, object VARCHAR, sf_object VARCHAR, "
                 "record_key VARCHAR, target_id VARCHAR)")
     if spec.config.deletes == "propagate":
-        con.execute("""INSERT INTO _delete_ops SELECT 'salesforce', salesforce_object, hubspot_id, salesforce_id
-                        FROM _gone WHERE hs_gone AND NOT COALESCE(sf_gone, false)""")
-        con.execute(f"""INSERT INTO _delete_ops SELECT 'hubspot', '{spec.hubspot_object}', salesforce_id, hubspot_id
-                        FROM _gone WHERE sf_gone AND NOT COALESCE(hs_gone, false)""")
+        con.execute("""INSERT INTO _delete_ops SELECT 'salesforce', salesforce_object, salesforce_object,
+                        hubspot_id, salesforce_id FROM _gone WHERE hs_gone AND NOT COALESCE(sf_gone, false)""")
+        con.execute(f"""INSERT INTO _delete_ops SELECT 'hubspot', '{spec.hubspot_object}', salesforce_object,
+                        salesforce_id, hubspot_id FROM _gone WHERE sf_gone AND NOT COALESCE(hs_gone, false)""")
         deletes = con.execute("SELECT count(*) FROM _delete_ops").fetchone()[0]
+    # The record left on the other side must not come back as a create: a user deleted its counterpart.
+    con.execute(f"""INSERT INTO sync.tombstones (pair, system, record_id, reason, run_id)
+        SELECT '{p}', 'salesforce', salesforce_id, 'counterpart deleted in hubspot', '{run_id}' FROM _gone
+        WHERE hs_gone AND NOT COALESCE(sf_gone, false)
+        UNION ALL
+        SELECT '{p}', 'hubspot', hubspot_id, 'counterpart deleted in salesforce', '{run_id}' FROM _gone
+        WHERE sf_gone AND NOT COALESCE(hs_gone, false)
+        ON CONFLICT DO NOTHING""")
     unlinked = con.execute(f"""DELETE FROM sync.links WHERE pair = '{p}' AND hubspot_id IN (SELECT hubspot_id FROM
         _gone)""").fetchone()[0]
     con.execute(f"DELETE FROM sync.shadow WHERE pair = '{p}' AND hubspot_id IN (SELECT hubspot_id FROM _gone)")
@@ -280,10 +288,12 @@ def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str
     target = {"lead": "Lead", "contact": "Contact"}.get(cfg.create_as or "", spec.salesforce_objects[0])
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _creates_sf AS SELECT id, '{target}' AS object FROM _hs_free
         WHERE {str(cfg.create_in_salesforce).lower()} AND id NOT IN (SELECT id FROM _ambiguous
-                                                                        WHERE system = 'hubspot')""")
+                                                                        WHERE system = 'hubspot')
+          AND id NOT IN (SELECT record_id FROM _tombstoned WHERE system = 'hubspot')""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _creates_hs AS SELECT id, object FROM _sf_free
         WHERE {str(cfg.create_in_hubspot).lower()} AND id NOT IN (SELECT id FROM _ambiguous
-                                                                     WHERE system = 'salesforce')""")
+                                                                     WHERE system = 'salesforce')
+          AND id NOT IN (SELECT record_id FROM _tombstoned WHERE system = 'salesforce')""")
     values = _values_sql(spec, linked=False)
     if not values:
         return
