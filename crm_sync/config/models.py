@@ -124,7 +124,8 @@ class Connections(Strict):
 
 
 class SyncSettings(Strict):
-    overlap_seconds: int = Field(default=300, ge=0, description="re-read window behind each cursor")
+    overlap_seconds: int = Field(default=60, ge=0, description="re-read window before the previous read's start "
+                                 "(covers clock skew and writes that become visible late)")
     max_attempts: int = Field(default=8, ge=1, description="tries per failed write before it waits for a change")
 
 

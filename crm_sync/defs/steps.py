@@ -60,7 +60,7 @@ def extract_salesforce(con, sf: SalesforceConnector, obj: str, fields: list[str]
     rows = 0
     for page in sf.extract(obj, fields, since=cursor.cursor_at, overlap=overlap):
         rows += stage(con, "salesforce", obj, salesforce_frame(page, fields), run_id)
-    after = advance_cursor(con, "salesforce", obj, run_id, not_after=started)
+    after = advance_cursor(con, "salesforce", obj, run_id, read_started=started)
     return {"rows_read": rows, "cursor": str(after.cursor_at), "full_read": cursor.cursor_at is None}
 
 
@@ -90,7 +90,7 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
         con.execute("INSERT INTO sync.cursors (system, object, cursor_at, last_run) VALUES ('hubspot', ?, ?, ?) "
                     "ON CONFLICT (system, object) DO UPDATE SET cursor_at = excluded.cursor_at, "
                     "last_run = excluded.last_run", [obj + "#archived", now, run_id])
-    after = advance_cursor(con, "hubspot", obj, run_id, not_after=started)
+    after = advance_cursor(con, "hubspot", obj, run_id, read_started=started)
     changed = changed_ids(con, "hubspot", obj, run_id) if associations else []
     for column in associations:
         # Associations are not properties: read them for the records that changed (100 ids a call).

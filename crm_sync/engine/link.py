@@ -144,9 +144,12 @@ def _link_stored_ids(con, p: str, run_id: str) -> int:
     free_records(con, p)
     # Either side may carry the other's id (we write both after linking); both must still be free.
     con.execute("""CREATE OR REPLACE TEMP TABLE _id_matches AS
-        SELECT DISTINCT h.id AS hubspot_id, s.object, s.id AS salesforce_id FROM _hs_free h JOIN _sf_free s
-          ON s.xid = h.id OR h.xid = s.id
-        QUALIFY count(*) OVER (PARTITION BY h.id) = 1 AND count(*) OVER (PARTITION BY s.id) = 1""")
+        WITH pairs AS (  -- two equality joins, not one OR join (which DuckDB runs as a nested loop)
+            SELECT h.id AS hubspot_id, s.object, s.id AS salesforce_id FROM _hs_free h JOIN _sf_free s ON s.xid = h.id
+            UNION
+            SELECT h.id, s.object, s.id FROM _hs_free h JOIN _sf_free s ON h.xid = s.id)
+        SELECT * FROM pairs
+        QUALIFY count(*) OVER (PARTITION BY hubspot_id) = 1 AND count(*) OVER (PARTITION BY salesforce_id) = 1""")
     con.execute("""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id, linked_by, run_id)
                    SELECT ?, hubspot_id, object, salesforce_id, 'stored_id', ? FROM _id_matches""", [p, run_id])
     return con.execute("SELECT count(*) FROM _id_matches").fetchone()[0]

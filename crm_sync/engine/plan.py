@@ -254,13 +254,14 @@ def _update_ops(con, spec: PairSpec, run_id: str, to_sf: str, to_hs: str) -> Non
             SELECT hubspot_id, sf_object, salesforce_id, sf_field AS k, {to_sf} AS v,
                    json_object('f', field, 'h', hs_val, 's', sf_new) AS sh
             FROM _decisions WHERE write_sf
+              AND NOT (sf_new IS NOT NULL AND CAST({to_sf} AS VARCHAR) = 'null')  -- no counterpart to write
             UNION ALL
             SELECT c.hubspot_id, c.salesforce_object, c.salesforce_id, {xid_sf}, to_json(c.hubspot_id), NULL
             FROM _cand c JOIN ({sf_xids}) x ON x.id = c.salesforce_id WHERE x.xid IS DISTINCT FROM c.hubspot_id),
         hs_fields AS (
             SELECT hubspot_id, sf_object, salesforce_id, hs_field AS k, {to_hs} AS v,
                    json_object('f', field, 'h', hs_new, 's', sf_val) AS sh
-            FROM _decisions WHERE write_hs
+            FROM _decisions WHERE write_hs AND NOT (hs_new IS NOT NULL AND {to_hs} IS NULL)
             UNION ALL
             SELECT c.hubspot_id, c.salesforce_object, c.salesforce_id, {xid_hs}, c.salesforce_id, NULL
             FROM _cand c JOIN {hs_table} h ON h.id = c.hubspot_id

@@ -112,25 +112,19 @@ def read_cursor(con: duckdb.DuckDBPyConnection, system: str, obj: str) -> Cursor
 
 
 def advance_cursor(con: duckdb.DuckDBPyConnection, system: str, obj: str, run_id: str,
-                   not_after: dt.datetime | None = None) -> Cursor:
-    """Move the cursor to the newest staged version (and the highest id at that instant).
+                   read_started: dt.datetime) -> Cursor:
+    """After a complete read, the cursor is the instant that read started (and the next read begins an
+    overlap before it).
 
-    not_after: when the extraction started. A read that is not in time order (a first sync lists by id) can
-    miss an edit made while it ran to a record it had already passed; capping the cursor at the start time
-    makes the next read cover that edit.
+    Not the newest version seen: a read that is not in time order (a first sync lists by id) can miss an
+    edit made while it ran to a record it had already passed, and with no edits the newest version stays
+    put, so an overlap measured from it would re-read the same window on every quiet cycle.
     """
-    _, current = table_names(system, obj)
-    row = con.execute(f"SELECT cursor_at, max(id) FROM {current} WHERE cursor_at = (SELECT max(cursor_at) "
-                      f"FROM {current}) GROUP BY cursor_at").fetchone()
-    if row is None:
-        return read_cursor(con, system, obj)
-    if not_after is not None and row[0] > not_after:
-        row = (not_after, None)
-    con.execute("INSERT INTO sync.cursors (system, object, cursor_at, cursor_id, last_run) VALUES (?, ?, ?, ?, ?) "
+    con.execute("INSERT INTO sync.cursors (system, object, cursor_at, cursor_id, last_run) VALUES (?, ?, ?, NULL, ?) "
                 "ON CONFLICT (system, object) DO UPDATE SET cursor_at = excluded.cursor_at, "
-                "cursor_id = excluded.cursor_id, last_run = excluded.last_run, updated_at = now()",
-                [system, obj, row[0], row[1], run_id])
-    return Cursor(row[0], row[1])
+                "cursor_id = NULL, last_run = excluded.last_run, updated_at = now()",
+                [system, obj, read_started, run_id])
+    return Cursor(read_started, None)
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, system: str, obj: str) -> bool:

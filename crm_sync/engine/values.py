@@ -35,6 +35,8 @@ def canonical(kind: str, x: str, side: str, links_to: str | None = None) -> str:
         return (f"CASE WHEN regexp_matches({t}, '^[0-9]{{11,}}$') THEN strftime(epoch_ms(CAST({t} AS BIGINT)), "
                 f"'%Y-%m-%dT%H:%M:%S.%gZ') ELSE strftime(TRY_CAST({t} AS TIMESTAMPTZ) AT TIME ZONE 'UTC', "
                 f"'%Y-%m-%dT%H:%M:%S.%gZ') END")
+    if kind == "email":
+        return f"lower({t})"  # HubSpot stores emails lower-cased; case is no change to a user
     if kind == "bool":
         return f"CASE lower({t}) WHEN 'true' THEN 'true' WHEN '1' THEN 'true' WHEN 'false' THEN 'false' " \
                f"WHEN '0' THEN 'false' END"
