@@ -112,7 +112,7 @@ def plan_asset(spec: PairSpec, after: list[AssetKey]):
     def _plan(context: AssetExecutionContext, state: SyncStateResource) -> MaterializeResult:
         with state.connect() as con:
             links = link_pair(con, spec, context.run.run_id)
-            plan = plan_pair(con, spec, context.run.run_id)
+            plan = plan_pair(con, spec, context.run.run_id, sides_built=True)
             valid_sf = validate_outgoing(con, spec.name, "salesforce", context.run.run_id)
             valid_hs = validate_outgoing(con, spec.name, "hubspot", context.run.run_id)
         stats = {**{f"links_{k}": v for k, v in links.as_dict().items()},

@@ -98,11 +98,16 @@ def _translations(spec: PairSpec) -> tuple[str, str, str, str]:
     return wrap(h2s, "hs_val"), wrap(s2h, "sf_val"), wrap(to_sf, "to_json(sf_new)"), wrap(to_hs, "hs_new")
 
 
-def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full: bool = False) -> PlanResult:
-    """Write this pair's planned operations to sync.outbox (and agreeing values to sync.shadow)."""
+def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full: bool = False,
+              sides_built: bool = False) -> PlanResult:
+    """Write this pair's planned operations to sync.outbox (and agreeing values to sync.shadow).
+
+    sides_built: link_pair just built this pair's _hs/_sf on this connection (they do not depend on links).
+    """
     result = PlanResult()
     ensure_lookup_tables(con)
-    build_sides(con, spec)
+    if not sides_built:
+        build_sides(con, spec)
     p = spec.name
     cfg = spec.config
     h2s, s2h, to_sf, to_hs = _translations(spec)
