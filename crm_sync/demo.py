@@ -84,7 +84,7 @@ def run_demo(directory: Path, size: int = 2000, seed: int = 7, churn_seconds: fl
     con = db.connect(directory / "state" / "crm_sync.duckdb")
     try:
         summary = run_summary(con)
-        conflicts = con.execute("SELECT count(*) FROM sync.audit").fetchone()[0]
+        writes_recorded = con.execute("SELECT count(*) FROM sync.audit").fetchone()[0]
     finally:
         con.close()
     print("\nWhat happened:")
@@ -96,5 +96,5 @@ def run_demo(directory: Path, size: int = 2000, seed: int = 7, churn_seconds: fl
     (directory / "demo_summary.json").write_text(json.dumps(
         {"seed": seeded.to_dict(), "cycles": cycles, "churn": churn.__dict__ | {"by_kind": dict(churn.by_kind),
                                                                                  "failures": dict(churn.failures)},
-         "summary": summary, "writes_recorded": conflicts}, indent=2, default=str))
+         "summary": summary, "writes_recorded": writes_recorded}, indent=2, default=str))
     return 0 if all(c["success"] for c in cycles) else 1

@@ -50,9 +50,6 @@ def _metadata_fresh(con: duckdb.DuckDBPyConnection, system: str, obj: str) -> bo
 def extract_salesforce(con, sf: SalesforceConnector, obj: str, fields: list[str], overlap: dt.timedelta,
                        run_id: str) -> dict:
     """Read changes (deletes included) since the cursor into raw_salesforce; refresh describe when stale."""
-    from crm_sync.engine.validate import METADATA_DDL
-
-    con.execute(METADATA_DDL)
     if obj != "User" and not _metadata_fresh(con, "salesforce", obj):
         store_salesforce_metadata(con, sf.describe(obj))
     cursor = read_cursor(con, "salesforce", obj)
@@ -67,9 +64,6 @@ def extract_salesforce(con, sf: SalesforceConnector, obj: str, fields: list[str]
 def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], overlap: dt.timedelta,
                     run_id: str, salesforce_id_property: str) -> dict:
     """Read changes since the cursor into raw_hubspot (archived records on the first read and hourly after)."""
-    from crm_sync.engine.validate import METADATA_DDL
-
-    con.execute(METADATA_DDL)
     if not _metadata_fresh(con, "hubspot", obj):
         hs.ensure_property(obj, salesforce_id_property, "Salesforce Id", unique=True)
         store_hubspot_metadata(con, obj, hs.properties(obj))

@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS sync.audit (
 CREATE TABLE IF NOT EXISTS sync.api_usage (
     day DATE, run_id VARCHAR, system VARCHAR, endpoint VARCHAR, calls INTEGER,
     PRIMARY KEY (day, run_id, system, endpoint));
+CREATE TABLE IF NOT EXISTS sync.metadata (
+    system VARCHAR, object VARCHAR, field VARCHAR, label VARCHAR, type VARCHAR, length INTEGER,
+    createable BOOLEAN, updateable BOOLEAN, restricted BOOLEAN, options VARCHAR[],
+    refreshed_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (system, object, field));
 CREATE TABLE IF NOT EXISTS sync.runs (
     run_id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ DEFAULT current_timestamp, finished_at TIMESTAMPTZ,
     summary JSON);

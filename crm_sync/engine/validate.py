@@ -19,13 +19,6 @@ from crm_sync.engine.db import transaction
 from crm_sync.engine.pairs import SF_CHILD_SETS
 
 EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
-TEXT_TYPES = {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox"}
-
-METADATA_DDL = """CREATE TABLE IF NOT EXISTS sync.metadata (
-    system VARCHAR, object VARCHAR, field VARCHAR, label VARCHAR, type VARCHAR, length INTEGER,
-    createable BOOLEAN, updateable BOOLEAN, restricted BOOLEAN, options VARCHAR[],
-    refreshed_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (system, object, field))"""
-
 
 def store_salesforce_metadata(con: duckdb.DuckDBPyConnection, describe: dict) -> int:
     """Keep what a write check needs from an sObject describe."""
@@ -51,7 +44,6 @@ def store_hubspot_metadata(con: duckdb.DuckDBPyConnection, object_type: str, pro
 
 
 def _store(con, system: str, obj: str, rows: list[tuple]) -> int:
-    con.execute(METADATA_DDL)
     frame = pd.DataFrame(rows, columns=["field", "label", "type", "length", "createable", "updateable", "restricted",
                                         "options"])
     with transaction(con):
@@ -110,7 +102,6 @@ class ValidationResult:
 
 def outgoing_values(con: duckdb.DuckDBPyConnection, pair: str, target: str) -> pd.DataFrame:
     """Every field value of the pair's open create/update ops for one target, with the target's metadata."""
-    con.execute(METADATA_DDL)
     return con.execute("""
         SELECT o.op_id, o.object, o.action, j.key AS field, j.value ->> '$' AS value,
                m.field IS NOT NULL AS known,

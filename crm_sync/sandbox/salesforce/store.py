@@ -160,21 +160,15 @@ class SalesforceStore:
                 errors.append(SfError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name]))
         return errors
 
-    def _check_unique(self, sobject: SObject, row: dict, own_id: str | None, batch_seen: dict | None) -> list[SfError]:
+    def _check_unique(self, sobject: SObject, row: dict, own_id: str | None) -> list[SfError]:
         errors = []
         for field in sobject.fields:
             if not field.unique or row.get(field.name) in (None, ""):
                 continue
-            value = str(row[field.name])
-            others = [i for i in self.find_ids(sobject, field.name, value) if i != own_id]
-            key = (field.name, value.lower())
-            if not others and batch_seen is not None and key in batch_seen and batch_seen[key] != own_id:
-                others = [batch_seen[key]]
+            others = [i for i in self.find_ids(sobject, field.name, str(row[field.name])) if i != own_id]
             if others:
                 errors.append(SfError("DUPLICATE_VALUE", f"duplicate value found: {field.name} duplicates value on "
                                       f"record with id: {others[0][:15]}", [field.name]))
-            elif batch_seen is not None:
-                batch_seen[key] = own_id or "pending"
         return errors
 
     def _check_duplicate_rule(self, sobject: SObject, row: dict, own_id: str | None,
@@ -201,8 +195,7 @@ class SalesforceStore:
         }
         return SfError("DUPLICATES_DETECTED", result["errorMessage"], [], extra={"duplicateResut": result})
 
-    def prepare_create(self, sobject: SObject, data: dict, user_id: str, allow_save: bool = False,
-                       batch_seen: dict | None = None) -> dict:
+    def prepare_create(self, sobject: SObject, data: dict, user_id: str, allow_save: bool = False) -> dict:
         """Validate a create body and return the full row to insert (without Id). Raises SfErrors."""
         values, errors = check_payload(sobject, data, creating=True)
         if errors:
@@ -214,7 +207,7 @@ class SalesforceStore:
         missing = missing_required(sobject, row)
         if missing:
             errors.append(missing)
-        errors += self._check_unique(sobject, row, None, batch_seen)
+        errors += self._check_unique(sobject, row, None)
         if not errors:
             dup = self._check_duplicate_rule(sobject, row, None, allow_save)
             if dup:
@@ -252,11 +245,11 @@ class SalesforceStore:
         row = self.prepare_create(sobject, data, user_id, allow_save)
         return self.insert_rows(sobject, [row], user_id)[0]
 
-    def prepare_update(self, sobject: SObject, record_id: str, data: dict, allow_save: bool = False,
-                       batch_seen: dict | None = None, system: bool = False) -> tuple[dict, dict]:
+    def prepare_update(self, sobject: SObject, record_id: str, data: dict,
+                       allow_save: bool = False) -> tuple[dict, dict]:
         """Validate an update; return (current row, changed values). Raises SfError(s)."""
         current = self.live_row(sobject, record_id)
-        if sobject.name == "Lead" and current.get("IsConverted") and not system:
+        if sobject.name == "Lead" and current.get("IsConverted"):
             raise SfError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
         values, errors = check_payload(sobject, data, creating=False)
         if errors:
@@ -266,7 +259,7 @@ class SalesforceStore:
         missing = missing_required(sobject, merged)
         if missing:
             errors.append(missing)
-        errors += self._check_unique(sobject, merged, current["Id"], batch_seen)
+        errors += self._check_unique(sobject, merged, current["Id"])
         if not errors and "Email" in values:
             dup = self._check_duplicate_rule(sobject, merged, current["Id"], allow_save)
             if dup:
