@@ -181,21 +181,41 @@ def test_associations_follow_links(tmp_path):
         companies = {s: h for h, _, s in links(env, "companies")}
         people = links(env)
         contacts = {r["Id"]: r["AccountId"] for r in sf.query_all("SELECT Id, AccountId FROM Contact")["records"]}
+
+        def primary(hs_id: str) -> str | None:
+            """The contact's primary company, read as HubSpot exposes it: the associatedcompanyid property."""
+            props = client.crm.contacts.basic_api.get_by_id(hs_id, properties=["associatedcompanyid"]).properties
+            return props.get("associatedcompanyid")
+
+        def associated(hs_id: str) -> list[str]:
+            return [str(r.to_object_id) for r in client.crm.associations.v4.basic_api.get_page(
+                "contacts", hs_id, "companies").results]
+
         checked = 0
         for hs_id, obj, sf_id in people:
             account = contacts.get(sf_id) if obj == "Contact" else None
             if account in companies:
-                assoc = client.crm.associations.v4.basic_api.get_page("contacts", hs_id, "companies")
-                assert companies[account] in [str(r.to_object_id) for r in assoc.results], (hs_id, sf_id)
+                assert primary(hs_id) == companies[account], (hs_id, sf_id)
                 checked += 1
         assert checked >= 10
-        # Moving a Contact to another Account in Salesforce moves the HubSpot association in one cycle.
+        # Moving a Contact to another Account in Salesforce makes that company the HubSpot contact's primary
+        # company in one cycle; the former company stays associated, unlabeled, as HubSpot itself does.
         hs_id, _, sf_id = next(p for p in people if p[1] == "Contact" and contacts.get(p[2]) in companies)
         other_account = next(a for a in companies if a != contacts[sf_id])
         sf.Contact.update(sf_id, {"AccountId": other_account})
         env.cycle()
-        assoc = client.crm.associations.v4.basic_api.get_page("contacts", hs_id, "companies")
-        assert [str(r.to_object_id) for r in assoc.results] == [companies[other_account]]
+        assert primary(hs_id) == companies[other_account]
+        assert sorted(associated(hs_id)) == sorted([companies[contacts[sf_id]], companies[other_account]])
+        # A change of primary company alone in HubSpot (no property edited) reaches Contact.AccountId in one
+        # cycle: HubSpot keeps associatedcompanyid, and its change moves the contact's lastmodifieddate.
+        third_account = next(a for a in companies if a not in (contacts[sf_id], other_account))
+        env.hs_admin("associations", {"from_type": "contacts", "from_id": hs_id, "to_type": "companies",
+                                      "to_id": companies[third_account], "type_id": 1})
+        hs_before = env.usage("hubspot")
+        env.cycle()
+        assert sf.Contact.get(sf_id)["AccountId"] == third_account
+        hs_calls = {k: v - hs_before.get(k, 0) for k, v in env.usage("hubspot").items() if v != hs_before.get(k, 0)}
+        assert not [k for k in hs_calls if "/batch/read" in k and "contacts/companies" in k], hs_calls
         # Deals: Opportunity.AccountId and the deal's company agree for linked deals.
         deal_links = links(env, "deals")
         opps = {r["Id"]: r["AccountId"] for r in sf.query_all("SELECT Id, AccountId FROM Opportunity")["records"]}

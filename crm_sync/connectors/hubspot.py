@@ -30,6 +30,10 @@ LIST_PAGE = 100  # records per list page
 SEARCH_PAGE = 200  # records per search page
 ASSOC_READ_BATCH = 100  # ids per v4 association batch read (the reference's limit; a 2025 changelog says 1,000)
 ASSOC_WRITE_BATCH = 100  # the reference gives no limit for association writes: stay at the batch size all share
+# A contact's primary company is also a read-only property that HubSpot keeps (and a move bumps the contact's
+# lastmodifieddate): reading it costs no association call, and a change of company alone is seen as a change.
+# {(from type, to type): (property, primary association type id)}
+PRIMARY_PROPERTIES = {("contacts", "companies"): ("associatedcompanyid", 1)}
 _GROUPS = {"contacts": "contactinformation", "companies": "companyinformation", "deals": "dealinformation",
            "tickets": "ticketinformation"}
 
@@ -230,10 +234,16 @@ class HubSpotConnector:
             out.update({from_id: list(dict.fromkeys(to_ids)) for from_id, to_ids in found.items()})
         return out
 
-    def associate(self, from_type: str, to_type: str, pairs: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
-        """Default (unlabeled) associations by v4 batch; returns the (from, to, message) HubSpot refused."""
+    def associate(self, from_type: str, to_type: str, pairs: list[tuple[str, str]],
+                  type_id: int | None = None) -> list[tuple[str, str, str]]:
+        """Associations by v4 batch: default (unlabeled), or of one HUBSPOT_DEFINED type such as a primary company
+        (which HubSpot moves from the record's previous primary); returns the (from, to, message) refused."""
         inputs = [{"from": {"id": str(a)}, "to": {"id": str(b)}} for a, b in pairs]
-        return self._pairs("associate/default", self._assoc.create_default, from_type, to_type, inputs)
+        if type_id is None:
+            return self._pairs("associate/default", self._assoc.create_default, from_type, to_type, inputs)
+        kind = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]
+        return self._pairs("create", self._assoc.create, from_type, to_type,
+                           [{**item, "types": kind} for item in inputs])
 
     def dissociate(self, from_type: str, to_type: str, pairs: list[tuple[str, str]]) -> None:
         """Remove every association between each pair (v4 batch archive)."""

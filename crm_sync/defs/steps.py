@@ -10,7 +10,7 @@ import pandas as pd
 
 from crm_sync.config.models import ASSOCIATION_PREFIX, SyncConfig
 from crm_sync.connectors.common import WriteResult
-from crm_sync.connectors.hubspot import HubSpotConnector
+from crm_sync.connectors.hubspot import PRIMARY_PROPERTIES, HubSpotConnector
 from crm_sync.connectors.salesforce import SalesforceConnector
 from crm_sync.engine.db import quote
 from crm_sync.engine.frames import hubspot_frame, salesforce_frame
@@ -69,18 +69,30 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
         store_hubspot_metadata(con, obj, hs.properties(obj))
     modified = HS_MODIFIED.get(obj, "hs_lastmodifieddate")
     associations = [p for p in properties if p.startswith(ASSOCIATION_PREFIX)]
-    properties = [p for p in properties if p not in associations]
+    # An association HubSpot also keeps as a property (a contact's primary company) comes with the records.
+    by_property = {column: PRIMARY_PROPERTIES[key][0] for column in associations
+                   if (key := (obj, column.removeprefix(ASSOCIATION_PREFIX))) in PRIMARY_PROPERTIES}
+    associations = [c for c in associations if c not in by_property]
+    properties = [p for p in properties if not p.startswith(ASSOCIATION_PREFIX)]
+    wanted = list(dict.fromkeys([*properties, *by_property.values()]))
+
+    def frame(page: list[dict]) -> pd.DataFrame:
+        out = hubspot_frame(page, wanted, modified)
+        for column, prop in by_property.items():
+            out[column] = out[prop]
+        return out.drop(columns=[p for p in wanted if p not in properties])
+
     cursor = read_cursor(con, "hubspot", obj)
     started = dt.datetime.now(dt.UTC)
     rows = 0
-    for page in hs.extract(obj, properties, since=cursor.cursor_at, overlap=overlap):
-        rows += stage(con, "hubspot", obj, hubspot_frame(page, properties, modified), run_id)
+    for page in hs.extract(obj, wanted, since=cursor.cursor_at, overlap=overlap):
+        rows += stage(con, "hubspot", obj, frame(page), run_id)
     archived = read_cursor(con, "hubspot", obj + "#archived")
     now = dt.datetime.now(dt.UTC)
     # Archived records are only listable as a whole, so deletes are read hourly, not every cycle.
     if archived.cursor_at is None or now - archived.cursor_at > METADATA_TTL:
-        for page in hs.extract_archived(obj, properties):
-            rows += stage(con, "hubspot", obj, hubspot_frame(page, properties, modified), run_id)
+        for page in hs.extract_archived(obj, wanted):
+            rows += stage(con, "hubspot", obj, frame(page), run_id)
         con.execute("INSERT INTO sync.cursors (system, object, cursor_at, last_run) VALUES ('hubspot', ?, ?, ?) "
                     "ON CONFLICT (system, object) DO UPDATE SET cursor_at = excluded.cursor_at, "
                     "last_run = excluded.last_run", [obj + "#archived", now, run_id])
@@ -160,6 +172,8 @@ def _move_associations(con, hs: HubSpotConnector, spec: PairSpec, moves: dict, r
             new = set(filter(None, (targets[to_type] or "").split(";")))
             if to_type not in sets:
                 old = set(sorted(old, key=int)[:1])  # a single-valued association replaces its first member
+            if (obj, to_type) in PRIMARY_PROPERTIES and new:
+                old = set()  # HubSpot moves the primary label; the former company stays associated, unlabeled
             drops.setdefault(to_type, []).extend((record, o) for o in sorted(old - new))
             adds.setdefault(to_type, []).extend((record, n) for n in sorted(new - old))
     for to_type, pairs in drops.items():
@@ -167,7 +181,8 @@ def _move_associations(con, hs: HubSpotConnector, spec: PairSpec, moves: dict, r
             hs.dissociate(obj, to_type, pairs)
     for to_type, pairs in adds.items():
         if pairs:
-            hs.associate(obj, to_type, pairs)
+            primary = PRIMARY_PROPERTIES.get((obj, to_type))
+            hs.associate(obj, to_type, pairs, type_id=primary[1] if primary else None)
 
 
 def _split_child_sets(ops: pd.DataFrame, spec: PairSpec) -> dict[str, dict]:

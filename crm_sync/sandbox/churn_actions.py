@@ -350,7 +350,8 @@ def hs_associate(e: Edit) -> dict | None:
     contact, company = e.pick("contacts"), e.pick("companies")
     if contact is None or company is None:
         return None
-    body = {"from_type": "contacts", "from_id": contact, "to_type": "companies", "to_id": company}
+    # As a user does in the UI: the company becomes the contact's primary company (the former one stays, unlabeled).
+    body = {"from_type": "contacts", "from_id": contact, "to_type": "companies", "to_id": company, "type_id": 1}
     ok, out = e.call("hubspot", "POST", "associations", body)
     if ok:
         e.targets.company_links.append((contact, company))

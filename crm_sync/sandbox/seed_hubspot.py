@@ -60,13 +60,15 @@ class HubSpotSeeder:
         self.counts[object_type] += len(ids)
         return np.array(ids, dtype=np.int64)
 
-    def _associate(self, from_type: str, to_type: str, from_ids: np.ndarray, to_ids: np.ndarray) -> None:
+    def _associate(self, from_type: str, to_type: str, from_ids: np.ndarray, to_ids: np.ndarray,
+                   primary: bool = False) -> None:
         def pairs():
             for idx in _batches(len(from_ids)):
                 keep = idx[to_ids[idx] > 0]
                 yield from zip(from_ids[keep].astype(str).tolist(), to_ids[keep].astype(str).tolist(), strict=True)
 
-        self.associations[f"{from_type}-{to_type}"] += load_associations(self.directory, from_type, to_type, pairs())
+        self.associations[f"{from_type}-{to_type}"] += load_associations(self.directory, from_type, to_type, pairs(),
+                                                                         primary=primary)
 
     def run(self) -> dict:
         lay = self.lay
@@ -74,7 +76,9 @@ class HubSpotSeeder:
         self.company_ids = self._load("companies", lay.companies, self._companies)
         self.contact_company = np.full(lay.size, -1, dtype=np.int64)
         self.contact_ids = self._load("contacts", lay.size, self._contacts)
-        self._associate("contacts", "companies", self.contact_ids, self._company_id(self.contact_company))
+        # As in the HubSpot UI, a contact's one company is its primary company (associatedcompanyid).
+        self._associate("contacts", "companies", self.contact_ids, self._company_id(self.contact_company),
+                        primary=True)
         for object_type, total, make in (("deals", lay.opportunities, self._deals),
                                          ("tickets", lay.cases, self._tickets), ("tasks", lay.tasks, self._tasks),
                                          ("notes", lay.notes, self._notes)):

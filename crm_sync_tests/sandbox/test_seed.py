@@ -109,8 +109,12 @@ def test_counts_match_the_summary(seeded):
     assert summary.salesforce["Lead"] + summary.salesforce["Contact"] == SIZE
     assert SIZE / 6 <= summary.salesforce["Account"] <= SIZE / 4 and summary.hubspot["companies"] == SIZE // 5
     assert summary.salesforce["Opportunity"] == summary.hubspot["deals"] == SIZE // 4
-    linked = sum(len((c.get("associations") or {}).get("companies", {}).get("results", [])) for c in data["contacts"])
+    results = [(c.get("associations") or {}).get("companies", {}).get("results", []) for c in data["contacts"]]
+    linked = sum(len({r["id"] for r in found}) for found in results)
     assert linked == summary.hubspot_associations["contacts-companies"] > SIZE * 0.8
+    # Each seeded contact's one company is its primary company, listed under both association types.
+    assert all(sorted(r["type"] for r in found) == ["contact_to_company", "contact_to_company_unlabeled"]
+               for found in results if found)
     text = format_summary(summary)
     assert "OpportunityContactRole" in text and f"{summary.people_on_both_sides:,} people" in text
 

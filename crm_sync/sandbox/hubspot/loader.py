@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 
-from crm_sync.sandbox.hubspot.store import HubSpotStore
+from crm_sync.sandbox.hubspot.store import HubSpotStore, q
 
 BATCH = 20_000
 
@@ -42,22 +42,38 @@ def load_objects(directory: Path, object_type: str, rows: Iterable[dict[str, str
         store.close()
 
 
-def load_associations(directory: Path, from_type: str, to_type: str, pairs: Iterable[tuple[str, str]]) -> int:
-    """Associate (from id, to id) pairs with the default HUBSPOT_DEFINED type, both directions; returns pairs."""
+def load_associations(directory: Path, from_type: str, to_type: str, pairs: Iterable[tuple[str, str]],
+                      primary: bool = False) -> int:
+    """Associate (from id, to id) pairs with the default HUBSPOT_DEFINED type, both directions; returns pairs.
+
+    primary=True also gives each pair the pair's Primary label (a contact's primary company, which HubSpot mirrors
+    in the contact's associatedcompanyid): give each from id one pair at most.
+    """
     store = HubSpotStore(Path(directory))
     try:
         from crm_sync.sandbox.hubspot.associations import Associations
 
         from_t, to_t = store.object_type(from_type), store.object_type(to_type)
-        atype = Associations(store).default_type(from_t, to_t)
+        assoc = Associations(store)
+        types = [assoc.default_type(from_t, to_t)]
+        if primary:
+            labelled = [a for a in assoc.types_between(from_t, to_t) if a.is_primary]
+            if not labelled:
+                raise ValueError(f"no primary association type between {from_type} and {to_type}")
+            types += labelled
+        mirror = primary and from_t.name == "contacts" and to_t.name == "companies"
         count = 0
         for batch in _batches(pairs, BATCH):
             rows = []
             for from_id, to_id in batch:
-                rows += [(from_t.type_id, int(from_id), to_t.type_id, int(to_id), atype.type_id),
-                         (to_t.type_id, int(to_id), from_t.type_id, int(from_id), atype.inverse_id)]
+                for atype in types:
+                    rows += [(from_t.type_id, int(from_id), to_t.type_id, int(to_id), atype.type_id),
+                             (to_t.type_id, int(to_id), from_t.type_id, int(from_id), atype.inverse_id)]
             with store.transaction():
                 store.conn.executemany("INSERT OR IGNORE INTO _associations VALUES (?, ?, ?, ?, ?)", rows)
+                if mirror:
+                    store.conn.executemany(f"UPDATE {q(from_t.table)} SET associatedcompanyid = ? WHERE id = ?",
+                                           [(str(to_id), int(from_id)) for from_id, to_id in batch])
             count += len(batch)
         return count
     finally:
