@@ -286,6 +286,31 @@ def make_edits(env: SyncEnv, k: int, seed: int) -> tuple[dict, dict, dict]:
     return changed, dict(writes), own
 
 
+def make_deal_edits(env: SyncEnv, k: int, seed: int) -> tuple[dict, dict]:
+    """K HubSpot deals' dealname and K other Opportunities' Name (linked ones); returns (changed, expected writes)."""
+    rng = random.Random(seed)
+    with env.state() as con:
+        linked = con.execute("SELECT hubspot_id, salesforce_id FROM sync.links WHERE pair = 'deals' "
+                             "ORDER BY hubspot_id").fetchall()
+    if len(linked) < 2 * k:
+        raise SystemExit(f"only {len(linked)} linked deals: lower --deal-edits or raise --seed-size")
+    picked = rng.sample(linked, 2 * k)
+    hs_pick, sf_pick = picked[:k], picked[k:]
+    stamp = time.strftime("%H%M%S")
+    hs = env.hs()
+    for start in range(0, k, 100):
+        inputs = [{"id": h, "properties": {"dealname": f"Bench deal {stamp} {start + n}"}}
+                  for n, (h, _) in enumerate(hs_pick[start:start + 100])]
+        hs.crm.deals.batch_api.update({"inputs": inputs})
+    sf = env.sf()
+    for start in range(0, k, 200):
+        records = [{"attributes": {"type": "Opportunity"}, "id": s, "Name": f"Bench SF deal {stamp} {start + n}"}
+                   for n, (_, s) in enumerate(sf_pick[start:start + 200])]
+        sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": False, "records": records})
+    return ({("hubspot", "deals"): k, ("salesforce", "Opportunity"): k},
+            {("salesforce", "Opportunity"): k, ("hubspot", "deals"): k})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed-size", type=int, default=2_000, help="people per side in the seeded sandbox")
@@ -295,6 +320,9 @@ def main() -> None:
     parser.add_argument("--overlap", type=int, default=None,
                         help="override sync.overlap_seconds (default: sync.yaml's) to see what re-reading costs")
     parser.add_argument("--dir", help="work in this (empty) folder and leave it in place")
+    parser.add_argument("--deal-edits", type=int, default=0,
+                        help="then edit this many deals per side and measure that cycle too (deal associations are "
+                             "read for changed deals: 2 association types, 100 ids a call)")
     args = parser.parse_args()
     sf_objects = SalesforceObjects()
     with tempfile.TemporaryDirectory(prefix="sync-calls-") as tmp:
@@ -358,6 +386,20 @@ def main() -> None:
             report(echo, echo_outcome, floor(objects, echoed, {}), rows_read(env, echo_outcome.run_id),
                    "reads back the changed cycle's writes (changed = those writes)")
 
+            deal_totals = None
+            if args.deal_edits:
+                changed_d, writes_d = make_deal_edits(env, args.deal_edits, args.seed)
+                with Measure("DEAL EDITS CYCLE", env, sf_objects) as deal_m:
+                    outcome = run_cycle(env)
+                other_by_cycle.append(("deals", deal_m.calls))
+                deal_totals = report(deal_m, outcome, floor(objects, changed_d, writes_d),
+                                     rows_read(env, outcome.run_id), f"{args.deal_edits} deal edits per side")
+                assoc = sum(n for label, n in deal_m.calls["hubspot"].items() if "/crm/v4/associations/" in label
+                            and label.endswith("/batch/read"))
+                hs_calls, hs_floor = deal_totals["hubspot"]
+                print(f"  HubSpot deal association reads: {assoc}; counting them as their own objects at 100 ids a "
+                      f"call, HubSpot {hs_calls}/{hs_floor + 2 * math.ceil(args.deal_edits / 100)}")
+
             # ---- calls that are not reads or writes, cycle by cycle ---------------------------------------------
             print("\ncalls that are neither reads nor writes, by cycle "
                   f"({', '.join(name for name, _ in other_by_cycle)}):")
@@ -374,7 +416,10 @@ def main() -> None:
 
             print(f"\nSUMMARY ({args.seed_size:,} people per side, overlap {config.sync.overlap_seconds} s; read + "
                   f"write calls / floor, target {TARGET}x):")
-            for label, t, m in ((f"{args.edits} edits per side", totals, changed_m), ("quiet", quiet_totals, quiet)):
+            rows = [(f"{args.edits} edits per side", totals, changed_m), ("quiet", quiet_totals, quiet)]
+            if deal_totals:
+                rows.append((f"{args.deal_edits} deal edits/side", deal_totals, deal_m))
+            for label, t, m in rows:
                 (sf_calls, sf_floor), (hs_calls, hs_floor) = t["salesforce"], t["hubspot"]
                 overall = (sf_calls + hs_calls) / (sf_floor + hs_floor)
                 print(f"  {label:<20} Salesforce {sf_calls}/{sf_floor} = {sf_calls / sf_floor:.2f}x, HubSpot "

@@ -156,8 +156,11 @@ def test_blank_rules_fill_from_the_other_side(tmp_path):
 
 
 def test_quiet_cycle_writes_nothing_and_reads_one_page_per_object(tmp_path):
-    with sync_env(tmp_path, seed_size=100) as env:
-        env.converge()
+    """Back to back with the converging cycles (within sync.yaml's 60 s overlap), which wrote pages of records:
+    the quiet cycle still reads one page per object, as the window the last cycle read is not read again."""
+    with sync_env(tmp_path, seed_size=600) as env:
+        converged = env.converge()
+        assert sum(o.summary["writes"].get("hubspot:create", 0) for o in converged) > 200  # > 1 search page
         sf_before, hs_before = env.usage("salesforce"), env.usage("hubspot")
         outcome = env.cycle()
         sf_after, hs_after = env.usage("salesforce"), env.usage("hubspot")

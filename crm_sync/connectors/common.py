@@ -270,3 +270,22 @@ def unwrap(outcomes: list[R | BaseException]) -> list[R]:
     if errors:
         raise next((e for e in errors if isinstance(e, StopRun)), errors[0])
     return outcomes  # type: ignore[return-value]
+
+
+Window = tuple[datetime, datetime | None]  # [from, to] modification times, inclusive; to None: up to now
+
+
+def read_windows(since: datetime, overlap: timedelta, settled_until: datetime | None = None) -> list[Window]:
+    """The modification-time windows an incremental read covers, given the previous read's start (`since`).
+
+    The overlap re-reads changes that became visible late (a search index behind, a transaction committed after
+    its stamp). A change stamped at or before `settled_until` (this read's start minus the overlap) is visible
+    by now, so the window [since - overlap, settled_until] is read for the last time; changes after `since` are
+    read for the first time. Between the two, (settled_until, since) was read by the previous cycle and will be
+    read again, settled, by a later one: a cycle that follows the last within the overlap skips it instead of
+    reading the same records once per cycle until they settle. Cycles further apart read one window.
+    """
+    lower = as_utc(since) - overlap
+    if settled_until is None or as_utc(settled_until) >= as_utc(since):
+        return [(lower, None)]
+    return [(lower, max(lower, as_utc(settled_until))), (as_utc(since), None)]

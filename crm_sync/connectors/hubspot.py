@@ -21,6 +21,7 @@ from crm_sync.connectors.common import (
     chunks,
     epoch_ms,
     parallel_map,
+    read_windows,
     run_batches,
     unwrap,
 )
@@ -145,8 +146,9 @@ class HubSpotConnector:
 
     # ---- reads ------------------------------------------------------------------------------------------------
     def extract(self, object_type: str, properties: list[str], since: datetime | None, overlap: timedelta,
-                page_size: int = 200) -> Iterator[list[dict]]:
-        """Pages of flat records (id, properties, createdAt, updatedAt, archived=False) changed since `since`."""
+                page_size: int = 200, settled_until: datetime | None = None) -> Iterator[list[dict]]:
+        """Pages of flat records (id, properties, createdAt, updatedAt, archived=False) changed since `since`
+        (less the overlap; with settled_until, the windows of `read_windows`, one filter group each)."""
         if since is None:
             # Initial sync by the list endpoint: pages of 100 cost twice the calls of search's 200, but search
             # is held to 5 calls/s (1,000 records/s) while list draws on the 190-per-10-s budget (1,900/s), has
@@ -160,14 +162,19 @@ class HubSpotConnector:
         # Every page is a fresh search from the last timestamp seen (skipping ids already returned at exactly
         # that instant), not an `after` offset: offsets shift when a record read earlier is modified meanwhile
         # (the record behind it is skipped), and one query can never page past 10,000 results.
-        bound, op, seen = epoch_ms(since - overlap), "GTE", set()  # seen: (id, stamp) at the bound
+        windows = [(epoch_ms(lo), epoch_ms(hi) if hi else None) for lo, hi in read_windows(since, overlap,
+                                                                                          settled_until)]
+        bound, op, seen = windows[0][0], "GTE", set()  # seen: (id, stamp) at the bound
         instant, after = None, 0  # set while walking one instant by id
         while True:
             if instant is None:
-                filters, sort = [_filter(modified, op, bound)], modified
+                groups, sort = _window_groups(modified, windows, bound, op), modified
+                if not groups:
+                    return
             else:
-                filters, sort = [_filter(modified, "EQ", instant), _filter("hs_object_id", "GT", after)], "hs_object_id"
-            stamped = [(r, _stamp(r, modified)) for r in self._search_page(object_type, filters, sort, wanted, limit)]
+                groups = [[_filter(modified, "EQ", instant), _filter("hs_object_id", "GT", after)]]
+                sort = "hs_object_id"
+            stamped = [(r, _stamp(r, modified)) for r in self._search_page(object_type, groups, sort, wanted, limit)]
             fresh = [r for r, t in stamped if (r["id"], t) not in seen]
             if fresh:
                 yield [_flat(r, properties) for r in fresh]
@@ -188,8 +195,9 @@ class HubSpotConnector:
             else:
                 bound, op, seen = last, "GTE", at_last
 
-    def _search_page(self, object_type: str, filters: list[dict], sort: str, wanted: list[str], limit: int):
-        body = {"filterGroups": [{"filters": filters}], "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
+    def _search_page(self, object_type: str, groups: list[list[dict]], sort: str, wanted: list[str], limit: int):
+        body = {"filterGroups": [{"filters": filters} for filters in groups],
+                "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
                 "properties": wanted, "limit": limit}
         data = self._call(f"POST /crm/v3/objects/{object_type}/search", self._search.do_search, object_type, body,
                           search=True)
@@ -405,6 +413,17 @@ def _flat(record: dict, properties: list[str], archived: bool = False) -> dict:
 
 def _next_after(data: dict) -> str | None:
     return ((data.get("paging") or {}).get("next") or {}).get("after")
+
+
+def _window_groups(modified: str, windows: list[tuple[int, int | None]], bound: int, op: str) -> list[list[dict]]:
+    """One filter group per window still ahead of the keyset bound (groups are ORed, filters ANDed)."""
+    groups = []
+    for lo, hi in windows:
+        if hi is not None and (hi < bound or (hi == bound and op == "GT")):
+            continue  # the bound has passed this window
+        first = [_filter(modified, "GTE", lo)] if lo > bound else [_filter(modified, op, bound)]
+        groups.append(first + ([_filter(modified, "LTE", hi)] if hi is not None else []))
+    return groups
 
 
 def _filter(name: str, operator: str, value: int) -> dict:

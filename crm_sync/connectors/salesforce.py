@@ -16,7 +16,18 @@ from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce, format_soql
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError, SalesforceExpiredSession
 
-from crm_sync.connectors.common import ApiUsage, Failure, Meter, RetryPolicy, WriteResult, as_utc, chunks, run_batches
+from crm_sync.connectors.common import (
+    ApiUsage,
+    Failure,
+    Meter,
+    RetryPolicy,
+    Window,
+    WriteResult,
+    as_utc,
+    chunks,
+    read_windows,
+    run_batches,
+)
 
 COLLECTION_SIZE = 200  # records per sObject collection call
 QUERY_PAGE_MAX = 2000  # the most rows one REST query response holds
@@ -215,8 +226,10 @@ class SalesforceConnector:
         return [_flatten(r) for r in self.sf.query_all(soql)["records"]]
 
     def extract(self, sobject: str, fields: list[str], since: datetime | None, overlap: timedelta,
-                include_deleted: bool = True, page_size: int = 2000) -> Iterator[list[dict]]:
-        """Pages of flat records (Id, fields, SystemModstamp, LastModifiedDate, IsDeleted) changed since `since`.
+                include_deleted: bool = True, page_size: int = 2000,
+                settled_until: datetime | None = None) -> Iterator[list[dict]]:
+        """Pages of flat records (Id, fields, SystemModstamp, LastModifiedDate, IsDeleted) changed since `since`
+        (less the overlap; with settled_until, the windows of `read_windows`).
 
         REST pages come in (SystemModstamp, Id) order. An initial sync (since None) of more than
         bulk_threshold rows runs as a Bulk API 2.0 query instead, whose pages are in no particular order.
@@ -230,24 +243,30 @@ class SalesforceConnector:
         # so no server cursor can expire (locators die after ~15 idle minutes and an org keeps only a few per
         # user), a crash resumes from the last row written, and records sharing a stamp are never skipped.
         limit = max(1, min(page_size, QUERY_PAGE_MAX))
-        lower = as_utc(since) - overlap if since is not None else None
+        windows = read_windows(since, overlap, settled_until) if since is not None else []
         last: tuple[str, str] | None = None
         while True:
-            records = self._page(sobject, select, lower, last, limit, include_deleted)
+            records = self._page(sobject, select, windows, last, limit, include_deleted)
             if records:
                 yield records
             if len(records) < limit:
                 return
             last = (records[-1]["SystemModstamp"], records[-1]["Id"])
 
-    def _page(self, sobject: str, select: list[str], lower: datetime | None, last: tuple[str, str] | None,
+    def _page(self, sobject: str, select: list[str], windows: list[Window], last: tuple[str, str] | None,
               limit: int, include_deleted: bool) -> list[dict]:
         soql = format_soql("SELECT {:literal} FROM {:literal}", ", ".join(select), sobject)
+        where = []
+        if windows:
+            ranges = [format_soql("SystemModstamp >= {:literal}", _soql_datetime(lo))
+                      + (format_soql(" AND SystemModstamp <= {:literal}", _soql_datetime(hi)) if hi else "")
+                      for lo, hi in windows]
+            where.append("(" + " OR ".join(f"({r})" for r in ranges) + ")")
         if last is not None:
-            soql += format_soql(" WHERE (SystemModstamp > {stamp:literal} OR (SystemModstamp = {stamp:literal} "
-                                "AND Id > {id}))", stamp=_soql_datetime(last[0]), id=last[1])
-        elif lower is not None:
-            soql += format_soql(" WHERE SystemModstamp >= {:literal}", _soql_datetime(lower))
+            where.append(format_soql("(SystemModstamp > {stamp:literal} OR (SystemModstamp = {stamp:literal} "
+                                     "AND Id > {id}))", stamp=_soql_datetime(last[0]), id=last[1]))
+        if where:
+            soql += " WHERE " + " AND ".join(where)
         soql += format_soql(" ORDER BY SystemModstamp, Id LIMIT {}", limit)
         result = self.sf.query(soql, include_deleted=include_deleted)
         rows = result["records"]

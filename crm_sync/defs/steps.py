@@ -55,7 +55,7 @@ def extract_salesforce(con, sf: SalesforceConnector, obj: str, fields: list[str]
     cursor = read_cursor(con, "salesforce", obj)
     started = dt.datetime.now(dt.UTC)
     rows = 0
-    for page in sf.extract(obj, fields, since=cursor.cursor_at, overlap=overlap):
+    for page in sf.extract(obj, fields, since=cursor.cursor_at, overlap=overlap, settled_until=started - overlap):
         rows += stage(con, "salesforce", obj, salesforce_frame(page, fields), run_id)
     after = advance_cursor(con, "salesforce", obj, run_id, read_started=started)
     return {"rows_read": rows, "cursor": str(after.cursor_at), "full_read": cursor.cursor_at is None}
@@ -85,7 +85,7 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
     cursor = read_cursor(con, "hubspot", obj)
     started = dt.datetime.now(dt.UTC)
     rows = 0
-    for page in hs.extract(obj, wanted, since=cursor.cursor_at, overlap=overlap):
+    for page in hs.extract(obj, wanted, since=cursor.cursor_at, overlap=overlap, settled_until=started - overlap):
         rows += stage(con, "hubspot", obj, frame(page), run_id)
     archived = read_cursor(con, "hubspot", obj + "#archived")
     now = dt.datetime.now(dt.UTC)

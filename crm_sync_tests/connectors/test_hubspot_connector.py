@@ -109,6 +109,28 @@ def test_incremental_returns_newer_records_and_the_overlap(box, admin):
     assert extracted(new_cursor, overlap) == batches[1] | batches[2]
 
 
+def test_a_cycle_within_the_overlap_skips_the_window_the_last_one_read(box, admin):
+    """Windows [since - overlap, settled_until] and [since, now] as two filter groups, paged across both."""
+    batches = []
+    for tag in ("Old", "Mid", "New"):
+        batches.append(set(load_objects(box[1], "tickets", [{"subject": f"{tag} {i}", "hs_pipeline_stage": "1"}
+                                                            for i in range(30)])))
+        time.sleep(0.3)
+    ours = set().union(*batches)
+    hs = connector(box)
+    rows = {r["id"]: r for page in hs.extract("tickets", ["subject"], None, timedelta(0)) for r in page}
+    stamp = {i: datetime.fromisoformat(rows[i]["updatedAt"].replace("Z", "+00:00")) for i in ours}
+    old_min, old_max = min(stamp[i] for i in batches[0]), max(stamp[i] for i in batches[0])
+    new_min = min(stamp[i] for i in batches[2])
+    pages = list(hs.extract("tickets", ["subject"], new_min, new_min - old_min, page_size=7,
+                            settled_until=old_max))
+    got = ids_of(pages)
+    assert len(got) == len(set(got)) and set(got) & ours == batches[0] | batches[2]
+    # A cycle further from the last than the overlap reads one window: Old, Mid and New.
+    assert set(ids_of(hs.extract("tickets", ["subject"], new_min, new_min - old_min,
+                                 settled_until=new_min))) & ours == ours
+
+
 def test_archived_records_come_from_extract_archived(box, admin):
     ids = load_objects(box[1], "contacts", contacts(5, "Bye"))
     hs = connector(box)
