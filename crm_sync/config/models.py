@@ -127,6 +127,9 @@ class SyncSettings(Strict):
     overlap_seconds: int = Field(default=60, ge=0, description="re-read window before the previous read's start "
                                  "(covers clock skew and writes that become visible late)")
     max_attempts: int = Field(default=8, ge=1, description="tries per failed write before it waits for a change")
+    association_sweep_minutes: int | None = Field(
+        default=60, ge=0, description="how often every HubSpot record's associations are listed to find association "
+        "changes HubSpot does not stamp (0: every cycle; null: never)")
 
 
 class Schedule(Strict):

@@ -16,7 +16,7 @@ from crm_sync.engine.db import quote
 from crm_sync.engine.frames import hubspot_frame, salesforce_frame
 from crm_sync.engine.outbox import ops_to_send, record_results
 from crm_sync.engine.pairs import PairSpec, pair_specs
-from crm_sync.engine.staging import advance_cursor, changed_ids, read_cursor, set_column, stage
+from crm_sync.engine.staging import advance_cursor, changed_ids, read_cursor, refresh_columns, set_column, stage
 from crm_sync.engine.validate import store_hubspot_metadata, store_salesforce_metadata
 
 HS_MODIFIED = {"contacts": "lastmodifieddate"}
@@ -61,9 +61,26 @@ def extract_salesforce(con, sf: SalesforceConnector, obj: str, fields: list[str]
     return {"rows_read": rows, "cursor": str(after.cursor_at), "full_read": cursor.cursor_at is None}
 
 
+def _association_value(ids: list[str] | None) -> str | None:
+    """An association as stored: the sorted set "id;id" (a single-valued association reads its first member)."""
+    return ";".join(sorted(set(ids), key=int)) if ids else None
+
+
+def _set_cursor(con, obj: str, at: dt.datetime, run_id: str) -> None:
+    con.execute("INSERT INTO sync.cursors (system, object, cursor_at, last_run) VALUES ('hubspot', ?, ?, ?) "
+                "ON CONFLICT (system, object) DO UPDATE SET cursor_at = excluded.cursor_at, "
+                "last_run = excluded.last_run", [obj, at, run_id])
+
+
 def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], overlap: dt.timedelta,
-                    run_id: str, salesforce_id_property: str) -> dict:
-    """Read changes since the cursor into raw_hubspot (archived records on the first read and hourly after)."""
+                    run_id: str, salesforce_id_property: str, sweep: dt.timedelta | None = None) -> dict:
+    """Read changes since the cursor into raw_hubspot (archived records on the first read and hourly after).
+
+    Associations: a contact's primary company comes as a property. Others come with the first read (listed
+    with the records), for the records that changed (v4 batch read), and from a sweep every `sweep` (None:
+    never) that lists every record's associations and marks the records whose associations changed, since
+    HubSpot does not move a record's last-modified time for an association change alone.
+    """
     if not _metadata_fresh(con, "hubspot", obj):
         hs.ensure_property(obj, salesforce_id_property, "Salesforce Id", unique=True)
         store_hubspot_metadata(con, obj, hs.properties(obj))
@@ -73,6 +90,7 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
     by_property = {column: PRIMARY_PROPERTIES[key][0] for column in associations
                    if (key := (obj, column.removeprefix(ASSOCIATION_PREFIX))) in PRIMARY_PROPERTIES}
     associations = [c for c in associations if c not in by_property]
+    targets = tuple(c.removeprefix(ASSOCIATION_PREFIX) for c in associations)
     properties = [p for p in properties if not p.startswith(ASSOCIATION_PREFIX)]
     wanted = list(dict.fromkeys([*properties, *by_property.values()]))
 
@@ -80,12 +98,17 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
         out = hubspot_frame(page, wanted, modified)
         for column, prop in by_property.items():
             out[column] = out[prop]
+        if page and "associations" in page[0]:
+            for column, to_type in zip(associations, targets, strict=True):
+                out[column] = [_association_value(r["associations"].get(to_type)) for r in page]
         return out.drop(columns=[p for p in wanted if p not in properties])
 
     cursor = read_cursor(con, "hubspot", obj)
+    full = cursor.cursor_at is None
     started = dt.datetime.now(dt.UTC)
     rows = 0
-    for page in hs.extract(obj, wanted, since=cursor.cursor_at, overlap=overlap, settled_until=started - overlap):
+    for page in hs.extract(obj, wanted, since=cursor.cursor_at, overlap=overlap, settled_until=started - overlap,
+                           associations=targets if full else ()):
         rows += stage(con, "hubspot", obj, frame(page), run_id)
     archived = read_cursor(con, "hubspot", obj + "#archived")
     now = dt.datetime.now(dt.UTC)
@@ -93,20 +116,32 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
     if archived.cursor_at is None or now - archived.cursor_at > METADATA_TTL:
         for page in hs.extract_archived(obj, wanted):
             rows += stage(con, "hubspot", obj, frame(page), run_id)
-        con.execute("INSERT INTO sync.cursors (system, object, cursor_at, last_run) VALUES ('hubspot', ?, ?, ?) "
-                    "ON CONFLICT (system, object) DO UPDATE SET cursor_at = excluded.cursor_at, "
-                    "last_run = excluded.last_run", [obj + "#archived", now, run_id])
+        _set_cursor(con, obj + "#archived", now, run_id)
     after = advance_cursor(con, "hubspot", obj, run_id, read_started=started)
-    changed = changed_ids(con, "hubspot", obj, run_id) if associations else []
-    for column in associations:
-        # Associations are not properties: read them for the records that changed (100 ids a call).
-        found = hs.read_associations(obj, column.removeprefix(ASSOCIATION_PREFIX), changed) if changed else {}
-        # Stored as the sorted set "id;id"; a single-valued association reads its first member.
-        frame = pd.DataFrame({"id": changed, "value": [";".join(sorted(set(found[i]), key=int)) if found.get(i)
-                                                       else None for i in changed]})
-        set_column(con, "hubspot", obj, column, frame, run_id)
-    return {"rows_read": rows, "cursor": str(after.cursor_at), "full_read": cursor.cursor_at is None,
-            "association_reads": len(changed) * len(associations)}
+    stats = {"rows_read": rows, "cursor": str(after.cursor_at), "full_read": full}
+    if not associations:
+        return stats
+    swept = read_cursor(con, "hubspot", obj + "#associations").cursor_at
+    if full:
+        _set_cursor(con, obj + "#associations", started, run_id)  # the first read listed them all
+    elif sweep is not None and (swept is None or now - swept >= sweep):
+        changed = 0
+        for page in hs.list_associations(obj, targets):
+            values = pd.DataFrame({"id": [r["id"] for r in page]} | {
+                column: [_association_value(r["associations"].get(to_type)) for r in page]
+                for column, to_type in zip(associations, targets, strict=True)})
+            changed += refresh_columns(con, "hubspot", obj, values, run_id)
+        _set_cursor(con, obj + "#associations", now, run_id)
+        stats["association_sweep_changed"] = changed
+    else:
+        # Search returns no associations: read them for the records that changed (100 ids a call).
+        ids = changed_ids(con, "hubspot", obj, run_id)
+        for column, to_type in zip(associations, targets, strict=True):
+            found = hs.read_associations(obj, to_type, ids) if ids else {}
+            set_column(con, "hubspot", obj, column,
+                       pd.DataFrame({"id": ids, "value": [_association_value(found.get(i)) for i in ids]}), run_id)
+        stats["association_reads"] = len(ids) * len(associations)
+    return stats
 
 
 def extract_owners(con, hs: HubSpotConnector, run_id: str) -> dict:

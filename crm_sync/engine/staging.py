@@ -105,6 +105,35 @@ def set_column(con: duckdb.DuckDBPyConnection, system: str, obj: str, column: st
             con.unregister("_column_frame")
 
 
+def refresh_columns(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame: pd.DataFrame, run_id: str) -> int:
+    """Set derived columns (id + columns) read apart from the records, e.g. associations listed by a sweep.
+
+    A live current record whose values differ takes them and joins this run (so the plan looks at it), and the
+    new version is appended to the raw table; returns how many records changed.
+    """
+    if frame.empty:
+        return 0
+    columns = [c for c in frame.columns if c != "id"]
+    ensure_tables(con, system, obj, columns)
+    raw, current = table_names(system, obj)
+    differs = " OR ".join(f"c.{quote(c)} IS DISTINCT FROM CAST(f.{quote(c)} AS VARCHAR)" for c in columns)
+    sets = ", ".join(f"{quote(c)} = CAST(f.{quote(c)} AS VARCHAR)" for c in columns)
+    with transaction(con):
+        con.register("_refresh_frame", frame)
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _refreshed AS SELECT c.id FROM {current} c "
+                        f"JOIN _refresh_frame f ON c.id = CAST(f.id AS VARCHAR) WHERE NOT c.deleted AND ({differs})")
+            con.execute(f"UPDATE {current} SET {sets}, _run_id = ?, _extracted_at = ? FROM _refresh_frame f "
+                        f"WHERE {current}.id = CAST(f.id AS VARCHAR) AND {current}.id IN (SELECT id FROM _refreshed)",
+                        [run_id, dt.datetime.now(dt.UTC)])
+        finally:
+            con.unregister("_refresh_frame")
+        con.execute(f"INSERT INTO {raw} BY NAME SELECT * FROM {current} WHERE id IN (SELECT id FROM _refreshed)")
+        count = con.execute("SELECT count(*) FROM _refreshed").fetchone()[0]
+        con.execute("DROP TABLE _refreshed")
+    return count
+
+
 def read_cursor(con: duckdb.DuckDBPyConnection, system: str, obj: str) -> Cursor:
     row = con.execute("SELECT cursor_at, cursor_id FROM sync.cursors WHERE system = ? AND object = ?",
                       [system, obj]).fetchone()
