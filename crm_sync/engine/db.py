@@ -81,3 +81,13 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 def quote(name: str) -> str:
     """A DuckDB identifier, quoted (field names come from configuration and CRM metadata)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+@contextlib.contextmanager
+def registered(con: duckdb.DuckDBPyConnection, name: str, frame) -> Iterator[str]:
+    """A pandas frame visible to SQL under `name` for the duration of the block."""
+    con.register(name, frame)
+    try:
+        yield name
+    finally:
+        con.unregister(name)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from crm_sync.engine.db import transaction
+from crm_sync.engine.db import registered, transaction
 
 RESULT_COLUMNS = ["op_id", "success", "target_id", "error_code", "error_message", "error_fields", "response"]
 
@@ -47,15 +47,12 @@ def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame, run_id
     frame["error_fields"] = frame["error_fields"].map(lambda v: ",".join(v) if isinstance(v, list) else v)
     frame["response"] = frame["response"].map(lambda v: v if v is None or isinstance(v, str) else json.dumps(v))
     with transaction(con):
-        con.register("_results_frame", frame)
-        try:
+        with registered(con, "_results_frame", frame):
             con.execute("""CREATE OR REPLACE TEMP TABLE _res AS SELECT r.op_id, CAST(r.success AS BOOLEAN) AS success,
                 CAST(r.target_id AS VARCHAR) AS new_id, CAST(r.error_code AS VARCHAR) AS code,
                 CAST(r.error_message AS VARCHAR) AS message, CAST(r.error_fields AS VARCHAR) AS fields,
                 CAST(r.response AS VARCHAR) AS response, o.* EXCLUDE (op_id)
                 FROM _results_frame r JOIN sync.outbox o USING (op_id)""")
-        finally:
-            con.unregister("_results_frame")
         con.execute("""UPDATE sync.outbox o SET status = CASE WHEN r.success THEN 'sent' ELSE 'failed' END,
             attempts = o.attempts + 1, last_error = CASE WHEN r.success THEN NULL ELSE r.code || ': ' || r.message END,
             target_id = COALESCE(o.target_id, r.new_id), updated_at = now() FROM _res r WHERE o.op_id = r.op_id""")
@@ -98,10 +95,7 @@ def record_usage(con: duckdb.DuckDBPyConnection, run_id: str, system: str, calls
     if not calls:
         return
     frame = pd.DataFrame({"endpoint": list(calls), "calls": list(calls.values())})
-    con.register("_usage_frame", frame)
-    try:
+    with registered(con, "_usage_frame", frame):
         con.execute("""INSERT INTO sync.api_usage SELECT current_date, ?, ?, endpoint, calls FROM _usage_frame
             ON CONFLICT (day, run_id, system, endpoint) DO UPDATE SET calls = sync.api_usage.calls + excluded.calls""",
                     [run_id, system])
-    finally:
-        con.unregister("_usage_frame")

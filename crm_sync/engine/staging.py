@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from crm_sync.engine.db import quote, transaction
+from crm_sync.engine.db import quote, registered, transaction
 
 # Every staged frame carries these; the rest of its columns are field values, stored as text.
 SYSTEM_COLUMNS = {"id": "VARCHAR", "cursor_at": "TIMESTAMPTZ", "modified_at": "TIMESTAMPTZ", "deleted": "BOOLEAN"}
@@ -62,14 +62,11 @@ def stage(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame: pd.DataF
     updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in
                         ["cursor_at", "modified_at", "deleted", *fields, "_extracted_at", "_run_id"])
     with transaction(con):
-        con.register("_staged_frame", frame)
-        try:
+        with registered(con, "_staged_frame", frame):
             # One version per id per batch: the newest (a page boundary can repeat a record).
             con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS SELECT {select} FROM _staged_frame "
                         "QUALIFY row_number() OVER (PARTITION BY id ORDER BY cursor_at DESC) = 1",
                         [now, run_id])
-        finally:
-            con.unregister("_staged_frame")
         con.execute(f"INSERT INTO {raw} BY NAME SELECT * FROM _staged")
         # Only a newer version replaces the current one: an overlap re-read of the same version keeps its
         # _run_id, so the plan does not look at records that did not change.
@@ -94,15 +91,11 @@ def set_column(con: duckdb.DuckDBPyConnection, system: str, obj: str, column: st
         return
     ensure_tables(con, system, obj, [column])
     raw, current = table_names(system, obj)
-    with transaction(con):
-        con.register("_column_frame", frame)
-        try:
-            con.execute(f"UPDATE {current} SET {quote(column)} = f.value FROM _column_frame f "
-                        f"WHERE {current}.id = f.id")
-            con.execute(f"UPDATE {raw} SET {quote(column)} = f.value FROM _column_frame f WHERE {raw}.id = f.id "
-                        f"AND {raw}._run_id = ?", [run_id])
-        finally:
-            con.unregister("_column_frame")
+    with transaction(con), registered(con, "_column_frame", frame):
+        con.execute(f"UPDATE {current} SET {quote(column)} = f.value FROM _column_frame f "
+                    f"WHERE {current}.id = f.id")
+        con.execute(f"UPDATE {raw} SET {quote(column)} = f.value FROM _column_frame f WHERE {raw}.id = f.id "
+                    f"AND {raw}._run_id = ?", [run_id])
 
 
 def refresh_columns(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame: pd.DataFrame, run_id: str) -> int:
@@ -119,15 +112,12 @@ def refresh_columns(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame
     differs = " OR ".join(f"c.{quote(c)} IS DISTINCT FROM CAST(f.{quote(c)} AS VARCHAR)" for c in columns)
     sets = ", ".join(f"{quote(c)} = CAST(f.{quote(c)} AS VARCHAR)" for c in columns)
     with transaction(con):
-        con.register("_refresh_frame", frame)
-        try:
+        with registered(con, "_refresh_frame", frame):
             con.execute(f"CREATE OR REPLACE TEMP TABLE _refreshed AS SELECT c.id FROM {current} c "
                         f"JOIN _refresh_frame f ON c.id = CAST(f.id AS VARCHAR) WHERE NOT c.deleted AND ({differs})")
             con.execute(f"UPDATE {current} SET {sets}, _run_id = ?, _extracted_at = ? FROM _refresh_frame f "
                         f"WHERE {current}.id = CAST(f.id AS VARCHAR) AND {current}.id IN (SELECT id FROM _refreshed)",
                         [run_id, dt.datetime.now(dt.UTC)])
-        finally:
-            con.unregister("_refresh_frame")
         con.execute(f"INSERT INTO {raw} BY NAME SELECT * FROM {current} WHERE id IN (SELECT id FROM _refreshed)")
         count = con.execute("SELECT count(*) FROM _refreshed").fetchone()[0]
         con.execute("DROP TABLE _refreshed")

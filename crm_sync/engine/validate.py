@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 import pandera.pandas as pa
 
-from crm_sync.engine.db import transaction
+from crm_sync.engine.db import registered, transaction
 from crm_sync.engine.pairs import SF_CHILD_SETS
 
 EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
@@ -48,12 +48,9 @@ def _store(con, system: str, obj: str, rows: list[tuple]) -> int:
                                         "options"])
     with transaction(con):
         con.execute("DELETE FROM sync.metadata WHERE system = ? AND object = ?", [system, obj])
-        con.register("_meta_frame", frame)
-        try:
+        with registered(con, "_meta_frame", frame):
             con.execute("INSERT INTO sync.metadata (system, object, field, label, type, length, createable, "
                         "updateable, restricted, options) SELECT ?, ?, * FROM _meta_frame", [system, obj])
-        finally:
-            con.unregister("_meta_frame")
     return len(rows)
 
 
@@ -140,12 +137,9 @@ def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, ru
     result.failures_by_check = failures["check"].value_counts().to_dict() if not failures.empty else {}
     result.sample = failures.head(10).to_dict("records")
     with transaction(con):
-        con.register("_failures", failures.astype(str) if not failures.empty else
-                     pd.DataFrame({c: pd.Series(dtype=str) for c in ["op_id", "field", "check", "value", "object"]}))
-        try:
+        empty = pd.DataFrame({c: pd.Series(dtype=str) for c in ["op_id", "field", "check", "value", "object"]})
+        with registered(con, "_failures", failures.astype(str) if not failures.empty else empty):
             con.execute("CREATE OR REPLACE TEMP TABLE _invalid AS SELECT * FROM _failures")
-        finally:
-            con.unregister("_failures")
         result.invalid_ops = con.execute("""UPDATE sync.outbox SET status = 'invalid', last_error = 'validation: '
             || (SELECT string_agg(DISTINCT "check" || ' ' || field, ', ') FROM _invalid i WHERE i.op_id = outbox.op_id),
             updated_at = now() WHERE op_id IN (SELECT op_id FROM _invalid)""").fetchone()[0]
