@@ -7,7 +7,11 @@ measures, from the sandboxes' own usage counters (`GET {admin_url}/usage`, by en
 - a cycle after K edits per side (default 500): K HubSpot contacts' jobtitle through the batch update API
   (hubspot-api-client) and K other people's Salesforce Contact Title through sObject collections
   (simple-salesforce). The edits' own calls are counted apart and are not part of the cycle's;
-- the echo cycle after it, which reads back what that cycle wrote.
+- the echo cycle after it, which reads back what that cycle wrote;
+- with --deal-edits K, a cycle after K HubSpot deals' dealname and K other Opportunities' Name edits.
+
+Cycles run back to back (closer than sync.overlap_seconds), which is the costly case for the overlap window;
+`--overlap 0` shows cycles spaced as a schedule spaces them.
 
 Calls are split into reads (query, search, list, get, batch read), writes (collections, batch writes) and other
 (token, describe, properties, owners), per object where the label names it. Salesforce labels do not name the
@@ -18,8 +22,8 @@ Floor, per the issue: reads = ceil(changed / page) per object and side, at least
 changes (Salesforce query page 2,000; HubSpot search page 200); writes = ceil(writes / batch) per object and side
 (Salesforce collections of 200, HubSpot batches of 100). Changed and written counts are the workload's: the edits
 made, and the writes they call for on the other side. Prints calls / floor per side and overall (target 1.25x),
-with wall time, and where calls above the floor went. No asserts. `--overlap 0` shows the cost without the
-re-read window behind each cursor (sync.overlap_seconds). Run: `.venv/bin/python bench/bench_sync_calls.py`.
+with wall time, and where calls above the floor went. No asserts.
+Run: `.venv/bin/python bench/bench_sync_calls.py [--deal-edits 500] [--association-reads changed] [--overlap 0]`.
 """
 
 from __future__ import annotations
@@ -320,24 +324,28 @@ def main() -> None:
     parser.add_argument("--overlap", type=int, default=None,
                         help="override sync.overlap_seconds (default: sync.yaml's) to see what re-reading costs")
     parser.add_argument("--dir", help="work in this (empty) folder and leave it in place")
+    parser.add_argument("--association-reads", choices=["new", "changed"],
+                        help="override sync.association_reads (whose HubSpot associations an incremental read fetches)")
     parser.add_argument("--deal-edits", type=int, default=0,
-                        help="then edit this many deals per side and measure that cycle too (deal associations are "
-                             "read for changed deals: 2 association types, 100 ids a call)")
+                        help="then edit this many deals per side and measure that cycle too (with association_reads "
+                             "changed, their associations are read: 2 association types, 100 ids a call)")
     args = parser.parse_args()
     sf_objects = SalesforceObjects()
     with tempfile.TemporaryDirectory(prefix="sync-calls-") as tmp:
         root = Path(args.dir) if args.dir else Path(tmp)
         start = time.perf_counter()
-        extra = None
+        settings = (yaml.safe_load((ROOT / "sync.yaml").read_text()) or {}).get("sync") or {}
         if args.overlap is not None:
-            settings = (yaml.safe_load((ROOT / "sync.yaml").read_text()) or {}).get("sync") or {}
-            extra = {"sync": {**settings, "overlap_seconds": args.overlap}}
+            settings["overlap_seconds"] = args.overlap
+        if args.association_reads:
+            settings["association_reads"] = args.association_reads
+        extra = {"sync": settings}
         with sync_env(root, seed_size=args.seed_size, seed=args.seed, extra=extra) as env:
             print(f"seeded {args.seed_size:,} people per side in {time.perf_counter() - start:.1f} s")
             config = load_config(env.config_path)
             objects = {"salesforce": list(salesforce_objects(config)), "hubspot": list(hubspot_objects(config))}
             print(f"objects read each cycle: {objects}; pairs {[s.name for s in pair_specs(config)]}; "
-                  f"overlap {config.sync.overlap_seconds} s")
+                  f"overlap {config.sync.overlap_seconds} s; association_reads {config.sync.association_reads}")
             other_by_cycle: list[tuple[str, dict]] = []
 
             # ---- converge ---------------------------------------------------------------------------------------

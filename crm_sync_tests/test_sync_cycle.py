@@ -260,29 +260,51 @@ def test_deal_contacts_follow_opportunity_contact_roles(tmp_path):
         assert people[new_member][0] in deal_contacts(hs_deal)
 
 
-def test_hubspot_association_only_change_reaches_salesforce_by_the_sweep(tmp_path):
-    """Moving a deal to another company in HubSpot changes no property and no last-modified date, so no
-    incremental read can see it; the association sweep (every cycle here) does."""
+def _settings(**changes) -> dict:
     import yaml
 
     from crm_sync_tests.sync_harness import ROOT
 
-    settings = (yaml.safe_load((ROOT / "sync.yaml").read_text()) or {}).get("sync") or {}
-    with sync_env(tmp_path, seed_size=100, extra={"sync": {**settings, "association_sweep_minutes": 0}}) as env:
+    return {"sync": {**((yaml.safe_load((ROOT / "sync.yaml").read_text()) or {}).get("sync") or {}), **changes}}
+
+
+def _move_deal(env, client, edit_name: bool):
+    """Move a linked deal to another linked company in HubSpot; returns (opportunity id, new Account id)."""
+    sf = env.sf()
+    companies = {h: s for h, _, s in links(env, "companies")}
+    opps = {r["Id"]: r["AccountId"] for r in sf.query_all("SELECT Id, AccountId FROM Opportunity")["records"]}
+    hs_deal, _, opp = next(d for d in links(env, "deals") if opps.get(d[2]) in companies.values())
+    old = next(h for h, s in companies.items() if s == opps[opp])
+    new = next(h for h in companies if h != old)
+    stamp = client.crm.deals.basic_api.get_by_id(hs_deal).updated_at
+    env.hs_admin("associations", {"from_type": "deals", "from_id": hs_deal, "to_type": "companies", "to_id": old},
+                 method="DELETE")
+    env.hs_admin("associations", {"from_type": "deals", "from_id": hs_deal, "to_type": "companies", "to_id": new})
+    assert client.crm.deals.basic_api.get_by_id(hs_deal).updated_at == stamp  # nothing for a search to find
+    if edit_name:
+        client.crm.deals.basic_api.update(hs_deal, {"properties": {"dealname": "Moved and renamed"}})
+    return opp, companies[new]
+
+
+def test_hubspot_association_only_change_reaches_salesforce_by_the_sweep(tmp_path):
+    """Moving a deal to another company in HubSpot changes no property and no last-modified date, so no
+    incremental read can see it; the association sweep (every cycle here) does."""
+    with sync_env(tmp_path, seed_size=100, extra=_settings(association_sweep_minutes=0)) as env:
         env.converge()
-        sf, client = env.sf(), env.hs()
-        companies = {h: s for h, _, s in links(env, "companies")}
-        opps = {r["Id"]: r["AccountId"] for r in sf.query_all("SELECT Id, AccountId FROM Opportunity")["records"]}
-        hs_deal, _, opp = next(d for d in links(env, "deals") if opps.get(d[2]) in companies.values())
-        old = next(h for h, s in companies.items() if s == opps[opp])
-        new = next(h for h in companies if h != old)
-        stamp = client.crm.deals.basic_api.get_by_id(hs_deal).updated_at
-        env.hs_admin("associations", {"from_type": "deals", "from_id": hs_deal, "to_type": "companies",
-                                      "to_id": old}, method="DELETE")
-        env.hs_admin("associations", {"from_type": "deals", "from_id": hs_deal, "to_type": "companies",
-                                      "to_id": new})
-        assert client.crm.deals.basic_api.get_by_id(hs_deal).updated_at == stamp  # nothing for a search to find
+        opp, account = _move_deal(env, env.hs(), edit_name=False)
         outcome = env.cycle()
-        assert sf.Opportunity.get(opp)["AccountId"] == companies[new]
+        assert env.sf().Opportunity.get(opp)["AccountId"] == account
         assert outcome.summary["writes"].get("salesforce:update", 0) >= 1
         assert env.cycle().planned_writes == 0  # and the echo plans nothing
+
+
+def test_association_reads_changed_syncs_a_deal_edit_and_its_move_together(tmp_path):
+    """association_reads: changed reads the associations of every deal found changed, so a move made together
+    with an edit arrives in the same cycle (no sweep here); the default, new, would leave it to the sweep."""
+    settings = _settings(association_reads="changed", association_sweep_minutes=None)
+    with sync_env(tmp_path, seed_size=100, extra=settings) as env:
+        env.converge()
+        opp, account = _move_deal(env, env.hs(), edit_name=True)
+        env.cycle()
+        record = env.sf().Opportunity.get(opp)
+        assert (record["Name"], record["AccountId"]) == ("Moved and renamed", account)

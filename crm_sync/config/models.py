@@ -127,6 +127,11 @@ class SyncSettings(Strict):
     overlap_seconds: int = Field(default=60, ge=0, description="re-read window before the previous read's start "
                                  "(covers clock skew and writes that become visible late)")
     max_attempts: int = Field(default=8, ge=1, description="tries per failed write before it waits for a change")
+    association_reads: Literal["new", "changed"] = Field(
+        default="new", description="which records found by an incremental read have their HubSpot associations "
+        "read (v4 batch read, 100 ids a call): new ones only (edits to associations arrive with the sweep), or "
+        "every changed one (a deal edited together with its company syncs both at once, at one more call per 100 "
+        "changed records and association type)")
     association_sweep_minutes: int | None = Field(
         default=60, ge=0, description="how often every HubSpot record's associations are listed to find association "
         "changes HubSpot does not stamp (0: every cycle; null: never)")

@@ -80,7 +80,8 @@ def hubspot_extract_asset(obj: str, properties: list[str]):
             stats = extract_hubspot(con, connector, obj, properties,
                                     dt.timedelta(seconds=config.sync.overlap_seconds), context.run.run_id,
                                     config.connections.hubspot.salesforce_id_property,
-                                    None if sweep is None else dt.timedelta(minutes=sweep))
+                                    None if sweep is None else dt.timedelta(minutes=sweep),
+                                    config.sync.association_reads)
             record_usage(con, context.run.run_id, "hubspot", usage.snapshot())
         return _result(stats, usage)
 

@@ -73,13 +73,15 @@ def _set_cursor(con, obj: str, at: dt.datetime, run_id: str) -> None:
 
 
 def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], overlap: dt.timedelta,
-                    run_id: str, salesforce_id_property: str, sweep: dt.timedelta | None = None) -> dict:
+                    run_id: str, salesforce_id_property: str, sweep: dt.timedelta | None = None,
+                    association_reads: str = "new") -> dict:
     """Read changes since the cursor into raw_hubspot (archived records on the first read and hourly after).
 
     Associations: a contact's primary company comes as a property. Others come with the first read (listed
-    with the records), for the records that changed (v4 batch read), and from a sweep every `sweep` (None:
-    never) that lists every record's associations and marks the records whose associations changed, since
-    HubSpot does not move a record's last-modified time for an association change alone.
+    with the records), for the records an incremental read found (v4 batch read; `association_reads` "new":
+    those seen for the first time, "changed": all), and from a sweep every `sweep` (None: never) that lists
+    every record's associations and marks the records whose associations changed, since HubSpot does not move
+    a record's last-modified time for an association change alone.
     """
     if not _metadata_fresh(con, "hubspot", obj):
         hs.ensure_property(obj, salesforce_id_property, "Salesforce Id", unique=True)
@@ -134,8 +136,8 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
         _set_cursor(con, obj + "#associations", now, run_id)
         stats["association_sweep_changed"] = changed
     else:
-        # Search returns no associations: read them for the records that changed (100 ids a call).
-        ids = changed_ids(con, "hubspot", obj, run_id)
+        # Search returns no associations: read them for the records found (100 ids a call).
+        ids = changed_ids(con, "hubspot", obj, run_id, new_only=association_reads == "new")
         for column, to_type in zip(associations, targets, strict=True):
             found = hs.read_associations(obj, to_type, ids) if ids else {}
             set_column(con, "hubspot", obj, column,

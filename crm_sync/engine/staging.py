@@ -77,10 +77,13 @@ def stage(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame: pd.DataF
     return count
 
 
-def changed_ids(con: duckdb.DuckDBPyConnection, system: str, obj: str, run_id: str) -> list[str]:
-    """Live records whose current version came in with this run."""
-    _, current = table_names(system, obj)
-    rows = con.execute(f"SELECT id FROM {current} WHERE _run_id = ? AND NOT deleted", [run_id]).fetchall()
+def changed_ids(con: duckdb.DuckDBPyConnection, system: str, obj: str, run_id: str,
+                new_only: bool = False) -> list[str]:
+    """Live records whose current version came in with this run (new_only: seen for the first time)."""
+    raw, current = table_names(system, obj)
+    first = f" AND id NOT IN (SELECT id FROM {raw} WHERE _run_id <> ?)" if new_only else ""
+    rows = con.execute(f"SELECT id FROM {current} WHERE _run_id = ? AND NOT deleted{first}",
+                       [run_id, run_id] if new_only else [run_id]).fetchall()
     return [r[0] for r in rows]
 
 
