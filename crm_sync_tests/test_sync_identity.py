@@ -194,3 +194,31 @@ def test_salesforce_delete_per_deletes_rule(tmp_path, mode):
         assert link_of(env, hs_id) is None
         assert sf_people_ids(sf) == sf_before - {contact_id}
         assert sf.query(format_soql("SELECT Id FROM Lead WHERE HubSpot_Id__c = {}", hs_id))["totalSize"] == 0
+
+
+@pytest.mark.parametrize("mode", ["propagate", "unlink"])
+def test_hubspot_delete_per_deletes_rule(tmp_path, mode):
+    """HubSpot deletes are read from the archived list (hubspot_deletes_minutes; every cycle here)."""
+    import yaml
+
+    from crm_sync_tests.sync_harness import ROOT
+
+    settings = (yaml.safe_load((ROOT / "sync.yaml").read_text()) or {}).get("sync") or {}
+    override = {"people": {"deletes": "propagate"}} if mode == "propagate" else None
+    with sync_env(tmp_path, seed_size=100, pairs_override=override,
+                  extra={"sync": {**settings, "hubspot_deletes_minutes": 0}}) as env:
+        env.converge()
+        sf, client = env.sf(), env.hs()
+        hs_id, _, contact_id, _ = next(link for link in people_links(env) if link[1] == "Contact")
+        hs_before = hs_contact_ids(env)
+        client.crm.contacts.basic_api.archive(hs_id)
+
+        env.cycle()
+
+        assert link_of(env, hs_id) is None
+        assert linked_to_salesforce(env, contact_id) is None
+        gone = sf.query_all(format_soql("SELECT Id FROM Contact WHERE Id = {}", contact_id))["totalSize"] == 0
+        assert gone == (mode == "propagate")
+        # Either way the person is not made again in HubSpot: the delete sticks.
+        env.cycle()
+        assert hs_contact_ids(env) == hs_before - {hs_id}

@@ -127,6 +127,9 @@ class SyncSettings(Strict):
     overlap_seconds: int = Field(default=60, ge=0, description="re-read window before the previous read's start "
                                  "(covers clock skew and writes that become visible late)")
     max_attempts: int = Field(default=8, ge=1, description="tries per failed write before it waits for a change")
+    hubspot_deletes_minutes: int = Field(
+        default=60, ge=0, description="how often HubSpot's archived (deleted) records are listed, which can only be "
+        "done whole (0: every cycle)")
     association_reads: Literal["new", "changed"] = Field(
         default="new", description="which records found by an incremental read have their HubSpot associations "
         "read (v4 batch read, 100 ids a call): new ones only (edits to associations arrive with the sweep), or "

@@ -81,7 +81,8 @@ def hubspot_extract_asset(obj: str, properties: list[str]):
                                     dt.timedelta(seconds=config.sync.overlap_seconds), context.run.run_id,
                                     config.connections.hubspot.salesforce_id_property,
                                     None if sweep is None else dt.timedelta(minutes=sweep),
-                                    config.sync.association_reads)
+                                    config.sync.association_reads,
+                                    dt.timedelta(minutes=config.sync.hubspot_deletes_minutes))
             record_usage(con, context.run.run_id, "hubspot", usage.snapshot())
         return _result(stats, usage)
 

@@ -74,8 +74,9 @@ def _set_cursor(con, obj: str, at: dt.datetime, run_id: str) -> None:
 
 def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], overlap: dt.timedelta,
                     run_id: str, salesforce_id_property: str, sweep: dt.timedelta | None = None,
-                    association_reads: str = "new") -> dict:
-    """Read changes since the cursor into raw_hubspot (archived records on the first read and hourly after).
+                    association_reads: str = "new", deletes_every: dt.timedelta = dt.timedelta(hours=1)) -> dict:
+    """Read changes since the cursor into raw_hubspot (archived records on the first read and every
+    `deletes_every` after: they can only be listed whole).
 
     Associations: a contact's primary company comes as a property. Others come with the first read (listed
     with the records), for the records an incremental read found (v4 batch read; `association_reads` "new":
@@ -114,8 +115,7 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
         rows += stage(con, "hubspot", obj, frame(page), run_id)
     archived = read_cursor(con, "hubspot", obj + "#archived")
     now = dt.datetime.now(dt.UTC)
-    # Archived records are only listable as a whole, so deletes are read hourly, not every cycle.
-    if archived.cursor_at is None or now - archived.cursor_at > METADATA_TTL:
+    if archived.cursor_at is None or now - archived.cursor_at >= deletes_every:
         for page in hs.extract_archived(obj, wanted):
             rows += stage(con, "hubspot", obj, frame(page), run_id)
         _set_cursor(con, obj + "#archived", now, run_id)

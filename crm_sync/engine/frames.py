@@ -25,8 +25,11 @@ def hubspot_frame(records: list[dict], properties: list[str], modified_property:
             frame[column] = None
     stamp = frame[modified_property].where(frame[modified_property].notna(), frame["updatedAt"]) \
         if modified_property in frame.columns else frame["updatedAt"]
+    version = frame["updatedAt"].fillna(stamp)
+    if "archivedAt" in frame.columns:  # archiving does not move updatedAt: the archived version is newer
+        version = frame["archivedAt"].where(frame["archivedAt"].notna(), version)
     out = pd.DataFrame({"id": frame["id"].astype(str),
-                        "cursor_at": pd.to_datetime(frame["updatedAt"].fillna(stamp), utc=True, format="ISO8601"),
+                        "cursor_at": pd.to_datetime(version, utc=True, format="ISO8601"),
                         "modified_at": pd.to_datetime(stamp, utc=True, format="ISO8601"),
                         "deleted": frame["archived"].fillna(False).astype(bool)})
     for prop in properties:
