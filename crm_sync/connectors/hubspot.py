@@ -39,6 +39,11 @@ _GROUPS = {"contacts": "contactinformation", "companies": "companyinformation", 
            "tickets": "ticketinformation"}
 
 
+def modified_property(object_type: str) -> str:
+    """The property HubSpot stamps on every change of a record of this type (contacts keep the legacy name)."""
+    return "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+
+
 class HubSpotApiError(Exception):
     """A HubSpot call that failed for good, with HubSpot's error body (category, message, errors, context)."""
 
@@ -161,7 +166,7 @@ class HubSpotConnector:
             # records a call a million records take 10,000 of a portal's 625,000+ daily calls.
             yield from self._list(object_type, properties, archived=False, associations=associations)
             return
-        modified = "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
+        modified = modified_property(object_type)
         wanted = list(dict.fromkeys([*properties, modified]))
         limit = max(1, min(page_size, SEARCH_PAGE))
         # Every page is a fresh search from the last timestamp seen (skipping ids already returned at exactly

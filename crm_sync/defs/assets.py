@@ -76,13 +76,8 @@ def hubspot_extract_asset(obj: str, properties: list[str]):
         connector = hubspot.connector()
         usage = CallsDuring(connector.usage)
         with state.connect() as con:
-            sweep = config.sync.association_sweep_minutes
-            stats = extract_hubspot(con, connector, obj, properties,
-                                    dt.timedelta(seconds=config.sync.overlap_seconds), context.run.run_id,
-                                    config.connections.hubspot.salesforce_id_property,
-                                    None if sweep is None else dt.timedelta(minutes=sweep),
-                                    config.sync.association_reads,
-                                    dt.timedelta(minutes=config.sync.hubspot_deletes_minutes))
+            stats = extract_hubspot(con, connector, obj, properties, config.sync, context.run.run_id,
+                                    config.connections.hubspot.salesforce_id_property)
             record_usage(con, context.run.run_id, "hubspot", usage.snapshot())
         return _result(stats, usage)
 

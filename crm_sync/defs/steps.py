@@ -8,9 +8,9 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from crm_sync.config.models import ASSOCIATION_PREFIX, SyncConfig
+from crm_sync.config.models import ASSOCIATION_PREFIX, SyncConfig, SyncSettings
 from crm_sync.connectors.common import WriteResult
-from crm_sync.connectors.hubspot import PRIMARY_PROPERTIES, HubSpotConnector
+from crm_sync.connectors.hubspot import PRIMARY_PROPERTIES, HubSpotConnector, modified_property
 from crm_sync.connectors.salesforce import SalesforceConnector
 from crm_sync.engine.db import quote
 from crm_sync.engine.frames import hubspot_frame, salesforce_frame
@@ -19,7 +19,6 @@ from crm_sync.engine.pairs import PairSpec, pair_specs
 from crm_sync.engine.staging import advance_cursor, changed_ids, read_cursor, refresh_columns, set_column, stage
 from crm_sync.engine.validate import store_hubspot_metadata, store_salesforce_metadata
 
-HS_MODIFIED = {"contacts": "lastmodifieddate"}
 METADATA_TTL = dt.timedelta(hours=1)
 LOAD_CHUNK = 1000  # ops recorded per transaction, so a killed load loses at most one chunk of answers
 
@@ -37,7 +36,7 @@ def hubspot_objects(config: SyncConfig) -> dict[str, list[str]]:
     fields: dict[str, set[str]] = {}
     for spec in pair_specs(config):
         fields.setdefault(spec.hubspot_object, set()).update(spec.hubspot_properties)
-        fields[spec.hubspot_object].add(HS_MODIFIED.get(spec.hubspot_object, "hs_lastmodifieddate"))
+        fields[spec.hubspot_object].add(modified_property(spec.hubspot_object))
     return {obj: sorted(names) for obj, names in fields.items()}
 
 
@@ -66,28 +65,25 @@ def _association_value(ids: list[str] | None) -> str | None:
     return ";".join(sorted(set(ids), key=int)) if ids else None
 
 
-def _set_cursor(con, obj: str, at: dt.datetime, run_id: str) -> None:
-    con.execute("INSERT INTO sync.cursors (system, object, cursor_at, last_run) VALUES ('hubspot', ?, ?, ?) "
-                "ON CONFLICT (system, object) DO UPDATE SET cursor_at = excluded.cursor_at, "
-                "last_run = excluded.last_run", [obj, at, run_id])
-
-
-def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], overlap: dt.timedelta,
-                    run_id: str, salesforce_id_property: str, sweep: dt.timedelta | None = None,
-                    association_reads: str = "new", deletes_every: dt.timedelta = dt.timedelta(hours=1)) -> dict:
+def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], settings: SyncSettings,
+                    run_id: str, salesforce_id_property: str) -> dict:
     """Read changes since the cursor into raw_hubspot (archived records on the first read and every
-    `deletes_every` after: they can only be listed whole).
+    `hubspot_deletes_minutes` after: they can only be listed whole).
 
     Associations: a contact's primary company comes as a property. Others come with the first read (listed
     with the records), for the records an incremental read found (v4 batch read; `association_reads` "new":
-    those seen for the first time, "changed": all), and from a sweep every `sweep` (None: never) that lists
-    every record's associations and marks the records whose associations changed, since HubSpot does not move
-    a record's last-modified time for an association change alone.
+    those seen for the first time, "changed": all), and from a sweep every `association_sweep_minutes` (None:
+    never) that lists every record's associations and marks the records whose associations changed, since
+    HubSpot does not move a record's last-modified time for an association change alone.
     """
+    overlap = dt.timedelta(seconds=settings.overlap_seconds)
+    deletes_every = dt.timedelta(minutes=settings.hubspot_deletes_minutes)
+    sweep = None if settings.association_sweep_minutes is None else dt.timedelta(
+        minutes=settings.association_sweep_minutes)
     if not _metadata_fresh(con, "hubspot", obj):
         hs.ensure_property(obj, salesforce_id_property, "Salesforce Id", unique=True)
         store_hubspot_metadata(con, obj, hs.properties(obj))
-    modified = HS_MODIFIED.get(obj, "hs_lastmodifieddate")
+    modified = modified_property(obj)
     associations = [p for p in properties if p.startswith(ASSOCIATION_PREFIX)]
     # An association HubSpot also keeps as a property (a contact's primary company) comes with the records.
     by_property = {column: PRIMARY_PROPERTIES[key][0] for column in associations
@@ -118,14 +114,14 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
     if archived.cursor_at is None or now - archived.cursor_at >= deletes_every:
         for page in hs.extract_archived(obj, wanted):
             rows += stage(con, "hubspot", obj, frame(page), run_id)
-        _set_cursor(con, obj + "#archived", now, run_id)
+        advance_cursor(con, "hubspot", obj + "#archived", run_id, read_started=now)
     after = advance_cursor(con, "hubspot", obj, run_id, read_started=started)
     stats = {"rows_read": rows, "cursor": str(after.cursor_at), "full_read": full}
     if not associations:
         return stats
     swept = read_cursor(con, "hubspot", obj + "#associations").cursor_at
-    if full:
-        _set_cursor(con, obj + "#associations", started, run_id)  # the first read listed them all
+    if full:  # the first read listed them all
+        advance_cursor(con, "hubspot", obj + "#associations", run_id, read_started=started)
     elif sweep is not None and (swept is None or now - swept >= sweep):
         changed = 0
         for page in hs.list_associations(obj, targets):
@@ -133,11 +129,11 @@ def extract_hubspot(con, hs: HubSpotConnector, obj: str, properties: list[str], 
                 column: [_association_value(r["associations"].get(to_type)) for r in page]
                 for column, to_type in zip(associations, targets, strict=True)})
             changed += refresh_columns(con, "hubspot", obj, values, run_id)
-        _set_cursor(con, obj + "#associations", now, run_id)
+        advance_cursor(con, "hubspot", obj + "#associations", run_id, read_started=now)
         stats["association_sweep_changed"] = changed
     else:
         # Search returns no associations: read them for the records found (100 ids a call).
-        ids = changed_ids(con, "hubspot", obj, run_id, new_only=association_reads == "new")
+        ids = changed_ids(con, "hubspot", obj, run_id, new_only=settings.association_reads == "new")
         for column, to_type in zip(associations, targets, strict=True):
             found = hs.read_associations(obj, to_type, ids) if ids else {}
             set_column(con, "hubspot", obj, column,
