@@ -49,12 +49,11 @@ from crm_sync.connectors.salesforce import endpoint_label
 from crm_sync.defs.steps import hubspot_objects, salesforce_objects
 from crm_sync.engine.pairs import pair_specs
 from crm_sync_tests.sync_harness import ROOT, SyncEnv, sync_env
+from crm_sync_tests.sync_harness import call_kind as kind
 
 TARGET = 1.25
 PAGE = {"salesforce": 2000, "hubspot": 200}
 BATCH = {"salesforce": 200, "hubspot": 100}
-HS_WRITE = re.compile(r"/batch/(create|update|upsert|archive)$|/batch/associate/|/batch/archive$")
-HS_READ = re.compile(r"/search$|/batch/read$")
 SOQL_FROM = re.compile(r"\bFROM\s+([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 
 
@@ -98,29 +97,6 @@ class SalesforceObjects:
 
 
 # ---- classification ---------------------------------------------------------------------------------------------
-def kind(system: str, label: str) -> str:
-    """read | write | other for a sandbox usage label."""
-    method, _, path = label.partition(" ")
-    if system == "salesforce":
-        if label.startswith("auth:"):
-            return "other"
-        if path.split("/")[0] in ("query", "queryAll"):
-            return "read"
-        if path.startswith("composite/sobjects") or (path.startswith("sobjects/") and method != "GET"):
-            return "write"
-        if path.startswith("jobs/query"):
-            return "read"
-        if path.startswith("sobjects/") and path.count("/") == 2 and not path.endswith(("describe", "updated",
-                                                                                         "deleted")):
-            return "read"  # GET sobjects/X/{id}
-        return "other"
-    if HS_WRITE.search(path) or (method in ("PATCH", "DELETE") and "/objects/" in path):
-        return "write"
-    if HS_READ.search(path) or (method == "GET" and path.startswith("/crm/v3/objects/")):
-        return "read"
-    return "other"
-
-
 def hs_object(label: str) -> str:
     parts = label.split(" ", 1)[1].strip("/").split("/")
     if len(parts) > 3 and parts[1] in ("v3", "v4") and parts[2] in ("objects", "associations"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from crm_sync.runner import CycleOutcome, execute_cycle
 from crm_sync.sandbox.server import running_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
+HS_WRITE = re.compile(r"/batch/(create|update|upsert|archive)$|/batch/associate/|/batch/archive$")
+HS_READ = re.compile(r"/search$|/batch/read$")
 
 
 @dataclass
@@ -102,3 +105,27 @@ def sync_env(root: Path, seed_size: int | None = None, seed: int = 11, pairs_ove
 
 def dump(obj) -> str:
     return json.dumps(obj, indent=1, default=str)
+
+
+def call_kind(system: str, label: str) -> str:
+    """read | write | other for a sandbox usage label ("GET queryAll", "POST /crm/v3/objects/contacts/search");
+    other: token, describe, properties, owners."""
+    method, _, path = label.partition(" ")
+    if system == "salesforce":
+        if label.startswith("auth:"):
+            return "other"
+        if path.split("/")[0] in ("query", "queryAll"):
+            return "read"
+        if path.startswith("composite/sobjects") or (path.startswith("sobjects/") and method != "GET"):
+            return "write"
+        if path.startswith("jobs/query"):
+            return "read"
+        if path.startswith("sobjects/") and path.count("/") == 2 and not path.endswith(("describe", "updated",
+                                                                                         "deleted")):
+            return "read"  # GET sobjects/X/{id}
+        return "other"
+    if HS_WRITE.search(path) or (method in ("PATCH", "DELETE") and "/objects/" in path):
+        return "write"
+    if HS_READ.search(path) or (method == "GET" and path.startswith("/crm/v3/objects/")):
+        return "read"
+    return "other"

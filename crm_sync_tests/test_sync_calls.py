@@ -15,27 +15,11 @@ import time
 import yaml
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 
-from crm_sync_tests.sync_harness import ROOT, SyncEnv, sync_env
+from crm_sync_tests.sync_harness import ROOT, SyncEnv, call_kind, sync_env
 
 OVERLAP = 2
 SF_OBJECTS = ["Lead", "Contact", "Account", "Opportunity", "OpportunityContactRole", "User"]
 HS_OBJECTS = ["contacts", "companies", "deals"]
-
-
-def kind(system: str, label: str) -> str:
-    """read | write | other for a sandbox usage label ("GET queryAll", "POST /crm/v3/objects/contacts/search")."""
-    method, _, path = label.partition(" ")
-    if system == "salesforce":
-        if path.split("/")[0] in ("query", "queryAll") or path.startswith("jobs/query"):
-            return "read"
-        if path.startswith("composite/sobjects") or (path.startswith("sobjects/") and method != "GET"):
-            return "write"
-        return "other"  # token, describe
-    if path.endswith("/search") or path.endswith("/batch/read") or (method == "GET" and "/objects/" in path):
-        return "read"
-    if "/batch/" in path or (method in ("PATCH", "DELETE") and "/objects/" in path):
-        return "write"
-    return "other"  # properties, owners
 
 
 def calls(env: SyncEnv, before: dict) -> dict[str, dict[str, int]]:
@@ -45,7 +29,7 @@ def calls(env: SyncEnv, before: dict) -> dict[str, dict[str, int]]:
         after = env.usage(system)
         counts = {"read": 0, "write": 0, "other": 0}
         for label, n in after.items():
-            counts[kind(system, label)] += n - before[system].get(label, 0)
+            counts[call_kind(system, label)] += n - before[system].get(label, 0)
         out[system] = counts
     return out
 
