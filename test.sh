@@ -3,7 +3,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh || exit 1
-.venv/bin/ruff check crm_sync crm_sync_tests bench || exit 1
+.venv/bin/ruff check crm_sync crm_sync_tests bench packages/crm-sandbox || exit 1
 .venv/bin/python -m pytest "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then

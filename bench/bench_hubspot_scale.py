@@ -19,9 +19,9 @@ import psutil
 from hubspot import HubSpot
 from hubspot.crm.contacts import PublicObjectSearchRequest
 
-from crm_sync.sandbox.hubspot.loader import load_objects
-from crm_sync.sandbox.hubspot.values import iso
-from crm_sync.sandbox.server import running_sandbox
+from crm_sandbox.hubspot.loader import load_objects
+from crm_sandbox.hubspot.values import iso
+from crm_sandbox.server import running_sandbox
 
 PAGE_TARGET_MS = 200.0
 MEMORY_BUDGET_MB = 3 * 1024.0

@@ -17,8 +17,8 @@ import psutil
 from simple_salesforce import format_soql
 
 from crm_sync.connectors.salesforce import connect, sandbox_credentials
-from crm_sync.sandbox.salesforce.loader import load_records
-from crm_sync.sandbox.server import running_sandbox
+from crm_sandbox.salesforce.loader import load_records
+from crm_sandbox.server import running_sandbox
 
 PAGE_TARGET_MS = 200.0
 MEMORY_BUDGET_MB = 3 * 1024.0

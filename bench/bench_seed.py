@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from crm_sync.sandbox.seed import format_summary, seed_sandbox
+from crm_sandbox.seed import format_summary, seed_sandbox
 
 TIME_BUDGET_S = 300.0
 

@@ -1,4 +1,4 @@
-"""The `crm-sync` command: the sandbox CRMs (up, seed, churn), one sync cycle, the demo, the Dagster UI."""
+"""The `crm-sync` command: one sync cycle, the demo, the Dagster UI, and the sandbox CRMs (up, seed, churn)."""
 
 from __future__ import annotations
 
@@ -6,36 +6,25 @@ import argparse
 import sys
 from pathlib import Path
 
-from crm_sync.sandbox.server import DEFAULT_DIR, DEFAULT_HS_PORT, DEFAULT_SF_PORT
+SANDBOX_MISSING = ("crm-sync {verb}: the sandbox CRMs are not installed. They come with the `sandbox` extra: "
+                   "`pip install 'crm-sync[sandbox]'`, or from a clone `pip install -e packages/crm-sandbox` "
+                   "(./demo.sh and ./test.sh install it).")
 
 
-def _sandbox_up(args: argparse.Namespace) -> int:
-    from crm_sync.sandbox.server import serve
-
-    hs_scheme = "https" if args.hs_https else "http"
-    print(f"crm-sync sandbox: serving from {args.dir} (Salesforce on https://127.0.0.1:{args.sf_port}, HubSpot on "
-          f"{hs_scheme}://127.0.0.1:{args.hs_port}); connection settings in {Path(args.dir) / 'sandbox.json'}. "
-          "Ctrl-C to stop.", flush=True)
-    serve(Path(args.dir), sf_port=args.sf_port, hs_port=args.hs_port, hs_https=args.hs_https)
-    return 0
-
-
-def _sandbox_seed(args: argparse.Namespace) -> int:
-    from crm_sync.sandbox.seed import format_summary, seed_sandbox
-
+def sandbox_module(verb: str):
+    """crm_sandbox, imported only by the verbs that need it; a clear error naming the extra when it is missing."""
     try:
-        summary = seed_sandbox(Path(args.dir), size=args.size, seed=args.seed)
-    except ValueError as exc:
-        print(f"crm-sync sandbox seed: {exc}", file=sys.stderr)
-        return 2
-    print(format_summary(summary))
-    return 0
+        import crm_sandbox.cli
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("crm_sandbox", "starlette", "uvicorn", "cryptography"):
+            raise SystemExit(SANDBOX_MISSING.format(verb=verb)) from None
+        raise
+    return crm_sandbox
 
 
-def _sandbox_churn(args: argparse.Namespace) -> int:
-    from crm_sync.sandbox.churn import churn_main
-
-    return churn_main(Path(args.dir), rate=args.rate, seed=args.seed, duration=args.duration)
+def _sandbox(args: argparse.Namespace) -> int:
+    sandbox = sandbox_module("sandbox")
+    return sandbox.cli.main(args.rest, prog="crm-sync sandbox")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -51,6 +40,7 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    sandbox_module("demo")
     from crm_sync.demo import run_demo
 
     return run_demo(Path(args.dir), size=args.size, seed=args.seed, churn_seconds=args.churn_seconds)
@@ -60,26 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-sync", description="Bidirectional HubSpot <-> Salesforce sync.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sandbox = sub.add_parser("sandbox", help="the local sandbox CRMs")
-    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", required=True)
-    up = sandbox_sub.add_parser("up", help="run the sandbox CRMs in the foreground until Ctrl-C or SIGTERM")
-    up.add_argument("--dir", default=str(DEFAULT_DIR), help="state folder (default: %(default)s)")
-    up.add_argument("--sf-port", type=int, default=DEFAULT_SF_PORT, help="Salesforce HTTPS port (0 = any free)")
-    up.add_argument("--hs-port", type=int, default=DEFAULT_HS_PORT, help="HubSpot port (0 = any free)")
-    up.add_argument("--hs-https", action="store_true", help="serve HubSpot over HTTPS with the sandbox CA")
-    up.set_defaults(func=_sandbox_up)
-
-    seed = sandbox_sub.add_parser("seed", help="fill an empty sandbox with a realistic org and portal")
-    seed.add_argument("--dir", default=str(DEFAULT_DIR), help="state folder (default: %(default)s)")
-    seed.add_argument("--size", type=int, default=2000, help="people per side, 100..1,000,000 (default: %(default)s)")
-    seed.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives the same data")
-    seed.set_defaults(func=_sandbox_seed)
-    churn = sandbox_sub.add_parser("churn", help="edit both sides of a running sandbox like real users do")
-    churn.add_argument("--dir", default=str(DEFAULT_DIR), help="state folder of the running sandbox")
-    churn.add_argument("--rate", type=float, default=2.0, help="edits per second across both sides")
-    churn.add_argument("--seed", type=int, default=1)
-    churn.add_argument("--duration", type=float, default=30.0, help="seconds")
-    churn.set_defaults(func=_sandbox_churn)
+    sandbox = sub.add_parser("sandbox", help="the local sandbox CRMs: up | seed | churn (the `sandbox` extra)",
+                             add_help=False)
+    sandbox.add_argument("rest", nargs=argparse.REMAINDER, help="up | seed | churn and their options (see -h)")
+    sandbox.set_defaults(func=_sandbox)
 
     run = sub.add_parser("run", help="run one sync cycle in-process and print a summary")
     run.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")

@@ -15,7 +15,6 @@ from pathlib import Path
 import yaml
 
 from crm_sync.runner import execute_cycle
-from crm_sync.sandbox.server import running_sandbox
 
 MAX_CYCLES = 6
 
@@ -61,9 +60,11 @@ def run_demo(directory: Path, size: int = 2000, seed: int = 7, churn_seconds: fl
              churn_rate: float = 5.0) -> int:
     from crm_sync.engine import db
     from crm_sync.engine.report import format_summary, run_summary
-    from crm_sync.sandbox.churn import run_churn
-    from crm_sync.sandbox.seed import format_summary as format_seed
-    from crm_sync.sandbox.seed import seed_sandbox
+    # The demo is the sandbox's own verb: crm_sandbox is imported here only (cli.py checked it is installed).
+    from crm_sandbox.churn import run_churn
+    from crm_sandbox.seed import format_summary as format_seed
+    from crm_sandbox.seed import seed_sandbox
+    from crm_sandbox.server import running_sandbox
 
     directory = directory.resolve()
     _fresh(directory)

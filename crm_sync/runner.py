@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,10 +54,14 @@ def run_cycle(config_path: str) -> int:
 
 
 def run_ui(config_path: str, port: int = 3000) -> int:
-    """Start the sandbox when sync.yaml uses it, then `dagster dev`; Ctrl-C stops both."""
-    from crm_sync.sandbox.server import running_sandbox
+    """Start the sandbox when sync.yaml uses it, then `dagster dev`; Ctrl-C or SIGTERM stops both."""
+    import importlib.util
 
     config = load_config(Path(config_path))
+    if importlib.util.find_spec("dagster_webserver") is None:
+        print("crm-sync ui: the Dagster UI is not installed; it comes with the `ui` extra: "
+              "pip install 'crm-sync[ui]'", file=sys.stderr)
+        return 2
     home = Path("data/dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "DAGSTER_HOME": str(home), "CRM_SYNC_CONFIG": str(Path(config_path).resolve())}
@@ -66,17 +71,49 @@ def run_ui(config_path: str, port: int = 3000) -> int:
         raise KeyboardInterrupt  # SIGTERM takes the same way out as Ctrl-C: stop dagster dev, then the sandbox
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a shell's `&` leaves SIGINT ignored
+
+    def default_sigint() -> None:
+        # dagster dev stops its webserver and daemon on SIGINT, which it would inherit as ignored from a
+        # background shell; its own process group, so a stop reaches the children it starts.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
 
     def serve_ui() -> int:
-        # Popen (not a shell in the background) so SIGTERM reaches dagster dev.
-        proc = subprocess.Popen(cmd, env=env)
+        # Popen (not a shell in the background) so the stop reaches dagster dev.
+        proc = subprocess.Popen(cmd, env=env, preexec_fn=default_sigint, start_new_session=True)  # noqa: PLW1509
         try:
             return proc.wait()
         except KeyboardInterrupt:
-            proc.send_signal(signal.SIGINT)
-            return proc.wait()
+            return _stop_group(proc)
 
-    if config.connections.salesforce.kind == "sandbox":
-        with running_sandbox(config.connections.salesforce.sandbox_dir, sf_port=8443, hs_port=8090):
+    if config.connections.salesforce.kind == "sandbox" or config.connections.hubspot.kind == "sandbox":
+        from crm_sync.cli import sandbox_module
+
+        server = sandbox_module("ui").server
+        directory = (config.connections.salesforce.sandbox_dir if config.connections.salesforce.kind == "sandbox"
+                     else config.connections.hubspot.sandbox_dir)
+        with server.running_sandbox(directory):  # any free ports: the connectors read them from sandbox.json
             return serve_ui()
     return serve_ui()
+
+
+def _stop_group(proc: subprocess.Popen, grace: float = 20.0) -> int:
+    """SIGINT to dagster dev's process group (its clean stop), then SIGTERM and SIGKILL if it lingers."""
+    for sig, wait in ((signal.SIGINT, grace), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        # The group may still hold the webserver or daemon a moment after dagster dev itself exits.
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return 0
+            time.sleep(0.1)
+    return 0

@@ -15,7 +15,7 @@ from hubspot import HubSpot
 from crm_sync.connectors.salesforce import connect, http_session, sandbox_credentials
 from crm_sync.engine import db
 from crm_sync.runner import CycleOutcome, execute_cycle
-from crm_sync.sandbox.server import running_sandbox
+from crm_sandbox.server import running_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 HS_WRITE = re.compile(r"/batch/(create|update|upsert|archive)$|/batch/associate/|/batch/archive$")
@@ -95,7 +95,7 @@ def write_config(root: Path, pairs_override: dict | None = None, extra: dict | N
 def sync_env(root: Path, seed_size: int | None = None, seed: int = 11, pairs_override: dict | None = None,
              extra: dict | None = None) -> Iterator[SyncEnv]:
     if seed_size:
-        from crm_sync.sandbox.seed import seed_sandbox
+        from crm_sandbox.seed import seed_sandbox
 
         seed_sandbox(root / "sandbox", size=seed_size, seed=seed)
     config = write_config(root, pairs_override, extra)

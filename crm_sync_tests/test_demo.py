@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 
-from crm_sync.sandbox.server import running_sandbox
+from crm_sandbox.server import running_sandbox
 from crm_sync_tests.sync_harness import ROOT, SyncEnv
 
 # Per pair: the HubSpot object and the Salesforce objects it links to.

@@ -11,7 +11,7 @@ from hubspot.crm.contacts import SimplePublicObjectInputForCreate
 from hubspot.crm.contacts.exceptions import NotFoundException
 from simple_salesforce import format_soql
 
-from crm_sync.sandbox.hubspot.loader import load_objects
+from crm_sandbox.hubspot.loader import load_objects
 from crm_sync_tests.sync_harness import sync_env
 
 

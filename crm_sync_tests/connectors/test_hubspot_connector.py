@@ -10,8 +10,8 @@ import requests
 
 from crm_sync.connectors.common import ApiUsage, BudgetExceeded, DailyLimitReached
 from crm_sync.connectors.hubspot import HubSpotConnector
-from crm_sync.sandbox.hubspot.loader import load_objects
-from crm_sync.sandbox.server import running_sandbox
+from crm_sandbox.hubspot.loader import load_objects
+from crm_sandbox.server import running_sandbox
 
 LIMITS = {"ten_second": 190, "daily": 625_000, "search_per_second": 5}
 

@@ -9,8 +9,8 @@ import pytest
 
 from crm_sync.connectors.common import ApiUsage, BudgetExceeded, DailyLimitReached
 from crm_sync.connectors.salesforce import SalesforceConnector, http_session, sandbox_credentials
-from crm_sync.sandbox.salesforce.loader import load_records
-from crm_sync.sandbox.server import running_sandbox
+from crm_sandbox.salesforce.loader import load_records
+from crm_sandbox.server import running_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,523 @@
+"""The Salesforce sandbox's HTTP surface: OAuth and SOAP login, REST resources, collections and limits."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+import re
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Scope
+
+from crm_sandbox.faults import FaultPlan
+from crm_sandbox.ids import normalize_id
+from crm_sandbox.middleware import SandboxMiddleware
+from crm_sandbox.salesforce import bulk2, schema
+from crm_sandbox.salesforce.errors import SfError, SfErrors, invalid_session
+from crm_sandbox.salesforce.query import DEFAULT_BATCH, Cursors, compile_or_error
+from crm_sandbox.salesforce.rules import format_datetime, parse_datetime
+from crm_sandbox.salesforce.store import SalesforceStore, sobject_or_error
+from crm_sandbox.soap import soap_fault, soap_login_response
+
+_DATA = re.compile(r"^/services/data/v(\d+\.\d)/?(.*)$")
+_COLLECTION_LIMIT = 200
+
+
+def sf_json(body, status: int = 200, headers: dict | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_response(err: SfError | SfErrors) -> Response:
+    errors = err.errors if isinstance(err, SfErrors) else [err]
+    if errors[0].status == 300:
+        return sf_json(errors[0].extra.get("records", []), status=300)
+    return sf_json([e.rest() for e in errors], status=errors[0].status)
+
+
+class SalesforceService:
+    """The Salesforce sandbox: store, counters, faults and the ASGI app over them."""
+
+    system = "salesforce"
+
+    def __init__(self, directory: Path, base_url: str = "https://127.0.0.1:8443"):
+        self.store = SalesforceStore(directory)
+        self.settings = self.store.settings
+        self.usage = self.store.usage
+        self.base_url = base_url
+        self.faults = FaultPlan.build("salesforce", **self.settings.get("faults", {}))
+        self.cursors = Cursors(self.store.directory / "salesforce.sqlite3", "01g5g")
+        self.bulk = bulk2.Bulk2(self)
+        routes = [
+            Route("/services/oauth2/token", self.oauth_token, methods=["POST"]),
+            Route("/services/Soap/u/{version}", self.soap_login, methods=["POST"]),
+            Route("/services/data", self.versions, methods=["GET"]),
+            Route("/services/data/", self.versions, methods=["GET"]),
+            Route("/services/data/{rest:path}", self.data_api, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+        ]
+        from crm_sandbox.salesforce.admin import admin_routes
+
+        self.app = SandboxMiddleware(Starlette(routes=routes + admin_routes(self)), self)
+
+    # ---- middleware hooks -----------------------------------------------------------------------------
+    def classify(self, method: str, path: str) -> str | None:
+        if path == "/services/oauth2/token":
+            return "auth:oauth2/token"
+        if path.startswith("/services/Soap/u/"):
+            return "auth:soap/login"
+        m = _DATA.match(path)
+        if not m:
+            return None
+        return f"{method} {endpoint_template(m.group(2))}"
+
+    def error_response(self, status: int, scope: Scope) -> Response:
+        codes = {500: "UNKNOWN_EXCEPTION", 502: "SERVER_UNAVAILABLE", 503: "SERVER_UNAVAILABLE",
+                 504: "REQUEST_RUNNING_TOO_LONG"}
+        messages = {500: "An unexpected error occurred. Please include this ErrorId if you contact support: "
+                         "1875212470-61377 (-1212345678)",
+                    503: "Server is temporarily unavailable. Please try again later."}
+        return sf_json([{"errorCode": codes.get(status, "UNKNOWN_EXCEPTION"),
+                         "message": messages.get(status, "Service unavailable")}], status=status)
+
+    def fault_response(self, kind: str, scope: Scope) -> Response | None:
+        if kind == "lock_row":
+            return sf_json([{"errorCode": "UNABLE_TO_LOCK_ROW", "fields": [], "message":
+                             "unable to obtain exclusive access to this record or 1 records: 0035g00000AbCdE"}],
+                           status=400)
+        if kind == "expire_session":
+            token = bearer(scope)
+            if token:
+                self.store.revoke_sessions(token)
+            return None  # the request now fails authentication like any expired session
+        if kind == "daily_limit":
+            # Spend what is left, this request included, so the gate refuses it as an exhausted org would.
+            self.usage.add("fault:daily_limit", max(0, self.allocation - self.usage.today() + 1))
+            return None
+        return None
+
+    @property
+    def allocation(self) -> int:
+        return int(self.settings["allocation"])
+
+    def gate(self, scope: Scope, endpoint: str) -> Response | None:
+        if endpoint.startswith("auth:"):
+            return None
+        if self.usage.today() > self.allocation:
+            return sf_json([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
+                           status=403)
+        return None
+
+    def extra_headers(self, scope: Scope, endpoint: str) -> list[tuple[bytes, bytes]]:
+        if endpoint.startswith("auth:"):
+            return []
+        used = min(self.usage.today(), self.allocation)
+        return [(b"sforce-limit-info", f"api-usage={used}/{self.allocation}".encode())]
+
+    # ---- auth -------------------------------------------------------------------------------------------
+    def _token_body(self, user_id: str) -> dict:
+        token = self.store.new_session(user_id)
+        org = self.settings["org_id"]
+        return {"access_token": token, "instance_url": self.base_url, "token_type": "Bearer",
+                "id": f"{self.base_url}/id/{org}/{user_id}", "issued_at": str(int(time.time() * 1000)),
+                "signature": base64.b64encode(token[-32:].encode()).decode(), "scope": "api"}
+
+    def _user_by_username(self, username: str) -> str | None:
+        sobject = schema.SCHEMA["User"]
+        ids = self.store.find_ids(sobject, "Username", username)
+        return ids[0] if ids else None
+
+    async def oauth_token(self, request: Request) -> Response:
+        form = parse_qs((await request.body()).decode())
+        get = lambda k: (form.get(k) or [""])[0]  # noqa: E731
+        fail = sf_json({"error": "invalid_grant", "error_description": "authentication failure"}, status=400)
+        grant = get("grant_type")
+        s = self.settings
+        if grant == "client_credentials":
+            client_id, client_secret = get("client_id"), get("client_secret")
+            auth = request.headers.get("authorization", "")
+            if auth.lower().startswith("basic "):
+                client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+            if (client_id, client_secret) != (s["client_id"], s["client_secret"]):
+                return sf_json({"error": "invalid_client", "error_description": "invalid client credentials"},
+                               status=400)
+            return sf_json(self._token_body(s["admin_user_id"]))
+        if grant == "password":
+            if (get("client_id"), get("client_secret")) != (s["client_id"], s["client_secret"]):
+                return sf_json({"error": "invalid_client_id", "error_description": "client identifier invalid"},
+                               status=400)
+            user = self._user_by_username(get("username"))
+            if user is None or get("password") not in (s["password"], s["password"] + s["security_token"]):
+                return fail
+            return sf_json(self._token_body(user))
+        if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+            try:
+                payload = get("assertion").split(".")[1]
+                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+            except (IndexError, ValueError):
+                return fail
+            user = self._user_by_username(str(claims.get("sub", "")))
+            if claims.get("iss") != s["client_id"] or user is None or float(claims.get("exp", 0)) < time.time():
+                return fail
+            return sf_json(self._token_body(user))
+        return sf_json({"error": "unsupported_grant_type", "error_description": "grant type not supported"},
+                       status=400)
+
+    async def soap_login(self, request: Request) -> Response:
+        body = (await request.body()).decode()
+        username = re.search(r"<(?:\w+:)?username>(.*?)</(?:\w+:)?username>", body, re.S)
+        password = re.search(r"<(?:\w+:)?password>(.*?)</(?:\w+:)?password>", body, re.S)
+        s = self.settings
+        user = self._user_by_username(html.unescape(username.group(1))) if username else None
+        secret = html.unescape(password.group(1)) if password else None
+        if user is None or secret not in (s["password"] + s["security_token"], s["password"]):
+            return Response(soap_fault("INVALID_LOGIN", "Invalid username, password, security token; or user "
+                                       "locked out."), status_code=500, media_type="text/xml")
+        token = self.store.new_session(user)
+        version = request.path_params["version"]
+        return Response(soap_login_response(self.base_url, version, s["org_id"], user, token, s["username"],
+                                            s["session_seconds"]), media_type="text/xml")
+
+    async def versions(self, request: Request) -> Response:
+        version = self.settings["api_version"]
+        return sf_json([{"label": "Winter '24", "url": f"/services/data/v{version}", "version": version}])
+
+    # ---- REST dispatch ----------------------------------------------------------------------------------
+    async def data_api(self, request: Request) -> Response:
+        m = _DATA.match(request.url.path)
+        if not m:
+            return sf_json([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], 404)
+        user = self.store.session_user(bearer(request.scope) or "")
+        if user is None:
+            return error_response(invalid_session())
+        parts = [p for p in m.group(2).split("/") if p]
+        try:
+            return await self.route(request, parts, user)
+        except (SfError, SfErrors) as exc:
+            return error_response(exc)
+
+    async def route(self, request: Request, parts: list[str], user: str) -> Response:
+        method = request.method
+        head = parts[0] if parts else ""
+        if head in ("query", "queryAll") and method == "GET":
+            include_deleted = head == "queryAll"
+            if len(parts) == 2:
+                return sf_json(self.next_page(parts[1], include_deleted, request))
+            return sf_json(self.run_query(request.query_params.get("q", ""), include_deleted, request))
+        if head == "sobjects":
+            return await self.sobjects(request, parts[1:], user)
+        if head == "composite" and len(parts) >= 2 and parts[1] == "sobjects":
+            return await self.collections(request, parts[2:], user)
+        if head == "limits" and method == "GET":
+            return sf_json(self.limits())
+        if head == "jobs":
+            return await self.bulk.route(request, parts[1:], user)
+        raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
+
+    # ---- queries ----------------------------------------------------------------------------------------
+    def _batch_size(self, request: Request) -> int:
+        options = request.headers.get("sforce-query-options", "")
+        m = re.search(r"batchSize\s*=\s*(\d+)", options)
+        return max(200, min(DEFAULT_BATCH, int(m.group(1)))) if m else DEFAULT_BATCH
+
+    def run_query(self, soql: str, include_deleted: bool, request: Request) -> dict:
+        if not soql.strip():
+            raise SfError("MALFORMED_QUERY", "unexpected token: <EOF>")
+        query = compile_or_error(soql, include_deleted)
+        cursor = self.cursors.open(query)
+        if query.count_only:
+            cursor.close()
+            if query.count_field:  # COUNT(Id) is an aggregate: one AggregateResult row
+                return {"totalSize": 1, "done": True,
+                        "records": [{"attributes": {"type": "AggregateResult"}, "expr0": cursor.total}]}
+            return {"totalSize": cursor.total, "done": True, "records": []}
+        return self._page(cursor, None, include_deleted, self._batch_size(request))
+
+    def next_page(self, locator_offset: str, include_deleted: bool, request: Request) -> dict:
+        locator, _, _ = locator_offset.partition("-")
+        cursor = self.cursors.get(locator)
+        return self._page(cursor, locator, include_deleted, self._batch_size(request))
+
+    def _page(self, cursor, locator: str | None, include_deleted: bool, batch: int) -> dict:
+        rows = cursor.rows.fetchmany(batch)
+        from crm_sandbox.salesforce.soql import record_json
+
+        version = self.settings["api_version"]
+        records = [record_json(cursor.query, row, version) for row in rows]
+        cursor.served += len(rows)
+        result = {"totalSize": cursor.total, "done": True, "records": records}
+        if cursor.served < cursor.total and rows:
+            locator = locator or self.cursors.keep(cursor)
+            kind = "queryAll" if include_deleted else "query"
+            result["done"] = False
+            result["nextRecordsUrl"] = f"/services/data/v{version}/{kind}/{locator}-{cursor.served}"
+        elif locator:
+            self.cursors.drop(locator)
+        else:
+            cursor.close()
+        return result
+
+    # ---- sObject resources ------------------------------------------------------------------------------
+    async def sobjects(self, request: Request, parts: list[str], user: str) -> Response:
+        method = request.method
+        version = self.settings["api_version"]
+        if not parts:
+            return sf_json(schema.describe_global(version))
+        sobject = schema.get_sobject(parts[0])
+        if sobject is None:
+            raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
+        rest = parts[1:]
+        allow_save = allows_save(request)
+        if not rest:
+            if method == "GET":
+                return sf_json({"objectDescribe": {k: v for k, v in schema.describe_sobject(sobject, version).items()
+                                                   if k not in ("fields", "childRelationships")}, "recentItems": []})
+            if method == "POST":
+                data = await json_body(request)
+                rid = self.store.create(sobject, data, user, allow_save)
+                return sf_json({"id": rid, "success": True, "errors": []}, status=201)
+        elif len(rest) == 1 and rest[0] == "describe" and method == "GET":
+            return sf_json(schema.describe_sobject(sobject, version))
+        elif len(rest) == 1 and rest[0] in ("updated", "deleted") and method == "GET":
+            return sf_json(self.changed_ids(sobject, rest[0], request))
+        elif len(rest) == 1:
+            record_id = rest[0]
+            if method == "GET":
+                row = self.store.live_row(sobject, record_id)
+                fields = request.query_params.get("fields")
+                return sf_json(self.store.to_json(sobject, row, fields.split(",") if fields else None))
+            if method == "PATCH":
+                self.store.update(sobject, record_id, await json_body(request), user, allow_save)
+                return Response(status_code=204)
+            if method == "DELETE":
+                self.store.delete(sobject, record_id, user)
+                return Response(status_code=204)
+            if method == "POST" and record_id == "Id":
+                rid = self.store.create(sobject, await json_body(request), user, allow_save)
+                return sf_json({"id": rid, "success": True, "errors": [], "created": True}, status=201)
+        elif len(rest) == 2:
+            field_name, value = rest
+            if method == "GET":
+                field = sobject.field(field_name)
+                if field is None or not (field.external_id or field.id_lookup):
+                    raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
+                ids = ([normalize_id(value)] if field.name == "Id" else self.store.find_ids(sobject, field.name, value))
+                ids = [i for i in ids if i]
+                if not ids:
+                    raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
+                if len(ids) > 1:
+                    return sf_json([f"/services/data/v{version}/sobjects/{sobject.name}/{i}" for i in ids], 300)
+                return sf_json(self.store.to_json(sobject, self.store.live_row(sobject, ids[0])))
+            if method == "PATCH":
+                data = await json_body(request)
+                rid, created = self.store.upsert(sobject, field_name, value, data, user, allow_save)
+                return sf_json({"id": rid, "success": True, "errors": [], "created": created},
+                               status=201 if created else 200)
+        raise SfError("METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,DELETE",
+                      status=405)
+
+    def changed_ids(self, sobject, kind: str, request: Request) -> dict:
+        start = parse_datetime(request.query_params.get("start", ""))
+        end = parse_datetime(request.query_params.get("end", ""))
+        if start is None or end is None:
+            raise SfError("INVALID_REPLICATION_DATE", "start and end must be valid dateTime values")
+        now = dt.datetime.now(dt.UTC)
+        if start < now - dt.timedelta(days=30):
+            raise SfError("INVALID_REPLICATION_DATE", "startDate cannot be more than 30 days ago")
+        end = min(end, now)
+        lo, hi = format_datetime(start), format_datetime(end)
+        if kind == "updated":
+            rows = self.store.conn.execute(
+                f'SELECT "Id" FROM "{sobject.name}" WHERE "IsDeleted" = 0 AND "SystemModstamp" >= ? '
+                f'AND "SystemModstamp" < ? ORDER BY "SystemModstamp", "Id"', (lo, hi)).fetchall()
+            if len(rows) > 600_000:
+                raise SfError("EXCEEDED_ID_LIMIT", "too many ids")
+            return {"ids": [r[0] for r in rows], "latestDateCovered": hi}
+        rows = self.store.conn.execute(
+            f'SELECT "Id", "_DeletedDate" FROM "{sobject.name}" WHERE "IsDeleted" = 1 AND "_DeletedDate" >= ? '
+            f'AND "_DeletedDate" < ? ORDER BY "_DeletedDate", "Id"', (lo, hi)).fetchall()
+        earliest = format_datetime(now - dt.timedelta(days=15))
+        return {"deletedRecords": [{"id": r[0], "deletedDate": r[1]} for r in rows],
+                "earliestDateAvailable": earliest, "latestDateCovered": hi}
+
+    # ---- sObject collections ----------------------------------------------------------------------------
+    async def collections(self, request: Request, parts: list[str], user: str) -> Response:
+        method = request.method
+        params = request.query_params
+        if method == "DELETE":
+            ids = [i for i in params.get("ids", "").split(",") if i]
+            all_or_none = params.get("allOrNone", "false").lower() == "true"
+            self._check_collection_size(len(ids))
+            return sf_json(self._run_collection(ids, all_or_none, lambda rid: self._delete_any(rid, user)))
+        if method == "GET" and parts:
+            sobject = sobject_or_error(parts[0])
+            ids = [i for i in params.get("ids", "").split(",") if i]
+            fields = [f for f in params.get("fields", "").split(",") if f]
+            out = []
+            for rid in ids:
+                row = self.store.row(sobject, rid)
+                live = row is not None and not row["IsDeleted"]
+                out.append(self.store.to_json(sobject, row, fields or None) if live else None)
+            return sf_json(out)
+        body = await json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+            raise SfError("JSON_PARSER_ERROR", "The request body must contain a records array")
+        records = body["records"]
+        all_or_none = bool(body.get("allOrNone", False))
+        self._check_collection_size(len(records))
+        allow_save = allows_save(request)
+        if method == "POST" and not parts:
+            return sf_json(self._run_collection(records, all_or_none,
+                                                lambda r: self._create_any(r, user, allow_save)))
+        if method == "PATCH" and not parts:
+            return sf_json(self._run_collection(records, all_or_none,
+                                                lambda r: self._update_any(r, user, allow_save)))
+        if method == "PATCH" and len(parts) == 2:
+            sobject = sobject_or_error(parts[0])
+            field = sobject.field(parts[1])
+            if field is None or not (field.external_id or field.name == "Id"):
+                raise SfError("INVALID_FIELD", f"Field {parts[1]} is not an external id field on {sobject.name}")
+            return sf_json(self._run_collection(records, all_or_none,
+                                                lambda r: self._upsert_any(sobject, field.name, r, user, allow_save)))
+        raise SfError("METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed.", status=405)
+
+    @staticmethod
+    def _check_collection_size(count: int) -> None:
+        if count > _COLLECTION_LIMIT:
+            raise SfError("EXCEEDED_ID_LIMIT",
+                          "record limit reached. cannot submit more than 200 records into this call")
+
+    def _run_collection(self, items: list, all_or_none: bool, op) -> list[dict]:
+        conn = self.store.conn
+        results: list[dict] = []
+        failed = False
+        conn.execute("BEGIN")
+        try:
+            for item in items:
+                try:
+                    results.append({"success": True, "errors": [], **op(item)})
+                except (SfError, SfErrors) as exc:
+                    errs = exc.errors if isinstance(exc, SfErrors) else [exc]
+                    results.append({"success": False, "errors": [e.collection() for e in errs]})
+                    failed = True
+            if all_or_none and failed:
+                conn.execute("ROLLBACK")
+                rolled = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", "message": "Record rolled back because "
+                          "not all records were valid and the request was using AllOrNone header", "fields": []}
+                return [r if not r["success"] else {"success": False, "errors": [rolled]} for r in
+                        [{k: v for k, v in r.items() if k != "id"} if r["success"] else r for r in results]]
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
+
+    def _typed(self, record: dict):
+        if not isinstance(record, dict):
+            raise SfError("JSON_PARSER_ERROR", "each record must be a JSON object")
+        type_name = (record.get("attributes") or {}).get("type")
+        if not type_name:
+            raise SfError("INVALID_TYPE", "Must send a concrete entity type.")
+        sobject = schema.get_sobject(type_name)
+        if sobject is None:
+            raise SfError("INVALID_TYPE", f"sObject type '{type_name}' is not supported.")
+        return sobject
+
+    def _create_any(self, record: dict, user: str, allow_save: bool) -> dict:
+        sobject = self._typed(record)
+        if any(k.lower() == "id" for k in record):
+            raise SfError("INVALID_FIELD", "cannot specify Id in an insert call", ["Id"])
+        return {"id": self.store.create(sobject, record, user, allow_save)}
+
+    def _update_any(self, record: dict, user: str, allow_save: bool) -> dict:
+        sobject = self._typed(record)
+        rid = next((v for k, v in record.items() if k.lower() == "id"), None)
+        if not rid:
+            raise SfError("MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
+        data = {k: v for k, v in record.items() if k.lower() != "id"}
+        self.store.update(sobject, rid, data, user, allow_save)
+        return {"id": normalize_id(rid)}
+
+    def _upsert_any(self, sobject, field_name: str, record: dict, user: str, allow_save: bool) -> dict:
+        value = next((v for k, v in record.items() if k.lower() == field_name.lower()), None)
+        if value in (None, ""):
+            raise SfError("MISSING_ARGUMENT", f"{field_name} not specified", [field_name])
+        rid, created = self.store.upsert(sobject, field_name, str(value), record, user, allow_save)
+        return {"id": rid, "created": created}
+
+    def _delete_any(self, record_id: str, user: str) -> dict:
+        rid = normalize_id(record_id)
+        type_name = self.store.type_of_id(rid) if rid else None
+        if type_name is None:
+            raise SfError("MALFORMED_ID", f"malformed id {record_id}")
+        self.store.delete(schema.SCHEMA[type_name], rid, user)
+        return {"id": rid}
+
+    def limits(self) -> dict:
+        used = min(self.usage.today(), self.allocation)
+        return {
+            "DailyApiRequests": {"Max": self.allocation, "Remaining": self.allocation - used},
+            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": 10000 - self.bulk.jobs_today("query")},
+            "DailyBulkV2QueryFileStorageMB": {"Max": 976562, "Remaining": 976562},
+            "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000 - self.bulk.jobs_today("ingest")},
+            "DataStorageMB": {"Max": 1024, "Remaining": 1024},
+            "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
+        }
+
+
+def allows_save(request: Request) -> bool:
+    """Sforce-Duplicate-Rule-Header: allowSave=true lets a write pass alert-type duplicate rules."""
+    header = request.headers.get("sforce-duplicate-rule-header", "")
+    return "allowsave=true" in header.replace(" ", "").lower()
+
+
+def bearer(scope: Scope) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == b"authorization":
+            text = value.decode()
+            return text[7:].strip() if text.lower().startswith("bearer ") else None
+        if key == b"x-sfdc-session":
+            return value.decode().strip()
+    return None
+
+
+async def json_body(request: Request):
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise SfError("JSON_PARSER_ERROR", "Unexpected character in the request body") from None
+
+
+def endpoint_template(rest: str) -> str:
+    """Collapse ids, locators and values so usage counts group by resource: ``sobjects/Lead/{id}``."""
+    parts = [p for p in rest.split("/") if p]
+    if not parts:
+        return "versions"
+    head = parts[0]
+    if head in ("query", "queryAll"):
+        return f"{head}/{{locator}}" if len(parts) > 1 else head
+    if head == "sobjects":
+        if len(parts) <= 1:
+            return "sobjects"
+        t = schema.get_sobject(parts[1])
+        name = t.name if t else parts[1]
+        if len(parts) == 2:
+            return f"sobjects/{name}"
+        if len(parts) == 3:
+            return f"sobjects/{name}/{parts[2]}" if parts[2] in ("describe", "updated", "deleted", "Id") \
+                else f"sobjects/{name}/{{id}}"
+        return f"sobjects/{name}/{parts[2]}/{{value}}"
+    if head == "jobs" and len(parts) >= 2:
+        tail = "/".join(parts[3:])
+        return f"jobs/{parts[1]}" + ("/{id}" if len(parts) > 2 else "") + (f"/{tail.lower()}" if tail else "")
+    return "/".join(parts)
