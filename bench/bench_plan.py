@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from crm_sync.config.models import load_config
+from crm_sync.config import load_config
 from crm_sync.engine import db
 from crm_sync.engine.db import transaction
 from crm_sync.engine.link import _link_by_key, build_sides, link_pair

@@ -16,9 +16,9 @@ from pathlib import Path
 import psutil
 from simple_salesforce import format_soql
 
-from crm_sync.connectors.salesforce import connect, sandbox_credentials
 from crm_sandbox.salesforce.loader import load_records
 from crm_sandbox.server import running_sandbox
+from crm_sync.connectors.salesforce import connect, sandbox_credentials
 
 PAGE_TARGET_MS = 200.0
 MEMORY_BUDGET_MB = 3 * 1024.0

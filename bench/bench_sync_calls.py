@@ -43,7 +43,7 @@ from pathlib import Path
 import yaml
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 
-from crm_sync.config.models import load_config
+from crm_sync.config import load_config
 from crm_sync.connectors import salesforce as sf_connector
 from crm_sync.connectors.salesforce import endpoint_label
 from crm_sync.defs.steps import hubspot_objects, salesforce_objects

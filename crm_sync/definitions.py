@@ -1,4 +1,8 @@
-"""The one Dagster Definitions object for crm-sync: the sync_cycle job over the configured pairs."""
+"""crm-sync's Dagster Definitions: the sync_cycle job over the pairs in sync.yaml (or the file CRM_SYNC_CONFIG names).
+
+Loaded lazily (`@definitions`): nothing is read at import; the config file is read when Dagster loads the code
+location, secrets only when a run sets up its resources.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,19 @@ from dagster import (
     Definitions,
     ScheduleDefinition,
     define_asset_job,
+    definitions,
     in_process_executor,
 )
 
-from crm_sync.config.models import load_config
+from crm_sync.config import load_config
 from crm_sync.defs.assets import build_assets
 from crm_sync.defs.checks import pair_checks
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
 from crm_sync.engine.pairs import pair_specs
 
-# The asset graph follows the pairs in sync.yaml (CRM_SYNC_CONFIG points elsewhere); no secrets are read here.
-CONFIG_PATH = os.environ.get("CRM_SYNC_CONFIG", "sync.yaml")
 
-
-def build_definitions(config_path: str = CONFIG_PATH) -> Definitions:
+def build_definitions(config_path: str | Path = "sync.yaml") -> Definitions:
+    config_path = str(config_path)
     config = load_config(Path(config_path))
     assets = build_assets(config)
     checks = [c for spec in pair_specs(config) for c in pair_checks(spec)]
@@ -41,4 +44,6 @@ def build_definitions(config_path: str = CONFIG_PATH) -> Definitions:
                    "hubspot": HubSpotResource(config_path=config_path)})
 
 
-defs = build_definitions()
+@definitions
+def defs() -> Definitions:
+    return build_definitions(os.environ.get("CRM_SYNC_CONFIG", "sync.yaml"))

@@ -58,13 +58,13 @@ def sync_until_quiet(config: Path, label: str, log: list[dict]) -> None:
 
 def run_demo(directory: Path, size: int = 2000, seed: int = 7, churn_seconds: float = 20.0,
              churn_rate: float = 5.0) -> int:
-    from crm_sync.engine import db
-    from crm_sync.engine.report import format_summary, run_summary
     # The demo is the sandbox's own verb: crm_sandbox is imported here only (cli.py checked it is installed).
     from crm_sandbox.churn import run_churn
     from crm_sandbox.seed import format_summary as format_seed
     from crm_sandbox.seed import seed_sandbox
     from crm_sandbox.server import running_sandbox
+    from crm_sync.engine import db
+    from crm_sync.engine.report import format_summary, run_summary
 
     directory = directory.resolve()
     _fresh(directory)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance
 
-from crm_sync.config.models import ConfigError, load_config
+from crm_sync.config import ConfigError, load_config
 from crm_sync.engine import db
 from crm_sync.engine.report import format_summary, run_summary
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import yaml
 from hubspot import HubSpot
 
+from crm_sandbox.server import running_sandbox
 from crm_sync.connectors.salesforce import connect, http_session, sandbox_credentials
 from crm_sync.engine import db
 from crm_sync.runner import CycleOutcome, execute_cycle
-from crm_sandbox.server import running_sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 HS_WRITE = re.compile(r"/batch/(create|update|upsert|archive)$|/batch/associate/|/batch/archive$")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Rule = Literal["two_way", "prefer_salesforce_unless_blank", "prefer_hubspot_unless_blank", "always_salesforce",
                "always_hubspot", "dont_sync"]
@@ -96,14 +95,14 @@ class PairConfig(Strict):
 class SalesforceConnection(Strict):
     """Sandbox: settings come from sandbox.json. Real org: every secret comes from an environment variable."""
 
-    kind: Literal["sandbox", "client_credentials", "password", "jwt"] = "sandbox"
+    kind: Literal["sandbox", "client_credentials", "password"] = "sandbox"
     sandbox_dir: Path = Path("data/sandbox")
     token_url_env: str = "SALESFORCE_TOKEN_URL"
     client_id_env: str = "SALESFORCE_CLIENT_ID"
     client_secret_env: str = "SALESFORCE_CLIENT_SECRET"
     username_env: str = "SALESFORCE_USERNAME"
     password_env: str = "SALESFORCE_PASSWORD"
-    private_key_file_env: str = "SALESFORCE_PRIVATE_KEY_FILE"
+    ca_file_env: str = "SALESFORCE_CA_FILE"  # optional: a CA bundle to trust for this org (a proxy, a test org)
     api_version: str = "59.0"
     external_id_field: str = "HubSpot_Id__c"
 
@@ -113,6 +112,7 @@ class HubSpotConnection(Strict):
     sandbox_dir: Path = Path("data/sandbox")
     base_url: str = "https://api.hubapi.com"
     access_token_env: str = "HUBSPOT_ACCESS_TOKEN"
+    ca_file_env: str = "HUBSPOT_CA_FILE"  # optional: a CA bundle to trust for base_url
     salesforce_id_property: str = "salesforce_id"
     ten_second_limit: int = 190
     search_per_second: int = 5
@@ -166,36 +166,3 @@ class SyncConfig(Strict):
                     raise ValueError(f"pairs.{name}: field {mapping.name!r} links_to {mapping.links_to!r}, which is "
                                      f"not a configured pair ({sorted(self.pairs)})")
         return self
-
-
-class ConfigError(ValueError):
-    """sync.yaml is missing or invalid; the message names the key and what was expected."""
-
-
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        lines.append(f"  {where}: {item['msg']}" + (f" (got {item['input']!r})" if "input" in item and
-                                                      not isinstance(item["input"], dict | list) else ""))
-    return "\n".join(lines)
-
-
-def load_config(path: Path | str = "sync.yaml") -> SyncConfig:
-    """Read and validate sync.yaml; default field mappings fill pairs that list none."""
-    from crm_sync.config.defaults import with_default_fields
-
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: no such file (copy sync.yaml from the repository root)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(raw).__name__}")
-    try:
-        config = SyncConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: invalid configuration\n{_describe(exc)}") from None
-    return with_default_fields(config)

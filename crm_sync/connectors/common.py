@@ -6,11 +6,13 @@ import random
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Protocol, TypeVar
+
+import pandas as pd
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -27,15 +29,53 @@ class WriteResult:
     error_code: str | None = None
     error_message: str | None = None
     error_fields: list[str] = field(default_factory=list)
+    response: object = None  # what the CRM answered for this record (kept in sync.audit)
 
     @classmethod
-    def ok(cls, key: str, target_id: str | None, created: bool | None = None) -> WriteResult:
-        return cls(key, True, target_id, created)
+    def ok(cls, key: str, target_id: str | None, created: bool | None = None, response: object = None) -> WriteResult:
+        return cls(key, True, target_id, created, response=response)
 
     @classmethod
     def failed(cls, key: str, code: str | None, message: str | None, fields: list[str] | None = None,
-               target_id: str | None = None) -> WriteResult:
-        return cls(key, False, target_id, None, code, message, list(fields or []))
+               target_id: str | None = None, response: object = None) -> WriteResult:
+        return cls(key, False, target_id, None, code, message, list(fields or []), response)
+
+
+# The columns of the ops a connector applies (engine/outbox.py and engine/associations.py make them):
+#   op_id, object, action, target_id, payload (dict), key_field (creates: the upsert key, None for a plain create).
+# action: create | update | delete, and for associations held apart from the record (HubSpot) associate |
+# dissociate, whose payload is {"from_type", "to_type", "from_id", "to_id", "type_id"}.
+OP_COLUMNS = ["op_id", "object", "action", "target_id", "payload", "key_field"]
+
+
+class Connector(Protocol):
+    """What the sync needs of a CRM; both connectors implement it, so the cycle never branches on the system.
+
+    Reads yield frames in staging's shape: id, cursor_at (version stamp), modified_at, deleted, then one text
+    column per field ("associations.<type>" columns for HubSpot associations).
+    """
+
+    system: str
+    usage: ApiUsage
+
+    def field_metadata(self, obj: str) -> list[dict]:
+        """Writability, types, lengths and options of an object's fields (engine/metadata.COLUMNS)."""
+
+    def ensure_cross_id(self, obj: str, field_name: str) -> None:
+        """Make sure the field that holds the other CRM's id exists (or say clearly that it does not)."""
+
+    def read_changes(self, obj: str, fields: list[str], since: datetime | None, overlap: timedelta,
+                     settled_until: datetime | None = None) -> Iterator[pd.DataFrame]:
+        """Records changed since `since` (all records when None), deletes where the CRM reads them so."""
+
+    def read_deleted(self, obj: str, fields: list[str]) -> Iterator[pd.DataFrame]:
+        """Deleted records that the change read does not return (HubSpot's archived list)."""
+
+    def read_associations(self, obj: str, columns: list[str], ids: list[str] | None) -> Iterator[pd.DataFrame]:
+        """Association columns (id + columns) of the given records, or of every record when ids is None."""
+
+    def apply(self, ops: pd.DataFrame) -> list[WriteResult]:
+        """Send ops (OP_COLUMNS) in the cheapest batches; one result per op, keyed by op_id."""
 
 
 class ApiUsage:

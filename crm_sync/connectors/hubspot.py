@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+import pandas as pd
 import urllib3
 from hubspot import HubSpot
 
@@ -35,6 +36,7 @@ ASSOC_WRITE_BATCH = 100  # the reference gives no limit for association writes: 
 # lastmodifieddate): reading it costs no association call, and a change of company alone is seen as a change.
 # {(from type, to type): (property, primary association type id)}
 PRIMARY_PROPERTIES = {("contacts", "companies"): ("associatedcompanyid", 1)}
+ASSOCIATION_PREFIX = "associations."  # a column "associations.companies" holds the sorted ids "12;34"
 _GROUPS = {"contacts": "contactinformation", "companies": "companyinformation", "deals": "dealinformation",
            "tickets": "ticketinformation"}
 
@@ -58,6 +60,8 @@ class HubSpotApiError(Exception):
 
 class HubSpotConnector:
     """HubSpot for the sync: properties, owners, extract (list or search), associations, batch writes."""
+
+    system = "hubspot"
 
     def __init__(self, base_url: str, access_token: str, usage: ApiUsage | None = None, max_workers: int = 4,
                  budget: int | None = None, ten_second_limit: int = 190, search_per_second: int = 5,
@@ -113,6 +117,106 @@ class HubSpotConnector:
         # the 429 says (X-HubSpot-RateLimit-Max) or, without it, to fewer than we just sent in the window.
         maximum = str((getattr(exc, "headers", None) or {}).get("X-HubSpot-RateLimit-Max") or "")
         limiter.lower(int(maximum) if maximum.isdigit() and limiter is self.limiter else limiter.in_window() - 1)
+
+    # ---- the sync's connector interface (connectors.common.Connector) -----------------------------------------
+    def field_metadata(self, obj: str) -> list[dict]:
+        """What a write check needs from the property definitions (enumerations are always restricted)."""
+        rows = []
+        for p in self.properties(obj):
+            read_only = bool((p.get("modificationMetadata") or {}).get("readOnlyValue")) or bool(p.get("calculated"))
+            options = [o["value"] for o in p.get("options") or [] if not o.get("hidden")]
+            # Owner-like enumerations list their options elsewhere (externalOptions): not checkable here.
+            restricted = p.get("type") == "enumeration" and bool(options) and not p.get("externalOptions")
+            kind = "email" if p.get("fieldType") == "email" or p["name"] == "email" else p.get("type", "string")
+            rows.append({"field": p["name"], "label": p.get("label"), "type": kind, "length": 0,
+                         "createable": not read_only, "updateable": not read_only, "restricted": restricted,
+                         "options": options})
+        return rows
+
+    def ensure_cross_id(self, obj: str, field_name: str) -> None:
+        """The unique text property that holds the Salesforce id (the upsert key of creates), made if missing."""
+        self.ensure_property(obj, field_name, "Salesforce Id", unique=True)
+
+    def read_changes(self, obj: str, fields: list[str], since: datetime | None, overlap: timedelta,
+                     settled_until: datetime | None = None) -> Iterator[pd.DataFrame]:
+        """Staging frames of changed records. Association columns: a contact's primary company comes as a
+        property with every read; the others come with a full read (listed with the records) and otherwise from
+        read_associations, since search returns none. Owners are listed whole."""
+        if obj == "owners":
+            yield _owners_frame(self.owners())
+            return
+        columns = _Columns(obj, fields)
+        pages = self.extract(obj, columns.wanted, since=since, overlap=overlap, settled_until=settled_until,
+                             associations=columns.targets if since is None else ())
+        for page in pages:
+            yield columns.frame(page)
+
+    def read_deleted(self, obj: str, fields: list[str]) -> Iterator[pd.DataFrame]:
+        """Archived records (archived=True, stamped with archivedAt), listed whole."""
+        if obj == "owners":
+            return
+        columns = _Columns(obj, fields)
+        for page in self.extract_archived(obj, columns.wanted):
+            yield columns.frame(page)
+
+    def read_associations(self, obj: str, columns: list[str], ids: list[str] | None) -> Iterator[pd.DataFrame]:
+        """Association columns of the given records (v4 batch read), or of every record (listed, 100 a call)."""
+        cols = _Columns(obj, columns)
+        if not cols.associations:
+            return
+        if ids is None:
+            for page in self.list_associations(obj, cols.targets):
+                yield pd.DataFrame({"id": [r["id"] for r in page]} | {
+                    column: [_association_value(r["associations"].get(to)) for r in page]
+                    for column, to in zip(cols.associations, cols.targets, strict=True)})
+            return
+        if not ids:
+            return
+        found = {to: self.read_associations_of(obj, to, ids) for to in cols.targets}
+        yield pd.DataFrame({"id": list(ids)} | {
+            column: [_association_value(found[to].get(i)) for i in ids]
+            for column, to in zip(cols.associations, cols.targets, strict=True)})
+
+    def apply(self, ops: pd.DataFrame) -> list[WriteResult]:
+        """Creates (upserts on key_field), updates, deletes (archive) by batches of 100; associations by v4 batches."""
+        results: list[WriteResult] = []
+        for (obj, action), group in ops.groupby(["object", "action"], sort=False):
+            keys, ids, payloads = list(group["op_id"]), list(group["target_id"]), list(group["payload"])
+            if action == "create":
+                key_field = group["key_field"].iloc[0] if "key_field" in group.columns else None
+                items = list(zip(keys, payloads, strict=True))
+                results += self.upsert(obj, key_field, items) if isinstance(key_field, str) and key_field \
+                    else self.create(obj, items)
+            elif action == "update":
+                results += self.update(obj, list(zip(keys, ids, payloads, strict=True)))
+            elif action == "delete":
+                results += self.archive(obj, list(zip(keys, ids, strict=True)))
+            elif action in ("associate", "dissociate"):
+                results += self._apply_associations(action, list(zip(keys, payloads, strict=True)))
+            else:
+                results += [WriteResult.failed(k, "UNSUPPORTED_ACTION", f"HubSpot has no {action!r} for {obj}")
+                            for k in keys]
+        return results
+
+    def _apply_associations(self, action: str, items: list[tuple[str, dict]]) -> list[WriteResult]:
+        groups: dict[tuple, list[tuple[str, dict]]] = {}
+        for key, p in items:
+            groups.setdefault((p["from_type"], p["to_type"], p.get("type_id")), []).append((key, p))
+        results = []
+        for (from_type, to_type, type_id), members in groups.items():
+            pairs = [(str(p["from_id"]), str(p["to_id"])) for _, p in members]
+            if action == "associate":
+                refused = self.associate(from_type, to_type, pairs, type_id=type_id)
+            else:
+                refused = self.dissociate(from_type, to_type, pairs)
+            by_pair = {(a, b): (code, message) for a, b, code, message in refused}
+            unnamed = next(((c, m) for a, b, c, m in refused if not a), None)
+            for (key, _), pair in zip(members, pairs, strict=True):
+                failure = by_pair.get(pair) or by_pair.get((pair[0], "")) or unnamed
+                results.append(WriteResult.failed(key, failure[0], failure[1], [ASSOCIATION_PREFIX + to_type],
+                                                  response={"from": pair[0], "to": pair[1], "error": failure[1]})
+                               if failure else WriteResult.ok(key, pair[0], response={"from": pair[0], "to": pair[1]}))
+        return results
 
     def properties(self, object_type: str) -> list[dict]:
         """Property definitions (name, type, fieldType, options, modificationMetadata, hasUniqueValue...)."""
@@ -253,12 +357,12 @@ class HubSpotConnector:
             more = [str(r["id"]) for r in results
                     if _next_after((r.get("associations") or {}).get(to_type) or {})]
             if more:
-                found = self.read_associations(object_type, to_type, more)
+                found = self.read_associations_of(object_type, to_type, more)
                 for out in flat:
                     if out["id"] in found:
                         out["associations"][to_type] = found[out["id"]]
 
-    def read_associations(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
+    def read_associations_of(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
         """Associated record ids per id (v4 batch read, 100 ids per call, every page of each id)."""
         label = f"POST /crm/v4/associations/{from_type}/{to_type}/batch/read"
 
@@ -282,9 +386,9 @@ class HubSpotConnector:
         return out
 
     def associate(self, from_type: str, to_type: str, pairs: list[tuple[str, str]],
-                  type_id: int | None = None) -> list[tuple[str, str, str]]:
+                  type_id: int | None = None) -> list[tuple[str, str, str, str]]:
         """Associations by v4 batch: default (unlabeled), or of one HUBSPOT_DEFINED type such as a primary company
-        (which HubSpot moves from the record's previous primary); returns the (from, to, message) refused."""
+        (which HubSpot moves from the record's previous primary); returns the (from, to, code, message) refused."""
         inputs = [{"from": {"id": str(a)}, "to": {"id": str(b)}} for a, b in pairs]
         if type_id is None:
             return self._pairs("associate/default", self._assoc.create_default, from_type, to_type, inputs)
@@ -293,27 +397,35 @@ class HubSpotConnector:
                            [{**item, "types": kind} for item in inputs])
 
     def dissociate(self, from_type: str, to_type: str, pairs: list[tuple[str, str]]) -> None:
-        """Remove every association between each pair (v4 batch archive)."""
+        """Remove every association between each pair (v4 batch archive); returns the (from, to, code, message)
+        refused."""
         grouped: dict[str, list[dict]] = {}
         for a, b in pairs:
             grouped.setdefault(str(a), []).append({"id": str(b)})
         inputs = [{"from": {"id": a}, "to": targets} for a, targets in grouped.items()]
-        self._pairs("archive", self._assoc.archive, from_type, to_type, inputs)
+        return self._pairs("archive", self._assoc.archive, from_type, to_type, inputs)
 
-    def _pairs(self, op: str, fn, from_type: str, to_type: str, inputs: list[dict]) -> list[tuple[str, str, str]]:
+    def _pairs(self, op: str, fn, from_type: str, to_type: str,
+               inputs: list[dict]) -> list[tuple[str, str, str, str]]:
         label = f"POST /crm/v4/associations/{from_type}/{to_type}/batch/{op}"
 
-        def send(batch: list[dict]) -> list[tuple[str, str, str]]:
-            data = self._call(label, fn, from_type, to_type, {"inputs": batch})
+        def send(batch: list[dict]) -> list[tuple[str, str, str, str]]:
+            try:
+                data = self._call(label, fn, from_type, to_type, {"inputs": batch})
+            except HubSpotApiError as exc:
+                if exc.status in (401, 403):
+                    raise  # a token or scope problem is the same for every pair: stop the run
+                return [("", "", exc.category, exc.message)]
             refused = []
             for error in data.get("errors") or []:
                 context, message = error.get("context") or {}, str(error.get("message", ""))
+                code = str(error.get("subCategory") or error.get("category") or "ASSOCIATION_REFUSED")
                 froms = {str(i) for i in context.get("fromObjectId") or []}
                 tos = {str(i) for i in context.get("toObjectId") or []}
                 pairs = [(item["from"]["id"], str((item["to"] if isinstance(item["to"], dict) else {}).get("id", "")))
                          for item in batch]
-                named = [(a, b, message) for a, b in pairs if a in froms and (not tos or b in tos)]
-                refused += named or [("", "", message)]  # an error naming no pair is still reported
+                named = [(a, b, code, message) for a, b in pairs if a in froms and (not tos or b in tos)]
+                refused += named or [("", "", code, message)]  # an error naming no pair is still reported
             return refused
 
         outcomes = unwrap(parallel_map(send, chunks(inputs, ASSOC_WRITE_BATCH), self.max_workers))
@@ -418,13 +530,14 @@ def _failed(key: str, error: dict) -> WriteResult:
     details = [e for e in error.get("errors") or [] if isinstance(e, dict)]
     code = next((e.get("code") for e in details if e.get("code")), None) or error.get("category") or "ERROR"
     fields = [str(f) for e in [error, *details] for f in ((e.get("context") or {}).get("propertyName") or [])]
-    return WriteResult.failed(key, str(code), str(error.get("message") or ""), list(dict.fromkeys(fields)))
+    return WriteResult.failed(key, str(code), str(error.get("message") or ""), list(dict.fromkeys(fields)),
+                              response=error)
 
 
 def _match(op: str, batch: list, data: dict) -> list[WriteResult]:
     """Results and 207 errors mapped back to the inputs (HubSpot does not promise input order)."""
     if op == "archive":  # 204: every input archived (archiving what is gone is not an error)
-        return [WriteResult.ok(key, body["id"]) for _, key, body in batch]
+        return [WriteResult.ok(key, body["id"], response={"status": 204, "id": body["id"]}) for _, key, body in batch]
     id_property = batch[0][2].get("idProperty")
     by_value = {str(body.get("id", "")).lower(): n for n, (_, _, body) in enumerate(batch)}
     out: dict[int, WriteResult] = {}
@@ -434,7 +547,7 @@ def _match(op: str, batch: list, data: dict) -> list[WriteResult]:
         n = int(trace) if trace.isdigit() else by_value.get(str(value).lower())
         if n is not None and n < len(batch):
             created = {"create": True, "update": False}.get(op, record.get("new"))
-            out[n] = WriteResult.ok(batch[n][1], str(record["id"]), created)
+            out[n] = WriteResult.ok(batch[n][1], str(record["id"]), created, response=record)
     errors = data.get("errors") or []
     for error in errors:
         out.update({n: _failed(batch[n][1], error) for n in _positions(error, batch) - set(out)})
@@ -476,3 +589,61 @@ def _after(cursor: str | None) -> dict:
 def _stamp(record: dict, modified: str) -> int:
     text = (record.get("properties") or {}).get(modified) or record.get("updatedAt")
     return epoch_ms(as_utc(datetime.fromisoformat(str(text).replace("Z", "+00:00"))))
+
+
+def _association_value(ids: list[str] | None) -> str | None:
+    """An association as staged: the sorted set "id;id" (a single-valued association reads its first member)."""
+    return ";".join(sorted(set(ids), key=int)) if ids else None
+
+
+class _Columns:
+    """How a list of staged columns is read: properties, associations kept as properties (a contact's primary
+    company), and the other associations (listed with the records, or read apart)."""
+
+    def __init__(self, obj: str, fields: list[str]):
+        self.modified = modified_property(obj)
+        associations = [f for f in fields if f.startswith(ASSOCIATION_PREFIX)]
+        self.by_property = {c: PRIMARY_PROPERTIES[key][0] for c in associations
+                            if (key := (obj, c.removeprefix(ASSOCIATION_PREFIX))) in PRIMARY_PROPERTIES}
+        self.associations = [c for c in associations if c not in self.by_property]
+        self.targets = tuple(c.removeprefix(ASSOCIATION_PREFIX) for c in self.associations)
+        self.properties = [f for f in fields if not f.startswith(ASSOCIATION_PREFIX)]
+        # The last-modified property is each version's modification time (staged as modified_at).
+        self.wanted = list(dict.fromkeys([*self.properties, *self.by_property.values(), self.modified]))
+
+    def frame(self, page: list[dict]) -> pd.DataFrame:
+        out = _staging_frame(page, self.wanted, self.modified)
+        for column, prop in self.by_property.items():
+            out[column] = out[prop]
+        if page and "associations" in page[0]:
+            for column, to_type in zip(self.associations, self.targets, strict=True):
+                out[column] = [_association_value(r["associations"].get(to_type)) for r in page]
+        return out.drop(columns=[p for p in self.wanted if p not in self.properties])
+
+
+def _staging_frame(records: list[dict], properties: list[str], modified: str) -> pd.DataFrame:
+    """Flat records as staging wants them: id, cursor_at (the version: updatedAt, or archivedAt for an archived
+    record, since archiving does not move updatedAt), modified_at (the last-modified property), deleted, fields."""
+    frame = pd.DataFrame.from_records(records)
+    for column in ["id", "archived", "updatedAt", *properties]:
+        if column not in frame.columns:
+            frame[column] = None
+    stamp = frame[modified].where(frame[modified].notna(), frame["updatedAt"]) \
+        if modified in frame.columns else frame["updatedAt"]
+    version = frame["updatedAt"].fillna(stamp)
+    if "archivedAt" in frame.columns:
+        version = frame["archivedAt"].where(frame["archivedAt"].notna(), version)
+    out = pd.DataFrame({"id": frame["id"].astype(str),
+                        "cursor_at": pd.to_datetime(version, utc=True, format="ISO8601"),
+                        "modified_at": pd.to_datetime(stamp, utc=True, format="ISO8601"),
+                        "deleted": frame["archived"].fillna(False).astype(bool)})
+    for prop in properties:
+        out[prop] = frame[prop]
+    return out
+
+
+def _owners_frame(owners: list[dict]) -> pd.DataFrame:
+    """Owners have no change stamp: each read is a new version of all of them."""
+    now = pd.Timestamp.now(tz="UTC")
+    return pd.DataFrame({"id": [str(o["id"]) for o in owners], "cursor_at": now, "modified_at": now,
+                         "deleted": False, "email": [o.get("email") for o in owners]})

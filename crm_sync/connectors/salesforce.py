@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce, format_soql
@@ -36,6 +37,7 @@ _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _API_PREFIX = re.compile(r"^/services/(data/v[\d.]+/?)?")
 _ID_LIKE = re.compile(r"^(?=.*\d)[A-Za-z0-9-]{15,}$")  # record and job ids, query locators ("01g...-2000")
 _SYSTEM_FIELDS = ("SystemModstamp", "LastModifiedDate", "IsDeleted")
+_STAGING = {"Id": "id", "SystemModstamp": "cursor_at", "LastModifiedDate": "modified_at", "IsDeleted": "deleted"}
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,8 @@ class _MeteredSession(requests.Session):
 class SalesforceConnector:
     """Salesforce for the sync: describe, incremental extract (REST keyset pages or Bulk API 2.0), collection writes."""
 
+    system = "salesforce"
+
     def __init__(self, creds: SalesforceCredentials, usage: ApiUsage | None = None, max_workers: int = 4,
                  budget: int | None = None, retries: int = 5, timeout: float = 60.0, *, backoff_base: float = 0.5,
                  bulk_threshold: int = 10_000, bulk_wait: float = 1.0):
@@ -220,6 +224,51 @@ class SalesforceConnector:
     def describe(self, sobject: str) -> dict:
         """The sObject describe JSON (fields with types, picklists, writability)."""
         return self.sf.restful(f"sobjects/{_ident(sobject)}/describe")
+
+    def field_metadata(self, obj: str) -> list[dict]:
+        """What a write check needs from the sObject describe (active picklist values only)."""
+        return [{"field": f["name"], "label": f.get("label"), "type": f["type"], "length": int(f.get("length") or 0),
+                 "createable": bool(f.get("createable")), "updateable": bool(f.get("updateable")),
+                 "restricted": bool(f.get("restrictedPicklist")),
+                 "options": [p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)]}
+                for f in self.describe(obj)["fields"]]
+
+    def ensure_cross_id(self, obj: str, field_name: str) -> None:
+        """Salesforce fields are made by the org's admin, not by the sync: a missing external id field shows up as
+        INVALID_FIELD in validation, which names it."""
+
+    def read_changes(self, obj: str, fields: list[str], since: datetime | None, overlap: timedelta,
+                     settled_until: datetime | None = None) -> Iterator[pd.DataFrame]:
+        """Staging frames of `extract` (deletes included: queryAll)."""
+        for page in self.extract(obj, fields, since=since, overlap=overlap, settled_until=settled_until):
+            yield _staging_frame(page, fields)
+
+    def read_deleted(self, obj: str, fields: list[str]) -> Iterator[pd.DataFrame]:
+        """Nothing apart: the change read returns deleted records (IsDeleted) already."""
+        return iter(())
+
+    def read_associations(self, obj: str, columns: list[str], ids: list[str] | None) -> Iterator[pd.DataFrame]:
+        """Nothing apart: Salesforce associations are lookup fields and child records, read as records."""
+        return iter(())
+
+    def apply(self, ops: pd.DataFrame) -> list[WriteResult]:
+        """Creates (upserts on key_field, or plain creates), updates and deletes, by sObject collections of 200."""
+        results: list[WriteResult] = []
+        for (obj, action), group in ops.groupby(["object", "action"], sort=False):
+            keys, ids, payloads = list(group["op_id"]), list(group["target_id"]), list(group["payload"])
+            if action == "create":
+                key_field = group["key_field"].iloc[0] if "key_field" in group.columns else None
+                key_field = key_field if isinstance(key_field, str) and key_field else None
+                items = list(zip(keys, payloads, strict=True))
+                results += self.upsert(obj, key_field, items) if key_field else self.create(obj, items)
+            elif action == "update":
+                results += self.update(obj, list(zip(keys, ids, payloads, strict=True)))
+            elif action == "delete":
+                results += self.delete(list(zip(keys, ids, strict=True)))
+            else:
+                results += [WriteResult.failed(k, "UNSUPPORTED_ACTION", f"Salesforce has no {action!r} for {obj}")
+                            for k in keys]
+        return results
 
     def query(self, soql: str) -> list[dict]:
         """All rows of a small SOQL query as flat dicts (relationship fields as "Owner.Name")."""
@@ -335,7 +384,8 @@ class SalesforceConnector:
             except SalesforceError as exc:  # the whole request was refused (a 4xx the retry rules do not resend)
                 code, message, fields = _error_parts(exc.content)
                 for i in pending:
-                    results[i] = WriteResult.failed(batch[i][0], code, message, fields)
+                    results[i] = WriteResult.failed(batch[i][0], code, message, fields,
+                                                    response={"status": exc.status, "body": exc.content})
                 break
             retry: list[int] = []
             for i, outcome in zip(pending, body or [], strict=False):
@@ -343,13 +393,14 @@ class SalesforceConnector:
                 if outcome.get("success"):
                     created = {"upsert": outcome.get("created"), "update": False, "create": True}.get(kind)
                     target = outcome.get("id") or (str(batch[i][1]) if kind == "delete" else None)
-                    results[i] = WriteResult.ok(key, target, created)
+                    results[i] = WriteResult.ok(key, target, created, response=outcome)
                     continue
                 code, message, fields = _error_parts(outcome.get("errors"))
                 if kind == "delete" and code == "ENTITY_IS_DELETED":
-                    results[i] = WriteResult.ok(key, str(batch[i][1]))  # already in the recycle bin: goal met
+                    # already in the recycle bin: goal met
+                    results[i] = WriteResult.ok(key, str(batch[i][1]), response=outcome)
                     continue
-                results[i] = WriteResult.failed(key, code, message, fields)
+                results[i] = WriteResult.failed(key, code, message, fields, response=outcome)
                 decision = self.policy.decide(Failure("salesforce", 200, code, message), attempt)
                 if decision.action == "retry":
                     retry.append(i)
@@ -362,6 +413,18 @@ class SalesforceConnector:
 
 
 # ---- helpers --------------------------------------------------------------------------------------------------
+def _staging_frame(records: list[dict], fields: list[str]) -> pd.DataFrame:
+    """Flat records as staging wants them: id, cursor_at (SystemModstamp), modified_at, deleted, fields."""
+    frame = pd.DataFrame.from_records(records)
+    for column in [*_STAGING, *fields]:
+        if column not in frame.columns:
+            frame[column] = None
+    frame = frame[[*_STAGING, *[f for f in fields if f not in _STAGING]]].rename(columns=_STAGING)
+    frame["cursor_at"] = pd.to_datetime(frame["cursor_at"], utc=True, format="ISO8601")
+    frame["modified_at"] = pd.to_datetime(frame["modified_at"], utc=True, format="ISO8601")
+    return frame
+
+
 def _ident(name: str) -> str:
     """An API name checked to be an identifier (it is put into SOQL and URLs unquoted)."""
     if not _IDENT.match(name or ""):

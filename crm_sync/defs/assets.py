@@ -1,26 +1,24 @@
-"""Assets of one sync cycle: extract per object and side, link and plan per pair, load per pair and side."""
+"""Assets of one sync cycle: extract per object and side, link and plan per pair, load per pair and side.
 
+Each body is a table of contents: ask the engine what to do, call the connector, hand the answer to the engine,
+report. The decisions are the engine's, the HTTP the connectors'.
+"""
 
 import datetime as dt
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from crm_sync.config.models import SyncConfig
+from crm_sync.config import SyncConfig
 from crm_sync.connectors.common import ApiUsage
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
-from crm_sync.defs.steps import (
-    extract_hubspot,
-    extract_owners,
-    extract_salesforce,
-    hubspot_objects,
-    load_pair,
-    salesforce_objects,
-)
+from crm_sync.engine import associations, metadata, outbox, staging
 from crm_sync.engine.link import link_pair
-from crm_sync.engine.outbox import record_usage
-from crm_sync.engine.pairs import PairSpec, pair_specs
+from crm_sync.engine.pairs import PairSpec, extract_fields, pair_specs
 from crm_sync.engine.plan import plan_pair
+from crm_sync.engine.reads import finish_reads, plan_reads
 from crm_sync.engine.validate import validate_outgoing
+
+LOAD_CHUNK = 1000  # ops recorded per transaction, so a killed load loses at most one chunk of answers
 
 
 def _table(rows: dict) -> MetadataValue:
@@ -29,7 +27,7 @@ def _table(rows: dict) -> MetadataValue:
 
 
 class CallsDuring:
-    """API calls a shared connector made while this step ran (by endpoint)."""
+    """API calls the run's connector made while this step ran (by endpoint)."""
 
     def __init__(self, usage: ApiUsage):
         self.usage, self.before = usage, usage.snapshot()
@@ -39,61 +37,49 @@ class CallsDuring:
         return {k: v - self.before.get(k, 0) for k, v in after.items() if v != self.before.get(k, 0)}
 
 
-def _result(stats: dict, usage: CallsDuring | None = None) -> MaterializeResult:
-    metadata = {k: v for k, v in stats.items() if isinstance(v, int | float | str | bool)}
-    if usage is not None:
-        calls = usage.snapshot()
-        metadata["api_calls"] = sum(calls.values())
-        metadata["api_calls_by_endpoint"] = _table(calls) if calls else MetadataValue.md("(none)")
-    metadata["summary"] = _table({k: v for k, v in stats.items() if not isinstance(v, dict)})
-    return MaterializeResult(metadata=metadata)
+def _result(stats: dict, calls: dict[str, int] | None = None) -> MaterializeResult:
+    metadata_ = {k: v for k, v in stats.items() if isinstance(v, int | float | str | bool)}
+    if calls is not None:
+        metadata_["api_calls"] = sum(calls.values())
+        metadata_["api_calls_by_endpoint"] = _table(calls) if calls else MetadataValue.md("(none)")
+    metadata_["summary"] = _table({k: v for k, v in stats.items() if not isinstance(v, dict)})
+    return MaterializeResult(metadata=metadata_)
 
 
-def salesforce_extract_asset(obj: str, fields: list[str]):
-    @asset(key=["salesforce", "raw", obj], group_name="extract", kinds={"salesforce", "duckdb"},
-           description=f"Salesforce {obj} changes since the cursor (deletes included), appended to "
-                       f"raw_salesforce.{obj}; {obj}_current holds the latest version.")
+def extract_asset(system: str, obj: str, fields: list[str], cross_id: str | None):
+    @asset(key=[system, "raw", obj], group_name="extract", kinds={system, "duckdb"},
+           description=f"{system} {obj} changes since the cursor (deletes included), appended to raw_{system}.{obj}; "
+                       f"{obj}_current holds the latest version.")
     def _extract(context: AssetExecutionContext, sync_config: SyncConfigResource, state: SyncStateResource,
-                 salesforce: SalesforceResource) -> MaterializeResult:
-        config = sync_config.load()
-        connector = salesforce.connector()
-        usage = CallsDuring(connector.usage)
+                 salesforce: SalesforceResource, hubspot: HubSpotResource) -> MaterializeResult:
+        connector, run_id = (salesforce if system == "salesforce" else hubspot).connector, context.run.run_id
+        calls = CallsDuring(connector.usage)
         with state.connect() as con:
-            stats = extract_salesforce(con, connector, obj, fields,
-                                       dt.timedelta(seconds=config.sync.overlap_seconds), context.run.run_id)
-            record_usage(con, context.run.run_id, "salesforce", usage.snapshot())
-        return _result(stats, usage)
+            read = plan_reads(con, system, obj, fields, sync_config.config.sync, dt.datetime.now(dt.UTC),
+                              with_metadata=cross_id is not None)
+            if read.metadata:
+                connector.ensure_cross_id(obj, cross_id)
+                metadata.store(con, system, obj, connector.field_metadata(obj), run_id, read.started)
+            rows = sum(staging.stage(con, system, obj, frame, run_id)
+                       for frame in connector.read_changes(obj, fields, read.since, read.overlap, read.settled_until))
+            if read.deletes:
+                rows += sum(staging.stage(con, system, obj, frame, run_id)
+                            for frame in connector.read_deleted(obj, fields))
+            stats = {"rows_read": rows, "full_read": read.full}
+            if read.association_sweep:
+                stats["association_sweep_changed"] = sum(
+                    staging.refresh_columns(con, system, obj, frame, run_id)
+                    for frame in connector.read_associations(obj, read.association_columns, None))
+            elif read.association_reads:
+                ids = staging.changed_ids(con, system, obj, run_id, new_only=read.association_new_only)
+                for frame in connector.read_associations(obj, read.association_columns, ids):
+                    staging.set_columns(con, system, obj, frame, run_id)
+                stats["association_reads"] = len(ids)
+            finish_reads(con, read, run_id)
+            outbox.record_usage(con, run_id, system, calls.snapshot())
+        return _result(stats, calls.snapshot())
 
     return _extract
-
-
-def hubspot_extract_asset(obj: str, properties: list[str]):
-    @asset(key=["hubspot", "raw", obj], group_name="extract", kinds={"hubspot", "duckdb"},
-           description=f"HubSpot {obj} changes since the cursor, appended to raw_hubspot.{obj}.")
-    def _extract(context: AssetExecutionContext, sync_config: SyncConfigResource, state: SyncStateResource,
-                 hubspot: HubSpotResource) -> MaterializeResult:
-        config = sync_config.load()
-        connector = hubspot.connector()
-        usage = CallsDuring(connector.usage)
-        with state.connect() as con:
-            stats = extract_hubspot(con, connector, obj, properties, config.sync, context.run.run_id,
-                                    config.connections.hubspot.salesforce_id_property)
-            record_usage(con, context.run.run_id, "hubspot", usage.snapshot())
-        return _result(stats, usage)
-
-    return _extract
-
-
-@asset(key=["hubspot", "raw", "owners"], group_name="extract", kinds={"hubspot", "duckdb"},
-       description="HubSpot owners (id, email): owner fields map to Salesforce users by email.")
-def hubspot_owners(context: AssetExecutionContext, state: SyncStateResource,
-                   hubspot: HubSpotResource) -> MaterializeResult:
-    connector = hubspot.connector()
-    usage = CallsDuring(connector.usage)
-    with state.connect() as con:
-        stats = extract_owners(con, connector, context.run.run_id)
-        record_usage(con, context.run.run_id, "hubspot", usage.snapshot())
-    return _result(stats, usage)
 
 
 def _extract_keys(spec: PairSpec) -> list[AssetKey]:
@@ -109,11 +95,12 @@ def plan_asset(spec: PairSpec, after: list[AssetKey]):
                        f"{spec.match_kind or 'stored ids only'}), plans the three-way diff into sync.outbox and "
                        "validates outgoing values against live metadata (pandera).")
     def _plan(context: AssetExecutionContext, state: SyncStateResource) -> MaterializeResult:
+        run_id = context.run.run_id
         with state.connect() as con:
-            links = link_pair(con, spec, context.run.run_id)
-            plan = plan_pair(con, spec, context.run.run_id, sides_built=True)
-            valid_sf = validate_outgoing(con, spec.name, "salesforce", context.run.run_id)
-            valid_hs = validate_outgoing(con, spec.name, "hubspot", context.run.run_id)
+            links = link_pair(con, spec, run_id)
+            plan = plan_pair(con, spec, run_id, sides_built=True)
+            valid_sf = validate_outgoing(con, spec.name, "salesforce", run_id)
+            valid_hs = validate_outgoing(con, spec.name, "hubspot", run_id)
         stats = {**{f"links_{k}": v for k, v in links.as_dict().items()},
                  **{k: v for k, v in plan.as_dict().items() if k != "by_field"},
                  "quarantined_salesforce": valid_sf.invalid_ops, "quarantined_hubspot": valid_hs.invalid_ops}
@@ -127,28 +114,38 @@ def plan_asset(spec: PairSpec, after: list[AssetKey]):
 def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
     @asset(key=[target, "load", spec.name], group_name="load", kinds={target, "duckdb"},
            deps=[AssetKey(["sync", "plan", spec.name]), *after],
-           description=f"Sends the planned {spec.name} writes to {target} (upserts keyed by external ids, batches) "
-                       "and records links, shadow, errors and audit.")
+           description=f"Sends the planned {spec.name} writes to {target} (upserts keyed by external ids, batches), "
+                       "then the associations they carry, and records links, shadow, errors and audit.")
     def _load(context: AssetExecutionContext, sync_config: SyncConfigResource, state: SyncStateResource,
               salesforce: SalesforceResource, hubspot: HubSpotResource) -> MaterializeResult:
-        config = sync_config.load()
-        connector = salesforce.connector() if target == "salesforce" else hubspot.connector()
-        usage = CallsDuring(connector.usage)
+        connector, run_id = (salesforce if target == "salesforce" else hubspot).connector, context.run.run_id
+        max_attempts = sync_config.config.sync.max_attempts
+        calls = CallsDuring(connector.usage)
+        done = outbox.LoadResult()
         with state.connect() as con:
-            stats = load_pair(con, connector, target, spec, config.sync.max_attempts, context.run.run_id)
-            record_usage(con, context.run.run_id, target, usage.snapshot())
-        return _result(stats, usage)
+            ops = outbox.ops_to_send(con, spec, target, max_attempts)
+            for start in range(0, len(ops), LOAD_CHUNK):
+                chunk = ops.iloc[start:start + LOAD_CHUNK]
+                done += outbox.record_results(con, outbox.results_frame(connector.apply(chunk)), run_id)
+            associations.expand(con, spec, target, run_id)
+            changes = associations.changes_to_send(con, spec, target, max_attempts)
+            linked = associations.record(con, changes, connector.apply(changes), run_id)
+            outbox.record_usage(con, run_id, target, calls.snapshot())
+        stats = {"ops": len(ops), "sent": done.sent, "rejected": done.failed, "links_made": done.links_made,
+                 "association_ops": linked.sent + linked.failed, "associations_rejected": linked.failed,
+                 **{f"{action}s": int(n) for action, n in ops.groupby("action").size().items()}}
+        return _result(stats, calls.snapshot())
 
     return _load
 
 
 def build_assets(config: SyncConfig) -> list:
     """The asset graph for the configured pairs. Loads of earlier pairs come first (companies before people)."""
-    assets = [salesforce_extract_asset(o, f) for o, f in salesforce_objects(config).items()]
-    assets += [hubspot_extract_asset(o, p) for o, p in hubspot_objects(config).items()]
-    assets.append(hubspot_owners)
+    specs = pair_specs(config)
+    assets = [extract_asset(system, obj, fields, cross_id)
+              for (system, obj), (fields, cross_id) in extract_fields(specs).items()]
     previous_loads: list[AssetKey] = []
-    for spec in pair_specs(config):
+    for spec in specs:
         assets.append(plan_asset(spec, previous_loads))
         loads = [AssetKey(["salesforce", "load", spec.name]), AssetKey(["hubspot", "load", spec.name])]
         assets += [load_asset(spec, "salesforce", previous_loads), load_asset(spec, "hubspot", previous_loads)]

@@ -1,53 +1,65 @@
-"""Dagster resources: the sync configuration, the DuckDB state file, and the two CRM connectors."""
+"""Dagster resources: the parsed configuration, the DuckDB state file, and the two CRM connectors.
+
+Each is set up once per run (`setup_for_execution`): sync.yaml is parsed there, secrets are read from the
+environment there, the state file is opened once and every step of the run shares it (the job runs in one
+process: DuckDB takes one writer), and the connectors (sessions, rate windows, API usage) live for the run.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import PrivateAttr
 
-from crm_sync.config.models import ConfigError, SyncConfig, load_config
+from crm_sync.config import ConfigError, SyncConfig, load_config
 from crm_sync.connectors.common import ApiUsage
 from crm_sync.connectors.hubspot import HubSpotConnector
 from crm_sync.connectors.salesforce import SalesforceConnector, SalesforceCredentials, sandbox_credentials
 from crm_sync.engine import db
 
-# One connector per connection and process: its session (token), pools and HubSpot rate windows carry over
-# from step to step and run to run, instead of logging in again for every asset.
-_CONNECTORS: dict[tuple, object] = {}
-_LOCK = threading.Lock()
-
-
-def _cached(key: tuple, build):
-    with _LOCK:
-        if key not in _CONNECTORS:
-            _CONNECTORS[key] = build()
-        return _CONNECTORS[key]
-
 
 class SyncConfigResource(ConfigurableResource):
-    """Where sync.yaml is; read on use, never at import time."""
+    """sync.yaml, parsed once per run (never at import time)."""
 
     path: str = "sync.yaml"
+    _config: SyncConfig | None = PrivateAttr(default=None)
 
-    def load(self) -> SyncConfig:
-        return load_config(Path(self.path))
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._config = load_config(Path(self.path))
+
+    @property
+    def config(self) -> SyncConfig:
+        if self._config is None:
+            self._config = load_config(Path(self.path))
+        return self._config
 
 
 class SyncStateResource(ConfigurableResource):
-    """The DuckDB state file. One writer at a time: the job runs its steps in one process."""
+    """The DuckDB state file, opened once per run and shared by its steps."""
 
     config_path: str = "sync.yaml"
+    _con: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._con = db.connect(load_config(Path(self.config_path)).state_path)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        con = db.connect(load_config(Path(self.config_path)).state_path)
+        if self._con is not None:
+            yield self._con
+            return
+        con = db.connect(load_config(Path(self.config_path)).state_path)  # used outside a run (a direct call)
         try:
             yield con
         finally:
@@ -62,47 +74,67 @@ def _sandbox(directory: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _env(name: str) -> str:
+def _env(name: str, required: bool = True) -> str | None:
     value = os.environ.get(name)
-    if not value:
+    if not value and required:
         raise ConfigError(f"environment variable {name} is not set (sync.yaml names it for a real connection)")
-    return value
+    return value or None
 
 
-class SalesforceResource(ConfigurableResource):
-    """Builds a SalesforceConnector from sync.yaml: sandbox.json, or secrets from environment variables."""
+def salesforce_connector(config: SyncConfig) -> SalesforceConnector:
+    """A connector for the configured org: sandbox.json, or secrets from environment variables, read now."""
+    conn = config.connections.salesforce
+    if conn.kind == "sandbox":
+        creds = sandbox_credentials(_sandbox(conn.sandbox_dir))
+    else:
+        creds = SalesforceCredentials(
+            token_url=_env(conn.token_url_env), client_id=_env(conn.client_id_env),
+            client_secret=_env(conn.client_secret_env), api_version=conn.api_version,
+            ca_file=_env(conn.ca_file_env, required=False),
+            username=_env(conn.username_env) if conn.kind == "password" else None,
+            password=_env(conn.password_env) if conn.kind == "password" else None)
+    return SalesforceConnector(creds, usage=ApiUsage())
 
+
+def hubspot_connector(config: SyncConfig) -> HubSpotConnector:
+    """A connector for the configured portal: sandbox.json, or the private-app token from the environment."""
+    conn = config.connections.hubspot
+    if conn.kind == "sandbox":
+        info = _sandbox(conn.sandbox_dir)["hubspot"]
+        base_url, token, ca_file = info["base_url"], info["access_token"], info.get("ca_file")
+    else:
+        base_url, token, ca_file = conn.base_url, _env(conn.access_token_env), _env(conn.ca_file_env, False)
+    return HubSpotConnector(base_url, token, usage=ApiUsage(), ten_second_limit=conn.ten_second_limit,
+                            search_per_second=conn.search_per_second, ca_file=ca_file)
+
+
+class _ConnectorResource(ConfigurableResource):
     config_path: str = "sync.yaml"
+    _connector: object = PrivateAttr(default=None)
 
-    def connector(self) -> SalesforceConnector:
-        """The process-wide connector for this connection; its ApiUsage counts every call it makes."""
-        conn = load_config(Path(self.config_path)).connections.salesforce
-        if conn.kind == "sandbox":
-            creds = sandbox_credentials(_sandbox(conn.sandbox_dir))
-        else:
-            creds = SalesforceCredentials(
-                token_url=_env(conn.token_url_env), client_id=_env(conn.client_id_env),
-                client_secret=_env(conn.client_secret_env), api_version=conn.api_version,
-                username=_env(conn.username_env) if conn.kind == "password" else None,
-                password=_env(conn.password_env) if conn.kind == "password" else None)
-        return _cached(("salesforce", repr(creds), creds.token_url, creds.client_id),
-                       lambda: SalesforceConnector(creds, usage=ApiUsage()))
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._connector = self._build(load_config(Path(self.config_path)))
+
+    def _build(self, config: SyncConfig):
+        raise NotImplementedError
+
+    @property
+    def connector(self):
+        """The run's connector; its ApiUsage counts every call it makes."""
+        if self._connector is None:
+            self._connector = self._build(load_config(Path(self.config_path)))
+        return self._connector
 
 
-class HubSpotResource(ConfigurableResource):
-    """Builds a HubSpotConnector from sync.yaml: sandbox.json, or the private-app token from the environment."""
+class SalesforceResource(_ConnectorResource):
+    """The Salesforce connector of the configured org, for one run."""
 
-    config_path: str = "sync.yaml"
+    def _build(self, config: SyncConfig) -> SalesforceConnector:
+        return salesforce_connector(config)
 
-    def connector(self) -> HubSpotConnector:
-        """The process-wide connector for this connection; its ApiUsage counts every call it makes."""
-        conn = load_config(Path(self.config_path)).connections.hubspot
-        if conn.kind == "sandbox":
-            info = _sandbox(conn.sandbox_dir)["hubspot"]
-            base_url, token = info["base_url"], info["access_token"]
-        else:
-            base_url, token = conn.base_url, _env(conn.access_token_env)
-        return _cached(("hubspot", base_url, token),
-                       lambda: HubSpotConnector(base_url, token, usage=ApiUsage(),
-                                                ten_second_limit=conn.ten_second_limit,
-                                                search_per_second=conn.search_per_second))
+
+class HubSpotResource(_ConnectorResource):
+    """The HubSpot connector of the configured portal, for one run."""
+
+    def _build(self, config: SyncConfig) -> HubSpotConnector:
+        return hubspot_connector(config)

@@ -13,8 +13,8 @@ SCHEMAS = ("raw_hubspot", "raw_salesforce", "sync")
 
 DDL = """
 CREATE TABLE IF NOT EXISTS sync.cursors (
-    system VARCHAR, object VARCHAR, cursor_at TIMESTAMPTZ, cursor_id VARCHAR, last_run VARCHAR,
-    updated_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (system, object));
+    system VARCHAR, object VARCHAR, read_kind VARCHAR, cursor_at TIMESTAMPTZ, last_run VARCHAR,
+    updated_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (system, object, read_kind));
 CREATE TABLE IF NOT EXISTS sync.links (
     pair VARCHAR, hubspot_id VARCHAR, salesforce_object VARCHAR, salesforce_id VARCHAR, linked_by VARCHAR,
     linked_at TIMESTAMPTZ DEFAULT current_timestamp, run_id VARCHAR,
@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS sync.outbox (
     op_id VARCHAR PRIMARY KEY, run_id VARCHAR, pair VARCHAR, target VARCHAR, object VARCHAR, action VARCHAR,
     sf_object VARCHAR, record_key VARCHAR, target_id VARCHAR, payload JSON, shadow JSON, reason VARCHAR, status VARCHAR,
     attempts INTEGER DEFAULT 0, last_error VARCHAR, created_at TIMESTAMPTZ DEFAULT current_timestamp,
-    updated_at TIMESTAMPTZ DEFAULT current_timestamp);
+    updated_at TIMESTAMPTZ DEFAULT current_timestamp, associations JSON, parent_op_id VARCHAR, field VARCHAR);
 CREATE TABLE IF NOT EXISTS sync.errors (
     error_key VARCHAR PRIMARY KEY, kind VARCHAR, pair VARCHAR, system VARCHAR, object VARCHAR, record_id VARCHAR,
     op_id VARCHAR, code VARCHAR, message VARCHAR, fields VARCHAR, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ,
@@ -48,9 +48,6 @@ CREATE TABLE IF NOT EXISTS sync.metadata (
     system VARCHAR, object VARCHAR, field VARCHAR, label VARCHAR, type VARCHAR, length INTEGER,
     createable BOOLEAN, updateable BOOLEAN, restricted BOOLEAN, options VARCHAR[],
     refreshed_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (system, object, field));
-CREATE TABLE IF NOT EXISTS sync.runs (
-    run_id VARCHAR PRIMARY KEY, started_at TIMESTAMPTZ DEFAULT current_timestamp, finished_at TIMESTAMPTZ,
-    summary JSON);
 """
 
 
@@ -63,8 +60,26 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path))
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    _migrate(con)
     con.execute(DDL)
     return con
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring a state file written by an earlier version to the current tables (nothing in it is dropped)."""
+    columns = {(t, c) for t, c in con.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'sync'").fetchall()}
+    if ("cursors", "cursor_at") in columns and ("cursors", "read_kind") not in columns:
+        # Read kinds used to be encoded in the object name ("deals#archived").
+        con.execute("ALTER TABLE sync.cursors RENAME TO cursors_v1")
+        con.execute(DDL.split(";")[0])
+        con.execute("""INSERT INTO sync.cursors (system, object, read_kind, cursor_at, last_run, updated_at)
+            SELECT system, split_part(object, '#', 1), CASE WHEN contains(object, '#') THEN split_part(object, '#', 2)
+            ELSE 'incremental' END, cursor_at, last_run, updated_at FROM sync.cursors_v1""")
+        con.execute("DROP TABLE sync.cursors_v1")
+    if ("outbox", "op_id") in columns:
+        for column in ("associations JSON", "parent_op_id VARCHAR", "field VARCHAR"):
+            con.execute(f"ALTER TABLE sync.outbox ADD COLUMN IF NOT EXISTS {column}")
 
 
 @contextlib.contextmanager

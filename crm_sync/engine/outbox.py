@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from crm_sync.connectors.common import WriteResult
 from crm_sync.engine.db import registered, transaction
+from crm_sync.engine.pairs import PairSpec
 
 RESULT_COLUMNS = ["op_id", "success", "target_id", "error_code", "error_message", "error_fields", "response"]
 
@@ -22,20 +24,43 @@ class LoadResult:
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
+    def __add__(self, other: LoadResult) -> LoadResult:
+        return LoadResult(self.sent + other.sent, self.failed + other.failed, self.links_made + other.links_made)
 
-def ops_to_send(con: duckdb.DuckDBPyConnection, pair: str, target: str, max_attempts: int) -> pd.DataFrame:
-    """Pending ops, and failed ones due for another try, oldest first; payloads as dicts.
+
+# Pending ops, and failed ones due for another try (bound parameter: max_attempts).
+DUE = """(status = 'pending' OR (status = 'failed' AND attempts < ?
+          AND updated_at < now() - to_minutes(CAST(pow(2, attempts) AS BIGINT))))"""
+
+
+def ops_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, max_attempts: int) -> pd.DataFrame:
+    """The record writes due (connectors.common.OP_COLUMNS), oldest first; payloads as dicts.
 
     A rejected write is tried again after 2^attempts minutes (up to max_attempts), so a cause fixed on the
     target side (a picklist value added, a duplicate rule relaxed) heals by itself without costing calls on
-    every cycle. A fix on the source side makes a new op at once (see plan.py).
+    every cycle. A fix on the source side makes a new op at once (see plan.py). Associations written apart
+    (engine/associations.py) and updates that change nothing but them are not record writes.
     """
-    frame = con.execute("""SELECT op_id, object, action, sf_object, record_key, target_id, CAST(payload AS VARCHAR)
-        AS payload FROM sync.outbox WHERE pair = ? AND target = ? AND (status = 'pending'
-          OR (status = 'failed' AND attempts < ? AND updated_at < now() - to_minutes(CAST(pow(2, attempts) AS BIGINT))))
-        ORDER BY created_at, op_id""", [pair, target, max_attempts]).df()
+    key_field = spec.sf_external_id if target == "salesforce" else spec.hs_salesforce_id
+    frame = con.execute(f"""SELECT op_id, object, action, target_id, CAST(payload AS VARCHAR) AS payload,
+            CASE WHEN action = 'create' THEN ? END AS key_field
+        FROM sync.outbox WHERE pair = ? AND target = ? AND parent_op_id IS NULL AND {DUE}
+          AND NOT (action = 'update' AND associations IS NOT NULL AND CAST(payload AS VARCHAR) = '{{}}')
+        ORDER BY created_at, op_id""", [key_field, spec.name, target, max_attempts]).df()
     frame["payload"] = frame["payload"].map(json.loads)
     return frame
+
+
+def results_frame(results: list[WriteResult]) -> pd.DataFrame:
+    """CRM answers as record_results takes them."""
+    return pd.DataFrame({"op_id": pd.Series([r.key for r in results], dtype=object),
+                         "success": pd.Series([r.success for r in results], dtype=bool),
+                         "target_id": pd.Series([r.target_id for r in results], dtype=object),
+                         "error_code": pd.Series([r.error_code for r in results], dtype=object),
+                         "error_message": pd.Series([r.error_message for r in results], dtype=object),
+                         "error_fields": pd.Series([r.error_fields for r in results], dtype=object),
+                         "response": pd.Series([None if r.response is None else json.dumps(r.response, default=str)
+                                                for r in results], dtype=object)}, columns=RESULT_COLUMNS)
 
 
 def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame, run_id: str) -> LoadResult:
@@ -67,7 +92,7 @@ def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame, run_id
             SELECT pair, hubspot_id, s.f, s.h, s.s FROM (
                 SELECT pair, CASE target WHEN 'salesforce' THEN record_key ELSE COALESCE(target_id, new_id) END
                        AS hubspot_id, unnest(from_json(shadow, '[{"f":"VARCHAR","h":"VARCHAR","s":"VARCHAR"}]')) AS s
-                FROM _res WHERE success AND shadow IS NOT NULL AND action IN ('create', 'update'))
+                FROM _res WHERE success AND shadow IS NOT NULL AND action IN ('create', 'update', 'associate'))
             WHERE hubspot_id IS NOT NULL
             ON CONFLICT (pair, hubspot_id, field) DO UPDATE SET hubspot_value = excluded.hubspot_value,
                salesforce_value = excluded.salesforce_value, synced_at = now()""")

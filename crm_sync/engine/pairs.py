@@ -9,7 +9,6 @@ from crm_sync.config.models import PairConfig, SyncConfig
 # Matching keys per HubSpot object: people by email, companies by domain, deals by stored ids only.
 MATCH_KEYS = {"contacts": ("email", {"Lead": "Email", "Contact": "Email"}, "email"),
               "companies": ("domain", {"Account": "Website"}, "domain")}
-MERGEABLE_SF = {"Lead", "Contact", "Account"}
 SF_EXTRAS = {"Lead": ["IsConverted", "ConvertedContactId", "ConvertedAccountId", "MasterRecordId"],
              "Contact": ["MasterRecordId", "AccountId"], "Account": ["MasterRecordId"],
              "Opportunity": ["AccountId"]}
@@ -17,6 +16,9 @@ HS_MERGED = "hs_merged_object_ids"
 # Child objects that carry a set-valued association on the Salesforce side:
 # (parent field, member field, member object, extra fields). A role can only name a Contact, not a Lead.
 SF_CHILD_SETS = {"OpportunityContactRole": ("OpportunityId", "ContactId", "Contact", ("Role", "IsPrimary"))}
+# HubSpot associations written with a label that HubSpot moves from the record's previous one (the primary
+# company of a contact, type 1): the former company stays associated, unlabeled, as HubSpot itself does it.
+PRIMARY_ASSOCIATIONS = {("contacts", "companies"): 1}
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,19 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
                               salesforce_children={c: (SF_CHILD_SETS[c][0], SF_CHILD_SETS[c][1], *SF_CHILD_SETS[c][3])
                                                    for c in children if c in SF_CHILD_SETS}))
     return specs
+
+
+def extract_fields(specs: list[PairSpec]) -> dict[tuple[str, str], tuple[list[str], str | None]]:
+    """Every object the pairs read, per (system, object): the union of their fields, and the field holding the
+    other CRM's id (None for lookups: Salesforce users, HubSpot owners, contact roles). Users and owners map
+    owner fields by email."""
+    out: dict[tuple[str, str], tuple[set[str], str | None]] = {("salesforce", "User"): ({"Email", "IsActive"}, None),
+                                                               ("hubspot", "owners"): ({"email"}, None)}
+    for spec in specs:
+        for obj, names in spec.salesforce_fields.items():
+            out.setdefault(("salesforce", obj), (set(), spec.sf_external_id))[0].update(names)
+        for child, names in spec.salesforce_children.items():
+            out.setdefault(("salesforce", child), (set(), None))[0].update(names)
+        out.setdefault(("hubspot", spec.hubspot_object), (set(), spec.hs_salesforce_id))[0].update(
+            spec.hubspot_properties)
+    return {key: (sorted(names), cross_id) for key, (names, cross_id) in sorted(out.items())}

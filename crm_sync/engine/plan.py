@@ -120,6 +120,7 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
                         f"(SELECT v.*, sh.hubspot_id IS NULL AS no_shadow, sh.hubspot_value AS sh_hs, "
                         f"sh.salesforce_value AS sh_sf FROM ({values}) v LEFT JOIN sync.shadow sh ON sh.pair = '{p}' "
                         f"AND sh.hubspot_id = v.hubspot_id AND sh.field = v.field)")
+            _hold_in_flight(con, p)
             _decide(con, cfg.tie_winner)
             result.conflicts = con.execute("SELECT count(*) FROM _decisions WHERE conflict").fetchone()[0]
             # Fields that agree already: remember them, so a later change on one side is seen as one.
@@ -272,18 +273,17 @@ def _update_ops(con, spec: PairSpec, run_id: str, to_sf: str, to_hs: str) -> Non
             FROM _cand c JOIN {hs_table} h ON h.id = c.hubspot_id
             WHERE h.{quote(spec.hs_salesforce_id)} IS DISTINCT FROM c.salesforce_id)
         SELECT 'salesforce' AS target, sf_object AS object, 'update' AS action, sf_object, hubspot_id AS record_key,
-               salesforce_id AS target_id, to_json(map(list(k ORDER BY k), list(v ORDER BY k))) AS payload,
-               to_json(list(sh ORDER BY k) FILTER (WHERE sh IS NOT NULL)) AS shadow, 'changed in hubspot' AS reason
-        FROM sf_fields GROUP BY ALL
+               salesforce_id AS target_id, {_record_part('v')} AS payload, {_shadow_part()} AS shadow,
+               'changed in hubspot' AS reason, {_association_part('v')} AS associations
+        FROM (SELECT *, k IN (SELECT unnest($children)) AS a FROM sf_fields) GROUP BY ALL
         UNION ALL
         SELECT 'hubspot', '{spec.hubspot_object}', 'update', sf_object, salesforce_id, hubspot_id,
-               to_json(map(list(k ORDER BY k), list(to_json(COALESCE(v, '')) ORDER BY k))),
-               to_json(list(sh ORDER BY k) FILTER (WHERE sh IS NOT NULL)),
-               'changed in salesforce'
-        FROM hs_fields GROUP BY ALL
+               {_record_part("to_json(COALESCE(v, ''))")}, {_shadow_part()}, 'changed in salesforce',
+               {_association_part("to_json(COALESCE(v, ''))")}
+        FROM (SELECT *, starts_with(k, 'associations.') AS a FROM hs_fields) GROUP BY ALL
         UNION ALL
         SELECT target, object, 'delete', sf_object, record_key, target_id, '{{}}'::JSON, NULL,
-               'deleted on the other side' FROM _delete_ops""")
+               'deleted on the other side', NULL FROM _delete_ops""", {"children": list(spec.salesforce_children)})
 
 
 def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str, to_hs: str) -> None:
@@ -310,16 +310,19 @@ def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str
                       AND NOT contains(hs_as_sf, 'unlinked:')),
         hs_rows AS (SELECT salesforce_id, sf_object, hs_field, field, sf_val, sf_as_hs AS hs_new FROM v
                     WHERE salesforce_id IS NOT NULL AND sf_as_hs IS NOT NULL AND rule <> 'always_hubspot')
-        SELECT 'salesforce', sf_object, 'create', sf_object, hubspot_id, NULL,
-               to_json(map(list(sf_field ORDER BY sf_field), list({to_sf} ORDER BY sf_field))),
-               to_json(list(json_object('f', field, 'h', hs_val, 's', sf_new) ORDER BY field)), 'new in hubspot'
-        FROM sf_rows GROUP BY hubspot_id, sf_object
+        SELECT 'salesforce', sf_object, 'create', sf_object, hubspot_id, NULL, {_record_part('v')},
+               {_shadow_part()}, 'new in hubspot', {_association_part('v')}
+        FROM (SELECT hubspot_id, sf_object, sf_field AS k, {to_sf} AS v,
+                     json_object('f', field, 'h', hs_val, 's', sf_new) AS sh,
+                     sf_field IN (SELECT unnest($children)) AS a FROM sf_rows)
+        GROUP BY hubspot_id, sf_object
         UNION ALL
-        SELECT 'hubspot', '{spec.hubspot_object}', 'create', sf_object, salesforce_id, NULL,
-               to_json(map(list(hs_field ORDER BY hs_field), list(to_json({to_hs}) ORDER BY hs_field))),
-               to_json(list(json_object('f', field, 'h', hs_new, 's', sf_val) ORDER BY field)),
-               'new in salesforce'
-        FROM hs_rows WHERE {to_hs} IS NOT NULL GROUP BY salesforce_id, sf_object""")
+        SELECT 'hubspot', '{spec.hubspot_object}', 'create', sf_object, salesforce_id, NULL, {_record_part('v')},
+               {_shadow_part()}, 'new in salesforce', {_association_part('v')}
+        FROM (SELECT salesforce_id, sf_object, hs_field AS k, to_json({to_hs}) AS v,
+                     json_object('f', field, 'h', hs_new, 's', sf_val) AS sh,
+                     starts_with(hs_field, 'associations.') AS a FROM hs_rows WHERE {to_hs} IS NOT NULL)
+        GROUP BY salesforce_id, sf_object""", {"children": list(spec.salesforce_children)})
     # The source id travels with the create: it is the upsert key, so a replay never duplicates.
     con.execute(f"""UPDATE _plan_ops SET payload = json_merge_patch(payload, json_object(
         CASE target WHEN 'salesforce' THEN {sql_str(spec.sf_external_id)} ELSE {sql_str(spec.hs_salesforce_id)} END,
@@ -329,24 +332,54 @@ def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str
     pairs = ", ".join(f"{sql_str(k)}, {sql_str(v)}" for k, v in defaults.items())
     con.execute(f"""INSERT INTO _plan_ops SELECT 'salesforce', '{target}', 'create', '{target}', c.id, NULL,
         json_object({sql_str(spec.sf_external_id)}, c.id{', ' + pairs if pairs else ''}), '[]'::JSON,
-        'new in hubspot' FROM _creates_sf c
+        'new in hubspot', NULL FROM _creates_sf c
         WHERE c.id NOT IN (SELECT record_key FROM _plan_ops WHERE target = 'salesforce' AND action = 'create')""")
     if defaults:
         con.execute(f"""UPDATE _plan_ops SET payload = json_merge_patch(json_object({pairs}), payload)
             WHERE target = 'salesforce' AND action = 'create'""")
 
 
+def _record_part(value: str) -> str:
+    """The record write of an op: its fields that are not associations held apart (a = association)."""
+    return (f"to_json(map(COALESCE(list(k ORDER BY k) FILTER (WHERE NOT a), []), "
+            f"COALESCE(list({value} ORDER BY k) FILTER (WHERE NOT a), [])))")
+
+
+def _shadow_part() -> str:
+    return "to_json(list(sh ORDER BY k) FILTER (WHERE sh IS NOT NULL AND NOT a))"
+
+
+def _association_part(value: str) -> str:
+    """Associations written apart from the record (HubSpot associations, Salesforce contact roles):
+    {key: {"v": the planned set, "sh": its shadow entry}}; engine/associations.py turns them into ops of their own
+    once the record write is done."""
+    return (f"CASE WHEN bool_or(a) THEN to_json(map(list(k ORDER BY k) FILTER (WHERE a), "
+            f"list(json_object('v', {value}, 'sh', sh) ORDER BY k) FILTER (WHERE a))) END")
+
+
+def _hold_in_flight(con, p: str) -> None:
+    """An association whose write is still open (pending or failed, retried on its schedule) is not decided again
+    while its source value is the one being written: the target does not hold it yet, and reading that as a change
+    on the target would undo the source. A new source value is decided as usual and supersedes the open write."""
+    con.execute("""DELETE FROM _vals v WHERE EXISTS (SELECT 1 FROM sync.outbox c WHERE c.pair = ?
+        AND c.parent_op_id IS NOT NULL AND c.status IN ('pending', 'failed')
+        AND ((c.target = 'salesforce' AND c.record_key = v.hubspot_id AND c.field = v.sf_field
+              AND json_extract_string(c.shadow, '$[0].h') IS NOT DISTINCT FROM v.hs_val)
+          OR (c.target = 'hubspot' AND c.record_key = v.salesforce_id AND c.field = v.hs_field
+              AND json_extract_string(c.shadow, '$[0].s') IS NOT DISTINCT FROM v.sf_val)))""", [p])
+
+
 def _store_ops(con, p: str, run_id: str) -> int:
     """Insert new ops (ids are hashes of their content, so a re-plan of the same write is the same op)."""
     con.execute("""CREATE OR REPLACE TEMP TABLE _plan_ops_ids AS SELECT md5(target || '|' || object || '|' || action
-        || '|' || record_key || '|' || COALESCE(target_id, '') || '|' || CAST(payload AS VARCHAR)) AS op_id, *
-        FROM _plan_ops""")
+        || '|' || record_key || '|' || COALESCE(target_id, '') || '|' || CAST(payload AS VARCHAR)
+        || COALESCE('|' || CAST(associations AS VARCHAR), '')) AS op_id, * FROM _plan_ops""")
     con.execute(f"""INSERT INTO sync.outbox (op_id, run_id, pair, target, object, action, sf_object, record_key,
-        target_id, payload, shadow, reason, status) SELECT op_id, '{run_id}', '{p}', target, object, action, sf_object,
-        record_key, target_id, payload, shadow, reason, 'pending' FROM _plan_ops_ids
+        target_id, payload, shadow, reason, status, associations) SELECT op_id, '{run_id}', '{p}', target, object,
+        action, sf_object, record_key, target_id, payload, shadow, reason, 'pending', associations FROM _plan_ops_ids
         ON CONFLICT (op_id) DO NOTHING""")
     superseded = con.execute(f"""UPDATE sync.outbox SET status = 'superseded', updated_at = now()
-        WHERE pair = '{p}' AND status IN ('pending', 'failed', 'invalid')
+        WHERE pair = '{p}' AND status IN ('pending', 'failed', 'invalid') AND parent_op_id IS NULL
           AND op_id NOT IN (SELECT op_id FROM _plan_ops_ids)""").fetchone()[0]
     con.execute(f"""UPDATE sync.errors SET resolved_at = now() WHERE pair = '{p}' AND resolved_at IS NULL
         AND op_id IN (SELECT op_id FROM sync.outbox WHERE pair = '{p}' AND status = 'superseded')""")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
@@ -13,12 +12,6 @@ from crm_sync.engine.db import quote, registered, transaction
 # Every staged frame carries these; the rest of its columns are field values, stored as text.
 SYSTEM_COLUMNS = {"id": "VARCHAR", "cursor_at": "TIMESTAMPTZ", "modified_at": "TIMESTAMPTZ", "deleted": "BOOLEAN"}
 BOOKKEEPING = {"_extracted_at": "TIMESTAMPTZ", "_run_id": "VARCHAR"}
-
-
-@dataclass(frozen=True)
-class Cursor:
-    cursor_at: dt.datetime | None
-    cursor_id: str | None
 
 
 def table_names(system: str, obj: str) -> tuple[str, str]:
@@ -87,17 +80,18 @@ def changed_ids(con: duckdb.DuckDBPyConnection, system: str, obj: str, run_id: s
     return [r[0] for r in rows]
 
 
-def set_column(con: duckdb.DuckDBPyConnection, system: str, obj: str, column: str, frame: pd.DataFrame,
-               run_id: str) -> None:
-    """Set one derived column (e.g. an association read separately) on the current and this run's raw rows."""
+def set_columns(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame: pd.DataFrame, run_id: str) -> None:
+    """Set derived columns (id + columns, e.g. associations read apart) on the current rows and this run's raw
+    rows, without making a new version."""
     if frame.empty:
         return
-    ensure_tables(con, system, obj, [column])
+    columns = [c for c in frame.columns if c != "id"]
+    ensure_tables(con, system, obj, columns)
     raw, current = table_names(system, obj)
+    sets = ", ".join(f"{quote(c)} = CAST(f.{quote(c)} AS VARCHAR)" for c in columns)
     with transaction(con), registered(con, "_column_frame", frame):
-        con.execute(f"UPDATE {current} SET {quote(column)} = f.value FROM _column_frame f "
-                    f"WHERE {current}.id = f.id")
-        con.execute(f"UPDATE {raw} SET {quote(column)} = f.value FROM _column_frame f WHERE {raw}.id = f.id "
+        con.execute(f"UPDATE {current} SET {sets} FROM _column_frame f WHERE {current}.id = CAST(f.id AS VARCHAR)")
+        con.execute(f"UPDATE {raw} SET {sets} FROM _column_frame f WHERE {raw}.id = CAST(f.id AS VARCHAR) "
                     f"AND {raw}._run_id = ?", [run_id])
 
 
@@ -125,30 +119,3 @@ def refresh_columns(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame
         count = con.execute("SELECT count(*) FROM _refreshed").fetchone()[0]
         con.execute("DROP TABLE _refreshed")
     return count
-
-
-def read_cursor(con: duckdb.DuckDBPyConnection, system: str, obj: str) -> Cursor:
-    row = con.execute("SELECT cursor_at, cursor_id FROM sync.cursors WHERE system = ? AND object = ?",
-                      [system, obj]).fetchone()
-    return Cursor(*row) if row else Cursor(None, None)
-
-
-def advance_cursor(con: duckdb.DuckDBPyConnection, system: str, obj: str, run_id: str,
-                   read_started: dt.datetime) -> Cursor:
-    """After a complete read, the cursor is the instant that read started (and the next read begins an
-    overlap before it).
-
-    Not the newest version seen: a read that is not in time order (a first sync lists by id) can miss an
-    edit made while it ran to a record it had already passed, and with no edits the newest version stays
-    put, so an overlap measured from it would re-read the same window on every quiet cycle.
-    """
-    con.execute("INSERT INTO sync.cursors (system, object, cursor_at, cursor_id, last_run) VALUES (?, ?, ?, NULL, ?) "
-                "ON CONFLICT (system, object) DO UPDATE SET cursor_at = excluded.cursor_at, "
-                "cursor_id = NULL, last_run = excluded.last_run, updated_at = now()",
-                [system, obj, read_started, run_id])
-    return Cursor(read_started, None)
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, system: str, obj: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
-                            "AND table_name = ?", [f"raw_{system}", obj + "_current"]).fetchone()[0])

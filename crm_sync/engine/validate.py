@@ -1,14 +1,13 @@
 """Validate outgoing writes with pandera against the target's live metadata before anything is sent.
 
-Metadata comes from Salesforce describe and HubSpot properties (stored in sync.metadata). Each planned field
-value is checked for writability, length, picklist/enumeration membership, email format and number form. A
-failing op is quarantined (status 'invalid') with one error per failing field; it is checked again on every
-run, so fixing the value or the target's metadata releases it.
+Metadata comes from Salesforce describe and HubSpot properties (engine/metadata.py keeps it in sync.metadata).
+Each planned field value is checked for writability, length, picklist/enumeration membership, email format and
+number form. A failing op is quarantined (status 'invalid') with one error per failing field; it is checked again
+on every run, so fixing the value or the target's metadata releases it.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import duckdb
@@ -19,40 +18,6 @@ from crm_sync.engine.db import registered, transaction
 from crm_sync.engine.pairs import SF_CHILD_SETS
 
 EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
-
-def store_salesforce_metadata(con: duckdb.DuckDBPyConnection, describe: dict) -> int:
-    """Keep what a write check needs from an sObject describe."""
-    rows = [(f["name"], f.get("label"), f["type"], int(f.get("length") or 0), bool(f.get("createable")),
-             bool(f.get("updateable")), bool(f.get("restrictedPicklist")),
-             [p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)])
-            for f in describe["fields"]]
-    return _store(con, "salesforce", describe["name"], rows)
-
-
-def store_hubspot_metadata(con: duckdb.DuckDBPyConnection, object_type: str, properties: list[dict]) -> int:
-    """Keep what a write check needs from HubSpot property definitions (enumerations are always restricted)."""
-    rows = []
-    for p in properties:
-        read_only = bool((p.get("modificationMetadata") or {}).get("readOnlyValue")) or bool(p.get("calculated"))
-        kind = p.get("type", "string")
-        options = [o["value"] for o in p.get("options") or [] if not o.get("hidden")]
-        # Owner-like enumerations list their options elsewhere (externalOptions): not checkable here.
-        restricted = kind == "enumeration" and bool(options) and not p.get("externalOptions")
-        rows.append((p["name"], p.get("label"), "email" if p.get("fieldType") == "email" or p["name"] == "email"
-                     else kind, 0, not read_only, not read_only, restricted, options))
-    return _store(con, "hubspot", object_type, rows)
-
-
-def _store(con, system: str, obj: str, rows: list[tuple]) -> int:
-    frame = pd.DataFrame(rows, columns=["field", "label", "type", "length", "createable", "updateable", "restricted",
-                                        "options"])
-    with transaction(con):
-        con.execute("DELETE FROM sync.metadata WHERE system = ? AND object = ?", [system, obj])
-        with registered(con, "_meta_frame", frame):
-            con.execute("INSERT INTO sync.metadata (system, object, field, label, type, length, createable, "
-                        "updateable, restricted, options) SELECT ?, ?, * FROM _meta_frame", [system, obj])
-    return len(rows)
-
 
 def _text(df: pd.DataFrame) -> pd.Series:
     return df["value"].fillna("").astype(str)
@@ -159,7 +124,3 @@ def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, ru
             AND pair = ? AND system = ? AND op_id IN (SELECT op_id FROM sync.outbox WHERE status = 'pending')""",
                     [pair, target])
     return result
-
-
-def describe_failures(result: ValidationResult) -> str:
-    return json.dumps(result.failures_by_check, sort_keys=True)

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from crm_sync.connectors.common import ApiUsage, BudgetExceeded, DailyLimitReached
-from crm_sync.connectors.hubspot import HubSpotConnector
 from crm_sandbox.hubspot.loader import load_objects
 from crm_sandbox.server import running_sandbox
+from crm_sync.connectors.common import ApiUsage, BudgetExceeded, DailyLimitReached
+from crm_sync.connectors.hubspot import HubSpotConnector
 
 LIMITS = {"ten_second": 190, "daily": 625_000, "search_per_second": 5}
 
@@ -196,13 +196,13 @@ def test_associations_read_write(box, admin):
     hs = connector(box)
     pairs = [(p, companies[i % 3]) for i, p in enumerate(people)]
     assert hs.associate("contacts", "companies", pairs) == []
-    linked = hs.read_associations("contacts", "companies", people)
+    linked = hs.read_associations_of("contacts", "companies", people)
     assert all(linked[p] == [c] for p, c in pairs)
     assert hs.usage.snapshot()["POST /crm/v4/associations/contacts/companies/batch/read"] == 3
-    back = hs.read_associations("companies", "contacts", companies[:1])
+    back = hs.read_associations_of("companies", "contacts", companies[:1])
     assert sorted(back[companies[0]]) == sorted(p for p, c in pairs if c == companies[0])
     hs.dissociate("contacts", "companies", pairs[:10])
-    assert all(v == [] for v in hs.read_associations("contacts", "companies", people[:10]).values())
+    assert all(v == [] for v in hs.read_associations_of("contacts", "companies", people[:10]).values())
 
 
 def test_server_errors_and_dropped_connections_are_retried(box, admin):

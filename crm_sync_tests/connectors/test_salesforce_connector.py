@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crm_sync.connectors.common import ApiUsage, BudgetExceeded, DailyLimitReached
-from crm_sync.connectors.salesforce import SalesforceConnector, http_session, sandbox_credentials
 from crm_sandbox.salesforce.loader import load_records
 from crm_sandbox.server import running_sandbox
+from crm_sync.connectors.common import ApiUsage, BudgetExceeded, DailyLimitReached
+from crm_sync.connectors.salesforce import SalesforceConnector, http_session, sandbox_credentials
 
 
 @pytest.fixture(scope="module")

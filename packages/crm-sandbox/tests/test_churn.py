@@ -12,10 +12,10 @@ from hubspot import HubSpot
 from hubspot.crm.objects import ApiException, BatchReadInputSimplePublicObjectId, SimplePublicObjectId
 from simple_salesforce import format_soql
 
-from tests.clients import connect, http_session, sandbox_credentials
 from crm_sandbox.churn import churn_main, run_churn
 from crm_sandbox.seed import seed_sandbox
 from crm_sandbox.server import running_sandbox
+from tests.clients import connect, http_session, sandbox_credentials
 
 SIZE, RATE, DURATION = 300, 30.0, 4.0
 STRUCTURAL = ("delete", "merge", "convert")

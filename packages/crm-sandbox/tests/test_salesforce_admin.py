@@ -16,8 +16,8 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from tests.clients import connect, sandbox_credentials
 from crm_sandbox.server import running_sandbox
+from tests.clients import connect, sandbox_credentials
 
 
 def uid() -> str:

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from hubspot import HubSpot
 
-from tests.clients import connect, sandbox_credentials
 from crm_sandbox import population, words
 from crm_sandbox.hubspot.values import valid_email
 from crm_sandbox.population import Layout, World
@@ -19,6 +18,7 @@ from crm_sandbox.salesforce.rules import coerce_value
 from crm_sandbox.seed import format_summary, seed_sandbox
 from crm_sandbox.server import running_sandbox
 from crm_sandbox.words import INDUSTRY_PAIRS, LEAD_STATUS_MAP
+from tests.clients import connect, sandbox_credentials
 
 SIZE, SEED = 300, 11
 SF_OBJECTS = ("User", "Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole", "Case", "Task")

@@ -1,0 +1,31 @@
+"""CRM field metadata (Salesforce describe, HubSpot properties) kept in sync.metadata for validation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+
+from crm_sync.engine import cursors
+from crm_sync.engine.db import registered, transaction
+
+COLUMNS = ["field", "label", "type", "length", "createable", "updateable", "restricted", "options"]
+TTL = dt.timedelta(hours=1)  # picklists and fields change rarely; a fix made in the CRM is seen within the hour
+
+
+def is_due(con: duckdb.DuckDBPyConnection, system: str, obj: str, now: dt.datetime) -> bool:
+    return cursors.is_due(con, system, obj, cursors.METADATA, TTL, now)
+
+
+def store(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: list[dict], run_id: str,
+          now: dt.datetime) -> int:
+    """Replace one object's metadata with `fields` (rows with COLUMNS, as the connectors give them)."""
+    frame = pd.DataFrame(fields, columns=COLUMNS)
+    with transaction(con):
+        con.execute("DELETE FROM sync.metadata WHERE system = ? AND object = ?", [system, obj])
+        with registered(con, "_meta_frame", frame):
+            con.execute("INSERT INTO sync.metadata (system, object, field, label, type, length, createable, "
+                        "updateable, restricted, options) SELECT ?, ?, * FROM _meta_frame", [system, obj])
+        cursors.advance(con, system, obj, run_id, now, cursors.METADATA)
+    return len(frame)

@@ -1,0 +1,70 @@
+"""Which reads an extract makes this cycle (from the cursors and the settings), and the bookkeeping after them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import duckdb
+
+from crm_sync.config.models import ASSOCIATION_PREFIX, SyncSettings
+from crm_sync.engine import cursors, metadata
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """One object's reads for this cycle. `since` None: a full read (the first one)."""
+
+    system: str
+    obj: str
+    started: dt.datetime
+    since: dt.datetime | None
+    overlap: dt.timedelta
+    metadata: bool  # describe / properties are stale
+    deletes: bool  # list deleted records apart (HubSpot's archived list)
+    association_columns: list[str] = field(default_factory=list)
+    association_sweep: bool = False  # list every record's associations
+    association_new_only: bool = True  # otherwise: read associations of every record the change read found
+
+    @property
+    def settled_until(self) -> dt.datetime:
+        return self.started - self.overlap
+
+    @property
+    def full(self) -> bool:
+        return self.since is None
+
+    @property
+    def association_reads(self) -> bool:
+        """Read associations of the records this read found (search returns none)."""
+        return bool(self.association_columns) and not self.full and not self.association_sweep
+
+
+def plan_reads(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: list[str], settings: SyncSettings,
+               now: dt.datetime, with_metadata: bool = True) -> ReadPlan:
+    """The reads due for one object. HubSpot deletes can only be listed whole: every `hubspot_deletes_minutes`
+    (and with the first read). HubSpot does not stamp a record when only its associations change: a sweep every
+    `association_sweep_minutes` lists them all (the first read lists them with the records)."""
+    since = cursors.last_read(con, system, obj)
+    hubspot = system == "hubspot"
+    columns = [f for f in fields if f.startswith(ASSOCIATION_PREFIX)] if hubspot else []
+    sweep_every = (None if settings.association_sweep_minutes is None
+                   else dt.timedelta(minutes=settings.association_sweep_minutes))
+    return ReadPlan(
+        system=system, obj=obj, started=now, since=since, overlap=dt.timedelta(seconds=settings.overlap_seconds),
+        metadata=with_metadata and metadata.is_due(con, system, obj, now),
+        deletes=hubspot and cursors.is_due(con, system, obj, cursors.ARCHIVED,
+                                           dt.timedelta(minutes=settings.hubspot_deletes_minutes), now),
+        association_columns=columns,
+        association_sweep=bool(columns) and since is not None and cursors.is_due(
+            con, system, obj, cursors.ASSOCIATIONS, sweep_every, now),
+        association_new_only=settings.association_reads == "new")
+
+
+def finish_reads(con: duckdb.DuckDBPyConnection, plan: ReadPlan, run_id: str) -> None:
+    """Advance the cursors of the reads that completed (a failed read raised before this)."""
+    cursors.advance(con, plan.system, plan.obj, run_id, plan.started)
+    if plan.deletes:
+        cursors.advance(con, plan.system, plan.obj, run_id, plan.started, cursors.ARCHIVED)
+    if plan.association_columns and (plan.full or plan.association_sweep):
+        cursors.advance(con, plan.system, plan.obj, run_id, plan.started, cursors.ASSOCIATIONS)
