@@ -80,11 +80,12 @@ def changes_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str,
     for f in fields.to_dict("records"):
         if target == "hubspot":
             table = f"raw_hubspot.{quote(spec.hubspot_object + '_current')}"
-            # A single association replaces its first member; a primary label moves by itself (nothing dropped).
-            old = (f"list_sort(string_split(COALESCE(h.{quote(f['key'])}, ''), ';'))"
-                   if not f["single"] else
-                   "[]" if f["type_id"] is not None else
-                   f"list_slice(list_sort(string_split(COALESCE(h.{quote(f['key'])}, ''), ';')), 1, 1)")
+            # A single association replaces its first member; a primary label moves by itself to a new member
+            # (nothing dropped), while clearing it drops the member it is on.
+            members = f"string_split(COALESCE(h.{quote(f['key'])}, ''), ';')"  # staged sorted by id
+            old = (members if not f["single"] else
+                   f"CASE WHEN COALESCE(c.payload ->> '$', '') <> '' THEN [] ELSE list_slice({members}, 1, 1) END"
+                   if f["type_id"] is not None else f"list_slice({members}, 1, 1)")
             parts.append(f"""SELECT c.op_id AS assoc_op_id, c.target_id AS from_id, {_sql(f['to_type'])} AS to_type,
                     {f['type_id'] if f['type_id'] is not None else 'NULL'} AS type_id,
                     list_filter(string_split(COALESCE(c.payload ->> '$', ''), ';'), lambda x: x <> '') AS wanted,
