@@ -30,7 +30,7 @@ def _sandbox(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from crm_sync.runner import run_cycle
 
-    return run_cycle(args.config)
+    return run_cycle(args.config, verbose=args.verbose)
 
 
 def _ui(args: argparse.Namespace) -> int:
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run one sync cycle in-process and print a summary")
     run.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
+    run.add_argument("--verbose", action="store_true", help="print Dagster's event log (every step's events)")
     run.set_defaults(func=_run)
 
     ui = sub.add_parser("ui", help="open the Dagster UI on the configured connections (starts the sandbox if used)")

@@ -25,13 +25,20 @@ class CycleOutcome:
     planned_writes: int  # writes the cycle sent or tried to send
 
 
-def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = None) -> CycleOutcome:
-    """One cycle through Dagster (every asset and check of sync_cycle), then the run's figures from DuckDB."""
+def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = None,
+                  verbose: bool = False) -> CycleOutcome:
+    """One cycle through Dagster (every asset and check of sync_cycle), then the run's figures from DuckDB.
+
+    Dagster's event log goes to the terminal with verbose; otherwise only warnings and errors do (the events
+    stay in the instance).
+    """
     from crm_sync.definitions import build_definitions
 
     defs = build_definitions(str(config_path))
     job = defs.resolve_job_def("sync_cycle")
-    result = job.execute_in_process(instance=instance or DagsterInstance.ephemeral(), raise_on_error=False)
+    run_config = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}}}
+    result = job.execute_in_process(run_config=run_config, instance=instance or DagsterInstance.ephemeral(),
+                                    raise_on_error=False)
     config = load_config(Path(config_path))
     con = db.connect(config.state_path)
     try:
@@ -42,13 +49,14 @@ def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = No
     return CycleOutcome(result.run_id, result.success, summary, attempted)
 
 
-def run_cycle(config_path: str) -> int:
+def run_cycle(config_path: str, verbose: bool = False) -> int:
     try:
-        outcome = execute_cycle(config_path)
+        outcome = execute_cycle(config_path, verbose=verbose)
     except ConfigError as exc:
         print(f"crm-sync run: {exc}", file=sys.stderr)
         return 2
-    print(f"Run {outcome.run_id}: {'succeeded' if outcome.success else 'FAILED (see the Dagster logs above)'}")
+    failed = "FAILED (see the errors above; --verbose prints the whole event log)"
+    print(f"Run {outcome.run_id}: {'succeeded' if outcome.success else failed}")
     print(format_summary(outcome.summary))
     return 0 if outcome.success else 1
 

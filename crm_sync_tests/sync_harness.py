@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,3 +132,32 @@ def call_kind(system: str, label: str) -> str:
     if HS_READ.search(path) or (method == "GET" and path.startswith("/crm/v3/objects/")):
         return "read"
     return "other"
+
+
+_TEMPLATES: dict[tuple[int, int], Path] = {}
+
+
+def _template(seed_size: int, seed: int) -> Path:
+    """A seeded sandbox and the state of a sync that converged on it (default sync.yaml), made once per test
+    process and copied for each test that starts from there."""
+    key = (seed_size, seed)
+    if key not in _TEMPLATES:
+        root = Path(tempfile.mkdtemp(prefix=f"crm-sync-converged-{seed_size}-{seed}-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        with sync_env(root, seed_size=seed_size, seed=seed) as env:
+            env.converge()
+        _TEMPLATES[key] = root
+    return _TEMPLATES[key]
+
+
+@contextlib.contextmanager
+def converged_env(root: Path, seed_size: int = 100, seed: int = 11, pairs_override: dict | None = None,
+                  extra: dict | None = None) -> Iterator[SyncEnv]:
+    """Like sync_env followed by converge(), from a copy of the converged template: the sandbox's data and the
+    sync's state are the test's own (it starts its own sandbox on them), the seeding and first cycles are shared."""
+    template = _template(seed_size, seed)
+    shutil.copytree(template / "sandbox", root / "sandbox", ignore=shutil.ignore_patterns("sandbox.json", "*.log"))
+    shutil.copytree(template / "state", root / "state")
+    config = write_config(root, pairs_override, extra)
+    with running_sandbox(root / "sandbox") as info:
+        yield SyncEnv(root, info, config)

@@ -70,3 +70,13 @@ def test_sandbox_verbs_name_the_extra_when_it_is_missing(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "crm_sync.cli", "sandbox", "up"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0 and "crm-sync[sandbox]" in proc.stderr, proc.stderr
+
+
+def test_crm_sync_sandbox_verbs_reach_the_sandbox_package(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "crm_sync.cli", "sandbox", "seed", "--dir", str(tmp_path / "sb"),
+                           "--size", "100", "--seed", "5"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Lead" in proc.stdout and (tmp_path / "sb" / "seed.json").exists()
+    again = subprocess.run([sys.executable, "-m", "crm_sync.cli", "sandbox", "seed", "--dir", str(tmp_path / "sb")],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and "crm-sync sandbox seed" in again.stderr

@@ -8,7 +8,7 @@ import time
 from hubspot.crm.contacts import SimplePublicObjectInput, SimplePublicObjectInputForCreate
 from simple_salesforce import format_soql
 
-from crm_sync_tests.sync_harness import sync_env
+from crm_sync_tests.sync_harness import converged_env, sync_env
 
 PEOPLE_FIELDS = {"firstname": "FirstName", "lastname": "LastName", "email": "Email", "jobtitle": "Title",
                  "phone": "Phone"}
@@ -80,8 +80,7 @@ def test_first_sync_of_a_seeded_sandbox_converges(tmp_path):
 
 
 def test_edits_on_each_side_reach_the_other_in_one_cycle(tmp_path):
-    with sync_env(tmp_path, seed_size=100) as env:
-        env.converge()
+    with converged_env(tmp_path) as env:
         hs_id, _, sf_id = next(p for p in links(env) if p[1] == "Contact")
         client, sf = env.hs(), env.sf()
         client.crm.contacts.basic_api.update(hs_id, SimplePublicObjectInput(properties={"jobtitle": "Chief Tester"}))
@@ -118,8 +117,7 @@ def test_conflicts_resolve_per_rule(tmp_path):
     fields = [m.model_dump() for m in PEOPLE]
     for f in fields:
         f["rule"] = rules.get(f["hubspot"], f["rule"])
-    with sync_env(tmp_path, seed_size=100, pairs_override={"people": {"fields": fields}}) as env:
-        env.converge()
+    with converged_env(tmp_path, pairs_override={"people": {"fields": fields}}) as env:
         hs_id, _, sf_id = next(p for p in links(env) if p[1] == "Contact")
         client, sf = env.hs(), env.sf()
         client.crm.contacts.basic_api.update(hs_id, SimplePublicObjectInput(
@@ -145,8 +143,7 @@ def test_blank_rules_fill_from_the_other_side(tmp_path):
     for f in fields:
         if f["name"] == "title":
             f["rule"] = "prefer_salesforce_unless_blank"
-    with sync_env(tmp_path, seed_size=100, pairs_override={"people": {"fields": fields}}) as env:
-        env.converge()
+    with converged_env(tmp_path, pairs_override={"people": {"fields": fields}}) as env:
         hs_id, _, sf_id = next(p for p in links(env) if p[1] == "Contact")
         client, sf = env.hs(), env.sf()
         sf.Contact.update(sf_id, {"Title": None})
@@ -178,8 +175,7 @@ def test_quiet_cycle_writes_nothing_and_reads_one_page_per_object(tmp_path):
 
 
 def test_associations_follow_links(tmp_path):
-    with sync_env(tmp_path, seed_size=100) as env:
-        env.converge()
+    with converged_env(tmp_path) as env:
         sf, client = env.sf(), env.hs()
         companies = {s: h for h, _, s in links(env, "companies")}
         people = links(env)
@@ -232,8 +228,7 @@ def test_associations_follow_links(tmp_path):
 
 
 def test_deal_contacts_follow_opportunity_contact_roles(tmp_path):
-    with sync_env(tmp_path, seed_size=100) as env:
-        env.converge()
+    with converged_env(tmp_path) as env:
         sf, client = env.sf(), env.hs()
         people = {s: (h, obj) for h, obj, s in links(env)}
         to_sf = {h: s for s, (h, obj) in people.items() if obj == "Contact"}
@@ -289,8 +284,7 @@ def _move_deal(env, client, edit_name: bool):
 def test_hubspot_association_only_change_reaches_salesforce_by_the_sweep(tmp_path):
     """Moving a deal to another company in HubSpot changes no property and no last-modified date, so no
     incremental read can see it; the association sweep (every cycle here) does."""
-    with sync_env(tmp_path, seed_size=100, extra=_settings(association_sweep_minutes=0)) as env:
-        env.converge()
+    with converged_env(tmp_path, extra=_settings(association_sweep_minutes=0)) as env:
         opp, account = _move_deal(env, env.hs(), edit_name=False)
         outcome = env.cycle()
         assert env.sf().Opportunity.get(opp)["AccountId"] == account
@@ -302,8 +296,7 @@ def test_association_reads_changed_syncs_a_deal_edit_and_its_move_together(tmp_p
     """association_reads: changed reads the associations of every deal found changed, so a move made together
     with an edit arrives in the same cycle (no sweep here); the default, new, would leave it to the sweep."""
     settings = _settings(association_reads="changed", association_sweep_minutes=None)
-    with sync_env(tmp_path, seed_size=100, extra=settings) as env:
-        env.converge()
+    with converged_env(tmp_path, extra=settings) as env:
         opp, account = _move_deal(env, env.hs(), edit_name=True)
         env.cycle()
         record = env.sf().Opportunity.get(opp)

@@ -23,7 +23,7 @@ from hubspot.crm.contacts import (
 )
 from simple_salesforce import format_soql
 
-from crm_sync_tests.sync_harness import ROOT, sync_env
+from crm_sync_tests.sync_harness import ROOT, converged_env, sync_env
 
 
 def sf_by_hubspot_id(sf, obj: str, hubspot_ids, fields: str = "Id") -> dict[str, dict]:
@@ -258,8 +258,7 @@ def test_a_run_killed_during_the_load_leaves_no_duplicates_and_no_lost_update(tm
 
 
 def test_transient_salesforce_errors_are_retried_and_cost_calls(tmp_path):
-    with sync_env(tmp_path, seed_size=100) as env:
-        env.converge()
+    with converged_env(tmp_path) as env:
         sf, client = env.sf(), env.hs()
         contact_links = [link for link in people_links(env) if link[1] == "Contact"]
         (hs_a, _, sf_a), (hs_b, _, sf_b) = contact_links[:2]

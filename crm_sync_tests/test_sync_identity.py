@@ -12,7 +12,7 @@ from hubspot.crm.contacts.exceptions import NotFoundException
 from simple_salesforce import format_soql
 
 from crm_sandbox.hubspot.loader import load_objects
-from crm_sync_tests.sync_harness import sync_env
+from crm_sync_tests.sync_harness import converged_env
 
 
 def hs_contact_ids(env) -> set[str]:
@@ -48,8 +48,7 @@ def hs_props(env, hubspot_id: str, *props: str) -> dict:
 
 
 def test_converted_lead_keeps_its_hubspot_contact_linked_to_the_new_contact(tmp_path):
-    with sync_env(tmp_path, seed_size=100) as env:
-        env.converge()
+    with converged_env(tmp_path) as env:
         sf = env.sf()
         hs_id, _, lead_id, _ = next(link for link in people_links(env) if link[1] == "Lead")
         hs_before, sf_leads_before = hs_contact_ids(env), sf.query("SELECT COUNT() FROM Lead")["totalSize"]
@@ -74,8 +73,7 @@ def test_converted_lead_keeps_its_hubspot_contact_linked_to_the_new_contact(tmp_
 
 
 def test_hubspot_merge_moves_the_link_to_the_survivor(tmp_path):
-    with sync_env(tmp_path, seed_size=100) as env:
-        env.converge()
+    with converged_env(tmp_path) as env:
         sf, client = env.sf(), env.hs()
         hs_a, sf_object, sf_id, _ = people_links(env)[0]
         # A second record of the same person, made after the last cycle (so never linked), merged into A.
@@ -103,8 +101,7 @@ def test_hubspot_merge_moves_the_link_to_the_survivor(tmp_path):
 
 
 def test_salesforce_merge_moves_the_link_to_the_master(tmp_path):
-    with sync_env(tmp_path, seed_size=100) as env:
-        env.converge()
+    with converged_env(tmp_path) as env:
         sf, client = env.sf(), env.hs()
         hs_id, _, loser, _ = next(link for link in people_links(env) if link[1] == "Contact")
         # The same person entered again in Salesforce after the last cycle (so never linked): the master.
@@ -127,8 +124,7 @@ def test_salesforce_merge_moves_the_link_to_the_master(tmp_path):
 
 
 def test_ambiguous_matches_are_reported_never_guessed(tmp_path):
-    with sync_env(tmp_path, seed_size=100) as env:
-        env.converge()
+    with converged_env(tmp_path) as env:
         sf, client = env.sf(), env.hs()
         h1 = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={
             "email": "pat.twin@example.org", "firstname": "Pat", "lastname": "Twin"})).id
@@ -172,8 +168,7 @@ def test_ambiguous_matches_are_reported_never_guessed(tmp_path):
 @pytest.mark.parametrize("mode", ["propagate", "unlink"])
 def test_salesforce_delete_per_deletes_rule(tmp_path, mode):
     override = {"people": {"deletes": "propagate"}} if mode == "propagate" else None
-    with sync_env(tmp_path, seed_size=100, pairs_override=override) as env:
-        env.converge()
+    with converged_env(tmp_path, pairs_override=override) as env:
         sf, client = env.sf(), env.hs()
         hs_id, _, contact_id, _ = next(link for link in people_links(env) if link[1] == "Contact")
         sf_before = sf_people_ids(sf)
@@ -205,9 +200,8 @@ def test_hubspot_delete_per_deletes_rule(tmp_path, mode):
 
     settings = (yaml.safe_load((ROOT / "sync.yaml").read_text()) or {}).get("sync") or {}
     override = {"people": {"deletes": "propagate"}} if mode == "propagate" else None
-    with sync_env(tmp_path, seed_size=100, pairs_override=override,
+    with converged_env(tmp_path, pairs_override=override,
                   extra={"sync": {**settings, "hubspot_deletes_minutes": 0}}) as env:
-        env.converge()
         sf, client = env.sf(), env.hs()
         hs_id, _, contact_id, _ = next(link for link in people_links(env) if link[1] == "Contact")
         hs_before = hs_contact_ids(env)

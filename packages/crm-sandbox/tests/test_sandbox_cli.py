@@ -1,4 +1,5 @@
-"""`crm-sync sandbox up`: publishes sandbox.json, serves until SIGTERM, then stops cleanly."""
+"""`python -m crm_sandbox up` (also `crm-sync sandbox up`): publishes sandbox.json, serves until SIGTERM, then stops
+cleanly; seed and churn verbs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from tests.clients import http_session
 
 def test_sandbox_up_writes_settings_and_stops_on_sigterm(tmp_path):
     directory = tmp_path / "sb"
-    cli = [sys.executable, "-m", "crm_sync.cli", "sandbox", "up", "--dir", str(directory), "--sf-port", "0"]
+    # Both ports free ones: the test never depends on the defaults (8443, 8090) being free.
+    cli = [sys.executable, "-m", "crm_sandbox", "up", "--dir", str(directory), "--sf-port", "0", "--hs-port", "0"]
     proc = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         target = directory / "sandbox.json"
@@ -46,7 +48,7 @@ def test_sandbox_up_writes_settings_and_stops_on_sigterm(tmp_path):
 
 
 def test_sandbox_seed_command_prints_summary_and_refuses_twice(tmp_path):
-    cli = [sys.executable, "-m", "crm_sync.cli", "sandbox", "seed", "--dir", str(tmp_path / "sb"), "--size", "100",
+    cli = [sys.executable, "-m", "crm_sandbox", "seed", "--dir", str(tmp_path / "sb"), "--size", "100",
            "--seed", "5"]
     first = subprocess.run(cli, capture_output=True, text=True, timeout=120)
     assert first.returncode == 0, first.stderr
@@ -56,6 +58,6 @@ def test_sandbox_seed_command_prints_summary_and_refuses_twice(tmp_path):
 
 
 def test_sandbox_churn_command_needs_a_running_sandbox(tmp_path):
-    cli = [sys.executable, "-m", "crm_sync.cli", "sandbox", "churn", "--dir", str(tmp_path / "none"), "--duration", "1"]
+    cli = [sys.executable, "-m", "crm_sandbox", "churn", "--dir", str(tmp_path / "none"), "--duration", "1"]
     result = subprocess.run(cli, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "sandbox.json" in result.stderr
