@@ -8,6 +8,7 @@ pair's tie_winner). Our own writes come back equal to the shadow, so they plan n
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import duckdb
@@ -309,7 +310,8 @@ def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str
                     WHERE hubspot_id IS NOT NULL AND hs_as_sf IS NOT NULL AND rule <> 'always_salesforce'
                       AND NOT contains(hs_as_sf, 'unlinked:')),
         hs_rows AS (SELECT salesforce_id, sf_object, hs_field, field, sf_val, sf_as_hs AS hs_new FROM v
-                    WHERE salesforce_id IS NOT NULL AND sf_as_hs IS NOT NULL AND rule <> 'always_hubspot')
+                    WHERE salesforce_id IS NOT NULL AND sf_as_hs IS NOT NULL AND rule <> 'always_hubspot'
+                      AND NOT contains(sf_as_hs, 'unlinked:'))
         SELECT 'salesforce', sf_object, 'create', sf_object, hubspot_id, NULL, {_record_part('v')},
                {_shadow_part()}, 'new in hubspot', {_association_part('v')}
         FROM (SELECT hubspot_id, sf_object, sf_field AS k, {to_sf} AS v,
@@ -329,14 +331,20 @@ def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str
         record_key)) WHERE action = 'create'""")
     # Every new record is created, even with all mapped fields empty; required values get defaults.
     defaults = REQUIRED_DEFAULTS.get(target, {})
-    pairs = ", ".join(f"{sql_str(k)}, {sql_str(v)}" for k, v in defaults.items())
     con.execute(f"""INSERT INTO _plan_ops SELECT 'salesforce', '{target}', 'create', '{target}', c.id, NULL,
-        json_object({sql_str(spec.sf_external_id)}, c.id{', ' + pairs if pairs else ''}), '[]'::JSON,
-        'new in hubspot', NULL FROM _creates_sf c
+        json_object({sql_str(spec.sf_external_id)}, c.id), '[]'::JSON, 'new in hubspot', NULL FROM _creates_sf c
         WHERE c.id NOT IN (SELECT record_key FROM _plan_ops WHERE target = 'salesforce' AND action = 'create')""")
-    if defaults:
-        con.execute(f"""UPDATE _plan_ops SET payload = json_merge_patch(json_object({pairs}), payload)
-            WHERE target = 'salesforce' AND action = 'create'""")
+    for sf_field, value in defaults.items():
+        # A placeholder filled only because Salesforce requires the field goes into the shadow as what Salesforce
+        # holds: its echo is then no change, and never comes back into the HubSpot record.
+        for m in (m for m in cfg.fields if m.salesforce_field(target) == sf_field and m.rule != "dont_sync"):
+            entry = f"json_object('f', {sql_str(m.name)}, 'h', NULL, 's', {sql_str(value)})"
+            con.execute(f"""UPDATE _plan_ops SET shadow = to_json(list_append(COALESCE(CAST(shadow AS JSON[]), []),
+                    {entry}))
+                WHERE target = 'salesforce' AND action = 'create' AND object = '{target}'
+                  AND json_extract(payload, {sql_str('$.' + json.dumps(sf_field))}) IS NULL""")
+        con.execute(f"""UPDATE _plan_ops SET payload = json_merge_patch(json_object({sql_str(sf_field)},
+            {sql_str(value)}), payload) WHERE target = 'salesforce' AND action = 'create' AND object = '{target}'""")
 
 
 def _record_part(value: str) -> str:
@@ -377,7 +385,11 @@ def _store_ops(con, p: str, run_id: str) -> int:
     con.execute(f"""INSERT INTO sync.outbox (op_id, run_id, pair, target, object, action, sf_object, record_key,
         target_id, payload, shadow, reason, status, associations) SELECT op_id, '{run_id}', '{p}', target, object,
         action, sf_object, record_key, target_id, payload, shadow, reason, 'pending', associations FROM _plan_ops_ids
-        ON CONFLICT (op_id) DO NOTHING""")
+        ON CONFLICT (op_id) DO UPDATE SET status = 'pending', attempts = 0, last_error = NULL, run_id = excluded.run_id,
+            updated_at = now() WHERE sync.outbox.status IN ('sent', 'superseded')""")
+    # The same write planned again after it was sent means the target does not hold it now (a value changed
+    # back to an earlier one, or a write undone in the CRM): it goes out again rather than colliding with the
+    # old op. One still open is left as it is (same op, same attempts).
     superseded = con.execute(f"""UPDATE sync.outbox SET status = 'superseded', updated_at = now()
         WHERE pair = '{p}' AND status IN ('pending', 'failed', 'invalid') AND parent_op_id IS NULL
           AND op_id NOT IN (SELECT op_id FROM _plan_ops_ids)""").fetchone()[0]

@@ -29,8 +29,8 @@ WRITE_SCHEMA = pa.DataFrameSchema(
     columns={"op_id": pa.Column(str), "field": pa.Column(str)},
     checks=[
         pa.Check(lambda df: df["known"], name="INVALID_FIELD"),
-        pa.Check(lambda df: ~df["known"] | df["writable"], name="INVALID_FIELD_FOR_INSERT_UPDATE",
-                 error="the field is read-only on the target"),
+        # No error= text: pandera would report it instead of the name, which is the code stored.
+        pa.Check(lambda df: ~df["known"] | df["writable"], name="INVALID_FIELD_FOR_INSERT_UPDATE"),
         pa.Check(lambda df: (df["length"].fillna(0) <= 0) | df["value"].isna() | (_text(df).str.len() <= df["length"]),
                  name="STRING_TOO_LONG"),
         pa.Check(lambda df: ~df["restricted"].fillna(False).astype(bool) | df["value"].isna() | (_text(df) == "")

@@ -96,7 +96,9 @@ def writable(kind: str, v: str, side: str, links_to: str | None = None) -> str:
         return v
     if kind == "owner":
         if side == "salesforce":
-            return f"(SELECT min(u.id) FROM {USERS_SF} u WHERE lower(trim(u.\"Email\")) = {v} AND NOT u.deleted)"
+            # An email can name an inactive user too (Salesforce refuses those as owners): the active one first.
+            return (f"(SELECT u.id FROM {USERS_SF} u WHERE lower(trim(u.\"Email\")) = {v} AND NOT u.deleted "
+                    f"ORDER BY COALESCE(lower(u.\"IsActive\"), 'true') = 'true' DESC, u.id LIMIT 1)")
         return f"(SELECT min(o.id) FROM {OWNERS_HS} o WHERE lower(trim(o.email)) = {v} AND NOT o.deleted)"
     return v
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from crm_sync_tests.engine.world import World
 
 
@@ -68,8 +66,6 @@ def test_successful_create_links_and_its_echo_plans_only_the_cross_id(tmp_path):
     assert w.ops() == []
 
 
-@pytest.mark.xfail(strict=True, reason="the create's required-field placeholder (Lead.Company '[not provided]') has "
-                   "no shadow, so its echo reads as a Salesforce edit and is written into HubSpot's company")
 def test_required_field_placeholder_does_not_come_back_to_hubspot(tmp_path):
     """A default filled only to satisfy Salesforce is not synced back into the HubSpot record."""
     w = World(tmp_path, only=("people",))

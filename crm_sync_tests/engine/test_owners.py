@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from crm_sync_tests.engine.world import World
 
 OWNERS = [{"id": "901", "email": "ann.owner@corp.example"}, {"id": "902", "email": "bob.owner@corp.example"}]
@@ -54,8 +52,6 @@ def test_an_owner_without_a_counterpart_is_not_written(tmp_path):
     assert w.ops() == []
 
 
-@pytest.mark.xfail(strict=True, reason="User.IsActive is extracted but never used: an owner email shared by an "
-                   "inactive and an active user maps to the lowest id, the inactive one (Salesforce refuses it)")
 def test_owner_maps_to_the_active_user_of_that_email(tmp_path):
     """With an old deactivated user of the same email, the active user becomes the owner."""
     w = with_owners(tmp_path)

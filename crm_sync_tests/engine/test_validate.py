@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from crm_sync_tests.engine.world import World
 
 ANN_HS = {"id": "11", "salesforce_id": "0031", "email": "ann@example.org", "lastname": "Lee", "jobtitle": "CTO"}
@@ -77,9 +75,6 @@ def test_bad_email_is_quarantined(tmp_path):
     assert open_validation_errors(w) == [("salesforce", "Lead", "11", "INVALID_EMAIL_ADDRESS", "Email")]
 
 
-@pytest.mark.xfail(strict=True, reason="the writability check has an error= text, which pandera reports instead of "
-                   "its name: the code stored is 'the field is read-only on the target' (and HubSpot's READ_ONLY_VALUE "
-                   "rename never applies)")
 def test_a_read_only_field_error_carries_its_code(tmp_path):
     """The error code of a read-only field is INVALID_FIELD_FOR_INSERT_UPDATE, like Salesforce's own."""
     w = World(tmp_path, only=("people",))
