@@ -31,7 +31,7 @@ from crm_sync.config import load_config
 from crm_sync.engine import db
 from crm_sync.engine.db import transaction
 from crm_sync.engine.link import _link_by_key, build_sides, link_pair
-from crm_sync.engine.pairs import PairSpec, pair_specs
+from crm_sync.engine.mapping import PairSpec, pair_specs
 from crm_sync.engine.plan import plan_pair
 from crm_sync.engine.staging import stage
 

@@ -47,7 +47,7 @@ from crm_sync.config import load_config
 from crm_sync.connectors import salesforce as sf_connector
 from crm_sync.connectors.salesforce import endpoint_label
 from crm_sync.defs.steps import hubspot_objects, salesforce_objects
-from crm_sync.engine.pairs import pair_specs
+from crm_sync.engine.mapping import pair_specs
 from crm_sync_tests.sync_harness import ROOT, SyncEnv, sync_env
 from crm_sync_tests.sync_harness import call_kind as kind
 

@@ -23,7 +23,7 @@ from crm_sync.config import load_config
 from crm_sync.defs.assets import build_assets
 from crm_sync.defs.checks import pair_checks
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
-from crm_sync.engine.pairs import pair_specs
+from crm_sync.engine.mapping import pair_specs
 
 
 def build_definitions(config_path: str | Path = "sync.yaml") -> Definitions:

@@ -13,7 +13,7 @@ from crm_sync.connectors.common import ApiUsage
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
 from crm_sync.engine import associations, metadata, outbox, staging
 from crm_sync.engine.link import link_pair
-from crm_sync.engine.pairs import PairSpec, extract_fields, pair_specs
+from crm_sync.engine.mapping import PairSpec, extract_fields, pair_specs
 from crm_sync.engine.plan import plan_pair
 from crm_sync.engine.reads import finish_reads, plan_reads
 from crm_sync.engine.validate import validate_outgoing

@@ -4,7 +4,7 @@
 from dagster import AssetCheckResult, AssetCheckSeverity, AssetKey, MetadataValue, asset_check
 
 from crm_sync.defs.resources import SyncStateResource
-from crm_sync.engine.pairs import PairSpec
+from crm_sync.engine.mapping import PairSpec
 
 
 def pair_checks(spec: PairSpec) -> list:

@@ -16,9 +16,9 @@ import duckdb
 import pandas as pd
 
 from crm_sync.connectors.common import OP_COLUMNS, WriteResult
-from crm_sync.engine.db import quote, registered, transaction
+from crm_sync.engine.db import Binds, quote, registered, transaction
+from crm_sync.engine.mapping import PRIMARY_ASSOCIATIONS, PairSpec
 from crm_sync.engine.outbox import DUE, LoadResult, record_results, results_frame
-from crm_sync.engine.pairs import PRIMARY_ASSOCIATIONS, PairSpec
 
 
 def expand(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, run_id: str) -> int:
@@ -72,8 +72,9 @@ def changes_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str,
     sets, from the records as last read; an op whose record holds its set already has no change (it is done)."""
     fields = _fields(spec, target)
     empty = pd.DataFrame(columns=[*OP_COLUMNS, "assoc_op_id"])
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _due AS SELECT * FROM sync.outbox WHERE pair = ? AND target = ?
-        AND parent_op_id IS NOT NULL AND {DUE}""", [spec.name, target, max_attempts])
+    b = Binds(pair=spec.name, target=target, max_attempts=max_attempts)
+    b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _due AS SELECT * FROM sync.outbox WHERE pair = $pair
+        AND target = $target AND parent_op_id IS NOT NULL AND {DUE}""")
     if fields.empty:
         return empty
     parts = []
@@ -86,34 +87,34 @@ def changes_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str,
             old = (members if not f["single"] else
                    f"CASE WHEN COALESCE(c.payload ->> '$', '') <> '' THEN [] ELSE list_slice({members}, 1, 1) END"
                    if f["type_id"] is not None else f"list_slice({members}, 1, 1)")
-            parts.append(f"""SELECT c.op_id AS assoc_op_id, c.target_id AS from_id, {_sql(f['to_type'])} AS to_type,
-                    {f['type_id'] if f['type_id'] is not None else 'NULL'} AS type_id,
+            parts.append(f"""SELECT c.op_id AS assoc_op_id, c.target_id AS from_id, {b(f['to_type'])} AS to_type,
+                    {b(f['type_id']) if f['type_id'] is not None else 'NULL'}::INTEGER AS type_id,
                     list_filter(string_split(COALESCE(c.payload ->> '$', ''), ';'), lambda x: x <> '') AS wanted,
                     list_filter({old}, lambda x: x <> '') AS held
-                FROM _due c LEFT JOIN {table} h ON h.id = c.target_id WHERE c.object = {_sql(f['key'])}""")
+                FROM _due c LEFT JOIN {table} h ON h.id = c.target_id WHERE c.object = {b(f['key'])}""")
         else:
             table = f"raw_salesforce.{quote(f['key'] + '_current')}"
-            parts.append(f"""SELECT c.op_id AS assoc_op_id, c.target_id AS parent_id, {_sql(f['key'])} AS child,
-                    {_sql(f['parent_field'])} AS parent_field, {_sql(f['member_field'])} AS member_field,
+            parts.append(f"""SELECT c.op_id AS assoc_op_id, c.target_id AS parent_id, {b(f['key'])} AS child,
+                    {b(f['parent_field'])} AS parent_field, {b(f['member_field'])} AS member_field,
                     list_filter(string_split(COALESCE(c.payload ->> '$', ''), ';'), lambda x: x <> '') AS wanted,
                     COALESCE((SELECT list({{'member': r.{quote(f['member_field'])}, 'row': r.id}})
                               FROM {table} r WHERE r.{quote(f['parent_field'])} = c.target_id AND NOT r.deleted),
                              []) AS held
-                FROM _due c WHERE c.object = {_sql(f['key'])}""")
+                FROM _due c WHERE c.object = {b(f['key'])}""")
     if target == "hubspot":
-        changes = con.execute(f"""WITH s AS ({' UNION ALL '.join(parts)})
-            SELECT assoc_op_id || ':-' || m AS op_id, {_sql(spec.hubspot_object)} AS object, 'dissociate' AS action,
-                   from_id AS target_id, to_json({{'from_type': {_sql(spec.hubspot_object)}, 'to_type': to_type,
+        changes = b.execute(con, f"""WITH s AS ({' UNION ALL '.join(parts)})
+            SELECT assoc_op_id || ':-' || m AS op_id, {b(spec.hubspot_object)} AS object, 'dissociate' AS action,
+                   from_id AS target_id, to_json({{'from_type': {b(spec.hubspot_object)}, 'to_type': to_type,
                    'from_id': from_id, 'to_id': m, 'type_id': NULL}}) AS payload, NULL AS key_field, assoc_op_id
             FROM s, unnest(list_filter(held, lambda x: NOT list_contains(wanted, x))) AS u(m)
             UNION ALL
-            SELECT assoc_op_id || ':+' || m, {_sql(spec.hubspot_object)}, 'associate', from_id,
-                   to_json({{'from_type': {_sql(spec.hubspot_object)}, 'to_type': to_type, 'from_id': from_id,
+            SELECT assoc_op_id || ':+' || m, {b(spec.hubspot_object)}, 'associate', from_id,
+                   to_json({{'from_type': {b(spec.hubspot_object)}, 'to_type': to_type, 'from_id': from_id,
                    'to_id': m, 'type_id': type_id}}), NULL, assoc_op_id
             FROM s, unnest(list_filter(wanted, lambda x: NOT list_contains(held, x))) AS u(m)
             ORDER BY 3 DESC, 1""").df()  # dissociations first: a single association is replaced, not doubled
     else:
-        changes = con.execute(f"""WITH s AS ({' UNION ALL '.join(parts)})
+        changes = b.execute(con, f"""WITH s AS ({' UNION ALL '.join(parts)})
             SELECT assoc_op_id || ':+' || m AS op_id, child AS object, 'create' AS action, NULL AS target_id,
                    json_object(parent_field, parent_id, member_field, m) AS payload, NULL AS key_field, assoc_op_id
             FROM s, unnest(list_filter(wanted, lambda x: NOT list_contains(list_transform(held, lambda h: h.member),
@@ -150,8 +151,3 @@ def record(con: duckdb.DuckDBPyConnection, changes: pd.DataFrame, results: list[
     folded["success"] = folded["success"].astype(bool)
     folded.loc[folded["success"], "error_fields"] = None
     return record_results(con, folded, run_id)
-
-
-def _sql(value: str) -> str:
-    """A string literal for a name from the configuration (object and field names, already checked)."""
-    return "'" + value.replace("'", "''") + "'"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -106,3 +107,25 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, frame) -> Iterator[str
         yield name
     finally:
         con.unregister(name)
+
+
+class Binds:
+    """Values for SQL that is built from configuration (pair, object and field names, value maps, run ids): each
+    becomes a named parameter ($pair, $v3 ...) bound at execution, never text pasted into the statement."""
+
+    def __init__(self, **named):
+        self.values: dict[str, object] = dict(named)
+
+    def __call__(self, value) -> str:
+        """The parameter for value (one per distinct value)."""
+        for name, held in self.values.items():
+            if held == value and type(held) is type(value):
+                return f"${name}"
+        name = f"v{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+    def execute(self, con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyConnection:
+        """Run sql with the parameters it names (DuckDB refuses parameters a statement does not use)."""
+        used = {k: v for k, v in self.values.items() if re.search(rf"\${re.escape(k)}\b", sql)}
+        return con.execute(sql, used) if used else con.execute(sql)

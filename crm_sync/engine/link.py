@@ -11,15 +11,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from crm_sync.engine.db import quote, transaction
-from crm_sync.engine.pairs import HS_MERGED, PairSpec
+from crm_sync.engine.db import Binds, quote, transaction
+from crm_sync.engine.mapping import HS_MERGED, NORMALISE, PairSpec
 from crm_sync.engine.staging import ensure_tables
-
-NORMALISE = {
-    "email": "NULLIF(lower(trim({x})), '')",
-    "domain": "NULLIF(regexp_replace(regexp_replace(regexp_replace(lower(trim({x})), '^[a-z]+://', ''), "
-              "'^www\\.', ''), '[/:?#].*$', ''), '')",
-}
 
 
 @dataclass
@@ -60,16 +54,16 @@ def build_sides(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> None:
     con.execute("""UPDATE _hs SET deleted = true WHERE NOT deleted AND id IN (
         SELECT trim(u.loser) FROM _hs h, unnest(string_split(h.merged, ';')) AS u(loser)
         WHERE NOT h.deleted AND h.merged IS NOT NULL AND trim(u.loser) <> h.id)""")
-    parts = []
+    parts, b = [], Binds()
     for obj in spec.salesforce_objects:
         key = spec.sf_match_fields.get(obj)
         sf_key = norm.format(x=quote(key)) if key else "NULL::VARCHAR"
-        parts.append(f"""SELECT '{obj}' AS object, id, deleted, {sf_key} AS mkey,
+        parts.append(f"""SELECT {b(obj)} AS object, id, deleted, {sf_key} AS mkey,
             {_col(con, 'salesforce', obj, spec.sf_external_id, 'xid')},
             {_col(con, 'salesforce', obj, 'MasterRecordId', 'master')},
             {_col(con, 'salesforce', obj, 'ConvertedContactId', 'converted')}
             FROM raw_salesforce.{quote(obj + '_current')}""")
-    con.execute("CREATE OR REPLACE TEMP TABLE _sf AS " + " UNION ALL ".join(parts))
+    b.execute(con, "CREATE OR REPLACE TEMP TABLE _sf AS " + " UNION ALL ".join(parts))
 
 
 def link_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str) -> LinkResult:
@@ -87,7 +81,7 @@ def link_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str) -> Li
 
 def _move(con, p: str, run_id: str, moves_sql: str, how: str) -> int:
     """Apply (hubspot_id, new_hubspot_id, new_object, new_salesforce_id) moves whose targets are free."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _moves AS {moves_sql}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _moves AS {moves_sql}", {"pair": p})
     # A target already linked elsewhere keeps its link; the moving link is dropped and reported.
     con.execute("""INSERT INTO sync.link_candidates (run_id, pair, system, record_id, match_key, candidates, reason)
         SELECT ?, ?, 'both', m.hubspot_id, m.new_salesforce_id, [l.hubspot_id], ? || ': target already linked'
@@ -110,22 +104,22 @@ def _move(con, p: str, run_id: str, moves_sql: str, how: str) -> int:
 
 
 def _move_conversions(con, p: str, run_id: str) -> int:
-    return _move(con, p, run_id, f"""SELECT l.hubspot_id, l.hubspot_id AS new_hubspot_id, 'Contact' AS new_object,
+    return _move(con, p, run_id, """SELECT l.hubspot_id, l.hubspot_id AS new_hubspot_id, 'Contact' AS new_object,
         s.converted AS new_salesforce_id FROM sync.links l JOIN _sf s ON s.object = 'Lead' AND s.id = l.salesforce_id
-        WHERE l.pair = '{p}' AND l.salesforce_object = 'Lead' AND s.converted IS NOT NULL""", "lead_conversion")
+        WHERE l.pair = $pair AND l.salesforce_object = 'Lead' AND s.converted IS NOT NULL""", "lead_conversion")
 
 
 def _move_salesforce_merges(con, p: str, run_id: str) -> int:
-    return _move(con, p, run_id, f"""SELECT l.hubspot_id, l.hubspot_id AS new_hubspot_id, l.salesforce_object AS
+    return _move(con, p, run_id, """SELECT l.hubspot_id, l.hubspot_id AS new_hubspot_id, l.salesforce_object AS
         new_object, s.master AS new_salesforce_id FROM sync.links l JOIN _sf s ON s.id = l.salesforce_id
-        WHERE l.pair = '{p}' AND s.deleted AND s.master IS NOT NULL""", "salesforce_merge")
+        WHERE l.pair = $pair AND s.deleted AND s.master IS NOT NULL""", "salesforce_merge")
 
 
 def _move_hubspot_merges(con, p: str, run_id: str) -> int:
     # The survivor lists the merged ids in hs_merged_object_ids ("123;456").
-    return _move(con, p, run_id, f"""SELECT l.hubspot_id, h.id AS new_hubspot_id, l.salesforce_object AS new_object,
+    return _move(con, p, run_id, """SELECT l.hubspot_id, h.id AS new_hubspot_id, l.salesforce_object AS new_object,
         l.salesforce_id AS new_salesforce_id FROM _hs h, unnest(string_split(h.merged, ';')) AS u(loser)
-        JOIN sync.links l ON l.pair = '{p}' AND l.hubspot_id = trim(u.loser)
+        JOIN sync.links l ON l.pair = $pair AND l.hubspot_id = trim(u.loser)
         WHERE NOT h.deleted AND h.merged IS NOT NULL AND trim(u.loser) <> h.id""", "hubspot_merge")
 
 

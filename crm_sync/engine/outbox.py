@@ -10,7 +10,7 @@ import pandas as pd
 
 from crm_sync.connectors.common import WriteResult
 from crm_sync.engine.db import registered, transaction
-from crm_sync.engine.pairs import PairSpec
+from crm_sync.engine.mapping import PairSpec
 
 RESULT_COLUMNS = ["op_id", "success", "target_id", "error_code", "error_message", "error_fields", "response"]
 
@@ -28,8 +28,8 @@ class LoadResult:
         return LoadResult(self.sent + other.sent, self.failed + other.failed, self.links_made + other.links_made)
 
 
-# Pending ops, and failed ones due for another try (bound parameter: max_attempts).
-DUE = """(status = 'pending' OR (status = 'failed' AND attempts < ?
+# Pending ops, and failed ones due for another try (bound parameter: $max_attempts).
+DUE = """(status = 'pending' OR (status = 'failed' AND attempts < $max_attempts
           AND updated_at < now() - to_minutes(CAST(pow(2, attempts) AS BIGINT))))"""
 
 
@@ -43,10 +43,11 @@ def ops_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, max
     """
     key_field = spec.sf_external_id if target == "salesforce" else spec.hs_salesforce_id
     frame = con.execute(f"""SELECT op_id, object, action, target_id, CAST(payload AS VARCHAR) AS payload,
-            CASE WHEN action = 'create' THEN ? END AS key_field
-        FROM sync.outbox WHERE pair = ? AND target = ? AND parent_op_id IS NULL AND {DUE}
+            CASE WHEN action = 'create' THEN $key_field END AS key_field
+        FROM sync.outbox WHERE pair = $pair AND target = $target AND parent_op_id IS NULL AND {DUE}
           AND NOT (action = 'update' AND associations IS NOT NULL AND CAST(payload AS VARCHAR) = '{{}}')
-        ORDER BY created_at, op_id""", [key_field, spec.name, target, max_attempts]).df()
+        ORDER BY created_at, op_id""", {"key_field": key_field, "pair": spec.name, "target": target,
+                                        "max_attempts": max_attempts}).df()
     frame["payload"] = frame["payload"].map(json.loads)
     return frame
 

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from crm_sync.engine.db import quote, transaction
+from crm_sync.engine.db import Binds, quote, transaction
 from crm_sync.engine.link import ambiguous_keys, build_sides, free_records
-from crm_sync.engine.pairs import SF_CHILD_SETS, PairSpec
+from crm_sync.engine.mapping import PairSpec, translations, values_sql
 from crm_sync.engine.staging import ensure_tables
-from crm_sync.engine.values import canonical, canonical_set, col, json_for_salesforce, sql_str, translate, writable
 
 # Fields Salesforce requires: a sync never clears them. Native-connector defaults fill them on create.
 REQUIRED_FIELDS = {"Lead": ("LastName", "Company"), "Contact": ("LastName",), "Account": ("Name",),
@@ -48,57 +47,6 @@ def ensure_lookup_tables(con: duckdb.DuckDBPyConnection) -> None:
     ensure_tables(con, "salesforce", "User", ["Email", "IsActive"])
 
 
-def _values_sql(spec: PairSpec, linked: bool) -> str:
-    """Long rows (hubspot_id, sf object, salesforce_id, field, canonical values, modification times)."""
-    parts = []
-    hs_table = f"raw_hubspot.{quote(spec.hubspot_object + '_current')}"
-    for obj in spec.salesforce_objects:
-        sf_table = f"raw_salesforce.{quote(obj + '_current')}"
-        for m in spec.config.fields:
-            sf_field = m.salesforce_field(obj)
-            if sf_field is None or m.rule == "dont_sync":
-                continue
-            if m.type == "association_set":
-                child = (sf_field, *spec.salesforce_children[sf_field][:2])
-                hs_val = canonical_set(col("h", m.hubspot), m.links_to, "hubspot",
-                                       member_object=SF_CHILD_SETS[sf_field][2])
-                sf_val = canonical_set("s.id", m.links_to, "salesforce", child)
-            else:
-                hs_val = canonical(m.type, col("h", m.hubspot), "hubspot", m.links_to)
-                sf_val = canonical(m.type, col("s", sf_field), "salesforce", m.links_to)
-            select = (f"SELECT {{hid}} AS hubspot_id, '{obj}' AS sf_object, {{sid}} AS salesforce_id, "
-                      f"{sql_str(m.name)} AS field, {sql_str(m.hubspot)} AS hs_field, {sql_str(sf_field)} AS "
-                      f"sf_field, {sql_str(m.type)} AS kind, {sql_str(m.rule)} AS rule, {{hv}} AS hs_val, "
-                      f"{{sv}} AS sf_val, {{hm}} AS hs_mod, {{sm}} AS sf_mod")
-            if linked:
-                parts.append(select.format(hid="l.hubspot_id", sid="l.salesforce_id", hv=hs_val, sv=sf_val,
-                                           hm="h.modified_at", sm="s.modified_at")
-                             + f" FROM _cand l JOIN {hs_table} h ON h.id = l.hubspot_id JOIN {sf_table} s ON "
-                               f"s.id = l.salesforce_id WHERE l.salesforce_object = '{obj}'")
-            else:
-                parts.append(select.format(hid="h.id", sid="NULL", hv=hs_val, sv="NULL", hm="h.modified_at",
-                                           sm="NULL::TIMESTAMPTZ")
-                             + f" FROM _creates_sf c JOIN {hs_table} h ON h.id = c.id WHERE c.object = '{obj}'")
-                parts.append(select.format(hid="NULL", sid="s.id", hv="NULL", sv=sf_val, hm="NULL::TIMESTAMPTZ",
-                                           sm="s.modified_at")
-                             + f" FROM _creates_hs c JOIN {sf_table} s ON s.id = c.id WHERE c.object = '{obj}'")
-    return " UNION ALL ".join(parts) if parts else ""
-
-
-def _translations(spec: PairSpec) -> tuple[str, str, str, str]:
-    """CASE expressions over field name: hs_val in SF vocabulary, sf_val in HS vocabulary, and writables."""
-    h2s, s2h, to_sf, to_hs = [], [], [], []
-    for m in spec.config.fields:
-        name = sql_str(m.name)
-        h2s.append(f"WHEN {name} THEN {translate(m, 'hs_val', 'h2s')}")
-        s2h.append(f"WHEN {name} THEN {translate(m, 'sf_val', 's2h')}")
-        to_sf.append(f"WHEN {name} THEN "
-                     f"{json_for_salesforce(m.type, writable(m.type, 'sf_new', 'salesforce', m.links_to))}")
-        to_hs.append(f"WHEN {name} THEN {writable(m.type, 'hs_new', 'hubspot', m.links_to)}")
-    wrap = lambda arms, default: f"CASE field {' '.join(arms)} ELSE {default} END"  # noqa: E731
-    return wrap(h2s, "hs_val"), wrap(s2h, "sf_val"), wrap(to_sf, "to_json(sf_new)"), wrap(to_hs, "hs_new")
-
-
 def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full: bool = False,
               sides_built: bool = False) -> PlanResult:
     """Write this pair's planned operations to sync.outbox (and agreeing values to sync.shadow).
@@ -111,50 +59,50 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
         build_sides(con, spec)
     p = spec.name
     cfg = spec.config
-    h2s, s2h, to_sf, to_hs = _translations(spec)
+    b = Binds(pair=p, run_id=run_id, children=list(spec.salesforce_children))
+    h2s, s2h, to_sf, to_hs = translations(spec, b)
     with transaction(con):
-        _candidates(con, spec, run_id, full)
-        result.unlinked, result.deletes = _deletes(con, spec, run_id)
-        values = _values_sql(spec, linked=True)
+        _candidates(con, spec, b, full)
+        result.unlinked, result.deletes = _deletes(con, spec, b)
+        values = values_sql(spec, linked=True, b=b)
         if values:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _vals AS SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM "
+            b.execute(con, f"CREATE OR REPLACE TEMP TABLE _vals AS SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM "
                         f"(SELECT v.*, sh.hubspot_id IS NULL AS no_shadow, sh.hubspot_value AS sh_hs, "
-                        f"sh.salesforce_value AS sh_sf FROM ({values}) v LEFT JOIN sync.shadow sh ON sh.pair = '{p}' "
+                        f"sh.salesforce_value AS sh_sf FROM ({values}) v LEFT JOIN sync.shadow sh ON sh.pair = $pair "
                         f"AND sh.hubspot_id = v.hubspot_id AND sh.field = v.field)")
-            _hold_in_flight(con, p)
+            _hold_in_flight(con, b)
             _decide(con, cfg.tie_winner)
-            result.conflicts = con.execute("SELECT count(*) FROM _decisions WHERE conflict").fetchone()[0]
+            result.conflicts = b.execute(con, "SELECT count(*) FROM _decisions WHERE conflict").fetchone()[0]
             # Fields that agree already: remember them, so a later change on one side is seen as one.
-            con.execute(f"""INSERT INTO sync.shadow (pair, hubspot_id, field, hubspot_value, salesforce_value)
-                SELECT '{p}', hubspot_id, field, hs_val, sf_val FROM _decisions
+            b.execute(con, """INSERT INTO sync.shadow (pair, hubspot_id, field, hubspot_value, salesforce_value)
+                SELECT $pair, hubspot_id, field, hs_val, sf_val FROM _decisions
                 WHERE NOT write_sf AND NOT write_hs AND hs_as_sf IS NOT DISTINCT FROM sf_val
                   AND (no_shadow OR sh_hs IS DISTINCT FROM hs_val OR sh_sf IS DISTINCT FROM sf_val)
                 ON CONFLICT (pair, hubspot_id, field) DO UPDATE SET hubspot_value = excluded.hubspot_value,
                    salesforce_value = excluded.salesforce_value, synced_at = now()""")
-            result.by_field = dict(con.execute(
+            result.by_field = dict(b.execute(con,
                 "SELECT field, count(*) FROM _decisions WHERE write_sf OR write_hs GROUP BY field").fetchall())
         else:
-            con.execute("CREATE OR REPLACE TEMP TABLE _decisions (hubspot_id VARCHAR, sf_object VARCHAR, "
+            b.execute(con, "CREATE OR REPLACE TEMP TABLE _decisions (hubspot_id VARCHAR, sf_object VARCHAR, "
                         "salesforce_id VARCHAR, field VARCHAR, hs_field VARCHAR, sf_field VARCHAR, kind VARCHAR, "
                         "hs_val VARCHAR, sf_val VARCHAR, hs_new VARCHAR, sf_new VARCHAR, write_sf BOOLEAN, "
                         "write_hs BOOLEAN)")
-        _update_ops(con, spec, run_id, to_sf, to_hs)
-        _create_ops(con, spec, run_id, h2s, s2h, to_sf, to_hs)
-        counts = dict(con.execute("SELECT target || ':' || action, count(*) FROM _plan_ops GROUP BY 1").fetchall())
+        _update_ops(con, spec, b, to_sf, to_hs)
+        _create_ops(con, spec, b, h2s, s2h, to_sf, to_hs)
+        counts = dict(b.execute(con, "SELECT target || ':' || action, count(*) FROM _plan_ops GROUP BY 1").fetchall())
         result.updates_salesforce = counts.get("salesforce:update", 0)
         result.updates_hubspot = counts.get("hubspot:update", 0)
         result.creates_salesforce = counts.get("salesforce:create", 0)
         result.creates_hubspot = counts.get("hubspot:create", 0)
-        result.superseded = _store_ops(con, p, run_id)
+        result.superseded = _store_ops(con, b)
     return result
 
 
-def _candidates(con, spec: PairSpec, run_id: str, full: bool) -> None:
+def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
     """Links whose records changed this run, were linked this run, or have writes still open."""
-    p = spec.name
     hs_table = f"raw_hubspot.{quote(spec.hubspot_object + '_current')}"
     sf_changed = " UNION ".join(
-        f"SELECT id FROM raw_salesforce.{quote(o + '_current')} WHERE _run_id = '{run_id}'"
+        f"SELECT id FROM raw_salesforce.{quote(o + '_current')} WHERE _run_id = $run_id"
         for o in spec.salesforce_objects)
     # A record pointing at an associated record that got linked this run can now have its association synced.
     assoc = []
@@ -162,60 +110,59 @@ def _candidates(con, spec: PairSpec, run_id: str, full: bool) -> None:
         if not m.type.startswith("association"):
             continue
         assoc.append(f"""l.hubspot_id IN (SELECT h.id FROM {hs_table} h, unnest(string_split(h.{quote(m.hubspot)}, ';'))
-            AS u(v) JOIN sync.links a ON a.pair = '{m.links_to}' AND a.hubspot_id = u.v AND a.run_id = '{run_id}')""")
+            AS u(v) JOIN sync.links a ON a.pair = {b(m.links_to)} AND a.hubspot_id = u.v AND a.run_id = $run_id)""")
         if m.type == "association_set":
             for child, (parent_field, member_field, *_) in spec.salesforce_children.items():
                 table = f"raw_salesforce.{quote(child + '_current')}"
                 assoc.append(f"""l.salesforce_id IN (SELECT c.{quote(parent_field)} FROM {table} c
-                    WHERE c._run_id = '{run_id}' OR c.{quote(member_field)} IN (SELECT salesforce_id FROM sync.links
-                    WHERE pair = '{m.links_to}' AND run_id = '{run_id}'))""")
+                    WHERE c._run_id = $run_id OR c.{quote(member_field)} IN (SELECT salesforce_id FROM sync.links
+                    WHERE pair = {b(m.links_to)} AND run_id = $run_id))""")
             continue
         for obj in spec.salesforce_objects:
             sf_field = m.salesforce_field(obj)
             if sf_field:
                 assoc.append(f"""l.salesforce_id IN (SELECT s.id FROM raw_salesforce.{quote(obj + '_current')} s
-                    JOIN sync.links a ON a.pair = '{m.links_to}' AND a.salesforce_id = s.{quote(sf_field)}
-                    AND a.run_id = '{run_id}')""")
+                    JOIN sync.links a ON a.pair = {b(m.links_to)} AND a.salesforce_id = s.{quote(sf_field)}
+                    AND a.run_id = $run_id)""")
     assoc_sql = "".join(f"\n        OR {a}" for a in assoc)
-    where = "true" if full else f"""(l.run_id = '{run_id}'
-        OR l.hubspot_id IN (SELECT id FROM {hs_table} WHERE _run_id = '{run_id}')
+    where = "true" if full else f"""(l.run_id = $run_id
+        OR l.hubspot_id IN (SELECT id FROM {hs_table} WHERE _run_id = $run_id)
         OR l.salesforce_id IN ({sf_changed})
-        OR l.hubspot_id IN (SELECT record_key FROM sync.outbox WHERE pair = '{p}' AND target = 'salesforce'
+        OR l.hubspot_id IN (SELECT record_key FROM sync.outbox WHERE pair = $pair AND target = 'salesforce'
                             AND status IN ('pending', 'failed', 'invalid'))
-        OR l.salesforce_id IN (SELECT record_key FROM sync.outbox WHERE pair = '{p}' AND target = 'hubspot'
+        OR l.salesforce_id IN (SELECT record_key FROM sync.outbox WHERE pair = $pair AND target = 'hubspot'
                                AND status IN ('pending', 'failed', 'invalid')){assoc_sql})"""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _cand AS SELECT l.* FROM sync.links l
+    b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _cand AS SELECT l.* FROM sync.links l
         JOIN _hs h ON h.id = l.hubspot_id AND NOT h.deleted
         JOIN _sf s ON s.id = l.salesforce_id AND NOT s.deleted AND s.converted IS NULL
-        WHERE l.pair = '{p}' AND {where}""")
+        WHERE l.pair = $pair AND {where}""")
 
 
-def _deletes(con, spec: PairSpec, run_id: str) -> tuple[int, int]:
+def _deletes(con, spec: PairSpec, b: Binds) -> tuple[int, int]:
     """Links whose record is gone on one side: unlink, or (deletes: propagate) delete the other record too."""
-    p = spec.name
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _gone AS SELECT l.*, h.deleted AS hs_gone, s.deleted AS sf_gone
+    b.execute(con, """CREATE OR REPLACE TEMP TABLE _gone AS SELECT l.*, h.deleted AS hs_gone, s.deleted AS sf_gone
         FROM sync.links l LEFT JOIN _hs h ON h.id = l.hubspot_id LEFT JOIN _sf s ON s.id = l.salesforce_id
-        WHERE l.pair = '{p}' AND (h.deleted OR (s.deleted AND s.master IS NULL))""")
+        WHERE l.pair = $pair AND (h.deleted OR (s.deleted AND s.master IS NULL))""")
     deletes = 0
-    con.execute("CREATE OR REPLACE TEMP TABLE _delete_ops (target VARCHAR, object VARCHAR, sf_object VARCHAR, "
+    b.execute(con, "CREATE OR REPLACE TEMP TABLE _delete_ops (target VARCHAR, object VARCHAR, sf_object VARCHAR, "
                 "record_key VARCHAR, target_id VARCHAR)")
     if spec.config.deletes == "propagate":
-        con.execute("""INSERT INTO _delete_ops SELECT 'salesforce', salesforce_object, salesforce_object,
+        b.execute(con, """INSERT INTO _delete_ops SELECT 'salesforce', salesforce_object, salesforce_object,
                         hubspot_id, salesforce_id FROM _gone WHERE hs_gone AND NOT COALESCE(sf_gone, false)""")
-        con.execute(f"""INSERT INTO _delete_ops SELECT 'hubspot', '{spec.hubspot_object}', salesforce_object,
+        b.execute(con, f"""INSERT INTO _delete_ops SELECT 'hubspot', {b(spec.hubspot_object)}, salesforce_object,
                         salesforce_id, hubspot_id FROM _gone WHERE sf_gone AND NOT COALESCE(hs_gone, false)""")
-        deletes = con.execute("SELECT count(*) FROM _delete_ops").fetchone()[0]
+        deletes = b.execute(con, "SELECT count(*) FROM _delete_ops").fetchone()[0]
     # The record left on the other side must not come back as a create: a user deleted its counterpart.
-    con.execute(f"""INSERT INTO sync.tombstones (pair, system, record_id, reason, run_id)
-        SELECT '{p}', 'salesforce', salesforce_id, 'counterpart deleted in hubspot', '{run_id}' FROM _gone
+    b.execute(con, """INSERT INTO sync.tombstones (pair, system, record_id, reason, run_id)
+        SELECT $pair, 'salesforce', salesforce_id, 'counterpart deleted in hubspot', $run_id FROM _gone
         WHERE hs_gone AND NOT COALESCE(sf_gone, false)
         UNION ALL
-        SELECT '{p}', 'hubspot', hubspot_id, 'counterpart deleted in salesforce', '{run_id}' FROM _gone
+        SELECT $pair, 'hubspot', hubspot_id, 'counterpart deleted in salesforce', $run_id FROM _gone
         WHERE sf_gone AND NOT COALESCE(hs_gone, false)
         ON CONFLICT DO NOTHING""")
-    unlinked = con.execute(f"""DELETE FROM sync.links WHERE pair = '{p}' AND hubspot_id IN (SELECT hubspot_id FROM
+    unlinked = b.execute(con, """DELETE FROM sync.links WHERE pair = $pair AND hubspot_id IN (SELECT hubspot_id FROM
         _gone)""").fetchone()[0]
-    con.execute(f"DELETE FROM sync.shadow WHERE pair = '{p}' AND hubspot_id IN (SELECT hubspot_id FROM _gone)")
+    b.execute(con, "DELETE FROM sync.shadow WHERE pair = $pair AND hubspot_id IN (SELECT hubspot_id FROM _gone)")
     return unlinked, deletes
 
 
@@ -249,14 +196,14 @@ def _decide(con, tie: str) -> None:
         FROM w""")
 
 
-def _update_ops(con, spec: PairSpec, run_id: str, to_sf: str, to_hs: str) -> None:
+def _update_ops(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> None:
     """One update op per record and target, carrying every changed field and the cross-id when missing."""
-    xid_sf, xid_hs = sql_str(spec.sf_external_id), sql_str(spec.hs_salesforce_id)
+    xid_sf, xid_hs = b(spec.sf_external_id), b(spec.hs_salesforce_id)
     sf_xids = " UNION ALL ".join(
         f"SELECT id, CAST({quote(spec.sf_external_id)} AS VARCHAR) AS xid FROM raw_salesforce.{quote(o + '_current')}"
         for o in spec.salesforce_objects)
     hs_table = f"raw_hubspot.{quote(spec.hubspot_object + '_current')}"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _plan_ops AS
+    b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _plan_ops AS
         WITH sf_fields AS (
             SELECT hubspot_id, sf_object, salesforce_id, sf_field AS k, {to_sf} AS v,
                    json_object('f', field, 'h', hs_val, 's', sf_new) AS sh
@@ -278,33 +225,33 @@ def _update_ops(con, spec: PairSpec, run_id: str, to_sf: str, to_hs: str) -> Non
                'changed in hubspot' AS reason, {_association_part('v')} AS associations
         FROM (SELECT *, k IN (SELECT unnest($children)) AS a FROM sf_fields) GROUP BY ALL
         UNION ALL
-        SELECT 'hubspot', '{spec.hubspot_object}', 'update', sf_object, salesforce_id, hubspot_id,
+        SELECT 'hubspot', {b(spec.hubspot_object)}, 'update', sf_object, salesforce_id, hubspot_id,
                {_record_part("to_json(COALESCE(v, ''))")}, {_shadow_part()}, 'changed in salesforce',
                {_association_part("to_json(COALESCE(v, ''))")}
         FROM (SELECT *, starts_with(k, 'associations.') AS a FROM hs_fields) GROUP BY ALL
         UNION ALL
         SELECT target, object, 'delete', sf_object, record_key, target_id, '{{}}'::JSON, NULL,
-               'deleted on the other side', NULL FROM _delete_ops""", {"children": list(spec.salesforce_children)})
+               'deleted on the other side', NULL FROM _delete_ops""")
 
 
-def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str, to_hs: str) -> None:
+def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, to_hs: str) -> None:
     """Unlinked records become creates on the other side (upserts keyed by the source id)."""
     cfg = spec.config
     free_records(con, spec.name)
     ambiguous_keys(con, spec)
     target = {"lead": "Lead", "contact": "Contact"}.get(cfg.create_as or "", spec.salesforce_objects[0])
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _creates_sf AS SELECT id, '{target}' AS object FROM _hs_free
+    b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _creates_sf AS SELECT id, {b(target)} AS object FROM _hs_free
         WHERE {str(cfg.create_in_salesforce).lower()} AND id NOT IN (SELECT id FROM _ambiguous
                                                                         WHERE system = 'hubspot')
           AND id NOT IN (SELECT record_id FROM _tombstoned WHERE system = 'hubspot')""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _creates_hs AS SELECT id, object FROM _sf_free
+    b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _creates_hs AS SELECT id, object FROM _sf_free
         WHERE {str(cfg.create_in_hubspot).lower()} AND id NOT IN (SELECT id FROM _ambiguous
                                                                      WHERE system = 'salesforce')
           AND id NOT IN (SELECT record_id FROM _tombstoned WHERE system = 'salesforce')""")
-    values = _values_sql(spec, linked=False)
+    values = values_sql(spec, linked=False, b=b)
     if not values:
         return
-    con.execute(f"""INSERT INTO _plan_ops
+    b.execute(con, f"""INSERT INTO _plan_ops
         WITH v AS (SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM ({values})),
         sf_rows AS (SELECT hubspot_id, sf_object, sf_field, field, hs_val, hs_as_sf AS sf_new FROM v
                     WHERE hubspot_id IS NOT NULL AND hs_as_sf IS NOT NULL AND rule <> 'always_salesforce'
@@ -319,32 +266,32 @@ def _create_ops(con, spec: PairSpec, run_id: str, h2s: str, s2h: str, to_sf: str
                      sf_field IN (SELECT unnest($children)) AS a FROM sf_rows)
         GROUP BY hubspot_id, sf_object
         UNION ALL
-        SELECT 'hubspot', '{spec.hubspot_object}', 'create', sf_object, salesforce_id, NULL, {_record_part('v')},
+        SELECT 'hubspot', {b(spec.hubspot_object)}, 'create', sf_object, salesforce_id, NULL, {_record_part('v')},
                {_shadow_part()}, 'new in salesforce', {_association_part('v')}
         FROM (SELECT salesforce_id, sf_object, hs_field AS k, to_json({to_hs}) AS v,
                      json_object('f', field, 'h', hs_new, 's', sf_val) AS sh,
                      starts_with(hs_field, 'associations.') AS a FROM hs_rows WHERE {to_hs} IS NOT NULL)
-        GROUP BY salesforce_id, sf_object""", {"children": list(spec.salesforce_children)})
+        GROUP BY salesforce_id, sf_object""")
     # The source id travels with the create: it is the upsert key, so a replay never duplicates.
-    con.execute(f"""UPDATE _plan_ops SET payload = json_merge_patch(payload, json_object(
-        CASE target WHEN 'salesforce' THEN {sql_str(spec.sf_external_id)} ELSE {sql_str(spec.hs_salesforce_id)} END,
+    b.execute(con, f"""UPDATE _plan_ops SET payload = json_merge_patch(payload, json_object(
+        CASE target WHEN 'salesforce' THEN {b(spec.sf_external_id)} ELSE {b(spec.hs_salesforce_id)} END,
         record_key)) WHERE action = 'create'""")
     # Every new record is created, even with all mapped fields empty; required values get defaults.
     defaults = REQUIRED_DEFAULTS.get(target, {})
-    con.execute(f"""INSERT INTO _plan_ops SELECT 'salesforce', '{target}', 'create', '{target}', c.id, NULL,
-        json_object({sql_str(spec.sf_external_id)}, c.id), '[]'::JSON, 'new in hubspot', NULL FROM _creates_sf c
+    b.execute(con, f"""INSERT INTO _plan_ops SELECT 'salesforce', {b(target)}, 'create', {b(target)}, c.id, NULL,
+        json_object({b(spec.sf_external_id)}, c.id), '[]'::JSON, 'new in hubspot', NULL FROM _creates_sf c
         WHERE c.id NOT IN (SELECT record_key FROM _plan_ops WHERE target = 'salesforce' AND action = 'create')""")
     for sf_field, value in defaults.items():
         # A placeholder filled only because Salesforce requires the field goes into the shadow as what Salesforce
         # holds: its echo is then no change, and never comes back into the HubSpot record.
         for m in (m for m in cfg.fields if m.salesforce_field(target) == sf_field and m.rule != "dont_sync"):
-            entry = f"json_object('f', {sql_str(m.name)}, 'h', NULL, 's', {sql_str(value)})"
-            con.execute(f"""UPDATE _plan_ops SET shadow = to_json(list_append(COALESCE(CAST(shadow AS JSON[]), []),
+            entry = f"json_object('f', {b(m.name)}, 'h', NULL, 's', {b(value)})"
+            b.execute(con, f"""UPDATE _plan_ops SET shadow = to_json(list_append(COALESCE(CAST(shadow AS JSON[]), []),
                     {entry}))
-                WHERE target = 'salesforce' AND action = 'create' AND object = '{target}'
-                  AND json_extract(payload, {sql_str('$.' + json.dumps(sf_field))}) IS NULL""")
-        con.execute(f"""UPDATE _plan_ops SET payload = json_merge_patch(json_object({sql_str(sf_field)},
-            {sql_str(value)}), payload) WHERE target = 'salesforce' AND action = 'create' AND object = '{target}'""")
+                WHERE target = 'salesforce' AND action = 'create' AND object = {b(target)}
+                  AND json_extract(payload, {b('$.' + json.dumps(sf_field))}) IS NULL""")
+        b.execute(con, f"""UPDATE _plan_ops SET payload = json_merge_patch(json_object({b(sf_field)},
+            {b(value)}), payload) WHERE target = 'salesforce' AND action = 'create' AND object = {b(target)}""")
 
 
 def _record_part(value: str) -> str:
@@ -365,34 +312,34 @@ def _association_part(value: str) -> str:
             f"list(json_object('v', {value}, 'sh', sh) ORDER BY k) FILTER (WHERE a))) END")
 
 
-def _hold_in_flight(con, p: str) -> None:
+def _hold_in_flight(con, b: Binds) -> None:
     """An association whose write is still open (pending or failed, retried on its schedule) is not decided again
     while its source value is the one being written: the target does not hold it yet, and reading that as a change
     on the target would undo the source. A new source value is decided as usual and supersedes the open write."""
-    con.execute("""DELETE FROM _vals v WHERE EXISTS (SELECT 1 FROM sync.outbox c WHERE c.pair = ?
+    b.execute(con, """DELETE FROM _vals v WHERE EXISTS (SELECT 1 FROM sync.outbox c WHERE c.pair = $pair
         AND c.parent_op_id IS NOT NULL AND c.status IN ('pending', 'failed')
         AND ((c.target = 'salesforce' AND c.record_key = v.hubspot_id AND c.field = v.sf_field
               AND json_extract_string(c.shadow, '$[0].h') IS NOT DISTINCT FROM v.hs_val)
           OR (c.target = 'hubspot' AND c.record_key = v.salesforce_id AND c.field = v.hs_field
-              AND json_extract_string(c.shadow, '$[0].s') IS NOT DISTINCT FROM v.sf_val)))""", [p])
+              AND json_extract_string(c.shadow, '$[0].s') IS NOT DISTINCT FROM v.sf_val)))""")
 
 
-def _store_ops(con, p: str, run_id: str) -> int:
+def _store_ops(con, b: Binds) -> int:
     """Insert new ops (ids are hashes of their content, so a re-plan of the same write is the same op)."""
-    con.execute("""CREATE OR REPLACE TEMP TABLE _plan_ops_ids AS SELECT md5(target || '|' || object || '|' || action
+    b.execute(con, """CREATE OR REPLACE TEMP TABLE _plan_ops_ids AS SELECT md5(target || '|' || object || '|' || action
         || '|' || record_key || '|' || COALESCE(target_id, '') || '|' || CAST(payload AS VARCHAR)
         || COALESCE('|' || CAST(associations AS VARCHAR), '')) AS op_id, * FROM _plan_ops""")
-    con.execute(f"""INSERT INTO sync.outbox (op_id, run_id, pair, target, object, action, sf_object, record_key,
-        target_id, payload, shadow, reason, status, associations) SELECT op_id, '{run_id}', '{p}', target, object,
+    b.execute(con, """INSERT INTO sync.outbox (op_id, run_id, pair, target, object, action, sf_object, record_key,
+        target_id, payload, shadow, reason, status, associations) SELECT op_id, $run_id, $pair, target, object,
         action, sf_object, record_key, target_id, payload, shadow, reason, 'pending', associations FROM _plan_ops_ids
         ON CONFLICT (op_id) DO UPDATE SET status = 'pending', attempts = 0, last_error = NULL, run_id = excluded.run_id,
             updated_at = now() WHERE sync.outbox.status IN ('sent', 'superseded')""")
     # The same write planned again after it was sent means the target does not hold it now (a value changed
     # back to an earlier one, or a write undone in the CRM): it goes out again rather than colliding with the
     # old op. One still open is left as it is (same op, same attempts).
-    superseded = con.execute(f"""UPDATE sync.outbox SET status = 'superseded', updated_at = now()
-        WHERE pair = '{p}' AND status IN ('pending', 'failed', 'invalid') AND parent_op_id IS NULL
+    superseded = b.execute(con, """UPDATE sync.outbox SET status = 'superseded', updated_at = now()
+        WHERE pair = $pair AND status IN ('pending', 'failed', 'invalid') AND parent_op_id IS NULL
           AND op_id NOT IN (SELECT op_id FROM _plan_ops_ids)""").fetchone()[0]
-    con.execute(f"""UPDATE sync.errors SET resolved_at = now() WHERE pair = '{p}' AND resolved_at IS NULL
-        AND op_id IN (SELECT op_id FROM sync.outbox WHERE pair = '{p}' AND status = 'superseded')""")
+    b.execute(con, """UPDATE sync.errors SET resolved_at = now() WHERE pair = $pair AND resolved_at IS NULL
+        AND op_id IN (SELECT op_id FROM sync.outbox WHERE pair = $pair AND status = 'superseded')""")
     return superseded

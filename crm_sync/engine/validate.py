@@ -15,7 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from crm_sync.engine.db import registered, transaction
-from crm_sync.engine.pairs import SF_CHILD_SETS
+from crm_sync.engine.mapping import SF_CHILD_SETS
 
 EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 

@@ -27,8 +27,8 @@ from crm_sync.config.defaults import DEFAULT_FIELDS
 from crm_sync.connectors.common import WriteResult
 from crm_sync.engine import associations, db, metadata
 from crm_sync.engine.link import link_pair
+from crm_sync.engine.mapping import pair_specs
 from crm_sync.engine.outbox import ops_to_send, record_results
-from crm_sync.engine.pairs import pair_specs
 from crm_sync.engine.plan import plan_pair
 from crm_sync.engine.staging import stage
 from crm_sync.engine.validate import validate_outgoing
