@@ -48,6 +48,42 @@ class WriteResult:
 OP_COLUMNS = ["op_id", "object", "action", "target_id", "payload", "key_field"]
 
 
+@dataclass(frozen=True)
+class OpGroup:
+    """Ops of one object and action, in the shapes the connectors' batch writers take."""
+
+    obj: str
+    action: str
+    keys: list[str]
+    ids: list[str | None]
+    payloads: list[dict]
+    key_field: str | None  # creates: the upsert key (None: a plain create)
+
+    @property
+    def with_payloads(self) -> list[tuple[str, dict]]:
+        return list(zip(self.keys, self.payloads, strict=True))
+
+    @property
+    def with_ids(self) -> list[tuple[str, str | None]]:
+        return list(zip(self.keys, self.ids, strict=True))
+
+    @property
+    def with_ids_and_payloads(self) -> list[tuple[str, str | None, dict]]:
+        return list(zip(self.keys, self.ids, self.payloads, strict=True))
+
+    def unsupported(self, system: str) -> list[WriteResult]:
+        return [WriteResult.failed(k, "UNSUPPORTED_ACTION", f"{system} has no {self.action!r} for {self.obj}")
+                for k in self.keys]
+
+
+def op_groups(ops: pd.DataFrame) -> Iterator[OpGroup]:
+    """Ops (OP_COLUMNS) grouped by object and action, in the order they came."""
+    for (obj, action), group in ops.groupby(["object", "action"], sort=False):
+        key_field = group["key_field"].iloc[0] if "key_field" in group.columns else None
+        yield OpGroup(obj, action, list(group["op_id"]), list(group["target_id"]), list(group["payload"]),
+                      key_field if isinstance(key_field, str) and key_field else None)
+
+
 class Connector(Protocol):
     """What the sync needs of a CRM; both connectors implement it, so the cycle never branches on the system.
 

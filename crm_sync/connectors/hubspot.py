@@ -21,6 +21,7 @@ from crm_sync.connectors.common import (
     as_utc,
     chunks,
     epoch_ms,
+    op_groups,
     parallel_map,
     read_windows,
     run_batches,
@@ -180,22 +181,18 @@ class HubSpotConnector:
     def apply(self, ops: pd.DataFrame) -> list[WriteResult]:
         """Creates (upserts on key_field), updates, deletes (archive) by batches of 100; associations by v4 batches."""
         results: list[WriteResult] = []
-        for (obj, action), group in ops.groupby(["object", "action"], sort=False):
-            keys, ids, payloads = list(group["op_id"]), list(group["target_id"]), list(group["payload"])
-            if action == "create":
-                key_field = group["key_field"].iloc[0] if "key_field" in group.columns else None
-                items = list(zip(keys, payloads, strict=True))
-                results += self.upsert(obj, key_field, items) if isinstance(key_field, str) and key_field \
-                    else self.create(obj, items)
-            elif action == "update":
-                results += self.update(obj, list(zip(keys, ids, payloads, strict=True)))
-            elif action == "delete":
-                results += self.archive(obj, list(zip(keys, ids, strict=True)))
-            elif action in ("associate", "dissociate"):
-                results += self._apply_associations(action, list(zip(keys, payloads, strict=True)))
+        for g in op_groups(ops):
+            if g.action == "create":
+                results += self.upsert(g.obj, g.key_field, g.with_payloads) if g.key_field \
+                    else self.create(g.obj, g.with_payloads)
+            elif g.action == "update":
+                results += self.update(g.obj, g.with_ids_and_payloads)
+            elif g.action == "delete":
+                results += self.archive(g.obj, g.with_ids)
+            elif g.action in ("associate", "dissociate"):
+                results += self._apply_associations(g.action, g.with_payloads)
             else:
-                results += [WriteResult.failed(k, "UNSUPPORTED_ACTION", f"HubSpot has no {action!r} for {obj}")
-                            for k in keys]
+                results += g.unsupported("HubSpot")
         return results
 
     def _apply_associations(self, action: str, items: list[tuple[str, dict]]) -> list[WriteResult]:

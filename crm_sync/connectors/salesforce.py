@@ -26,6 +26,7 @@ from crm_sync.connectors.common import (
     WriteResult,
     as_utc,
     chunks,
+    op_groups,
     read_windows,
     run_batches,
 )
@@ -254,20 +255,16 @@ class SalesforceConnector:
     def apply(self, ops: pd.DataFrame) -> list[WriteResult]:
         """Creates (upserts on key_field, or plain creates), updates and deletes, by sObject collections of 200."""
         results: list[WriteResult] = []
-        for (obj, action), group in ops.groupby(["object", "action"], sort=False):
-            keys, ids, payloads = list(group["op_id"]), list(group["target_id"]), list(group["payload"])
-            if action == "create":
-                key_field = group["key_field"].iloc[0] if "key_field" in group.columns else None
-                key_field = key_field if isinstance(key_field, str) and key_field else None
-                items = list(zip(keys, payloads, strict=True))
-                results += self.upsert(obj, key_field, items) if key_field else self.create(obj, items)
-            elif action == "update":
-                results += self.update(obj, list(zip(keys, ids, payloads, strict=True)))
-            elif action == "delete":
-                results += self.delete(list(zip(keys, ids, strict=True)))
+        for g in op_groups(ops):
+            if g.action == "create":
+                results += self.upsert(g.obj, g.key_field, g.with_payloads) if g.key_field \
+                    else self.create(g.obj, g.with_payloads)
+            elif g.action == "update":
+                results += self.update(g.obj, g.with_ids_and_payloads)
+            elif g.action == "delete":
+                results += self.delete(g.with_ids)
             else:
-                results += [WriteResult.failed(k, "UNSUPPORTED_ACTION", f"Salesforce has no {action!r} for {obj}")
-                            for k in keys]
+                results += g.unsupported("Salesforce")
         return results
 
     def query(self, soql: str) -> list[dict]:
