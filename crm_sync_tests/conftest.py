@@ -20,3 +20,15 @@ def hs(sandbox, hsa):
     from hubspot import HubSpot
 
     return HubSpot(access_token=sandbox["hubspot"]["access_token"], host=sandbox["hubspot"]["base_url"])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_templates(tmp_path_factory):
+    """One folder per test run for sync_harness's converged templates, shared by pytest-xdist's workers (their
+    temporary folders sit side by side under the run's)."""
+    import os
+
+    root = tmp_path_factory.getbasetemp()
+    shared = root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+    os.environ["CRM_SYNC_TEMPLATE_DIR"] = str(shared / "crm-sync-templates")
+    yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from filelock import FileLock
 from hubspot import HubSpot
 
 from crm_sandbox.server import running_sandbox
@@ -138,16 +140,28 @@ _TEMPLATES: dict[tuple[int, int], Path] = {}
 
 
 def _template(seed_size: int, seed: int) -> Path:
-    """A seeded sandbox and the state of a sync that converged on it (default sync.yaml), made once per test
-    process and copied for each test that starts from there."""
+    """A seeded sandbox and the state of a sync that converged on it (default sync.yaml), made once per test run
+    and copied for each test that starts from there. Under pytest-xdist the workers share one (the first to get
+    the lock builds it, in the run's common temporary folder, which pytest removes with old runs)."""
     key = (seed_size, seed)
-    if key not in _TEMPLATES:
-        root = Path(tempfile.mkdtemp(prefix=f"crm-sync-converged-{seed_size}-{seed}-"))
-        atexit.register(shutil.rmtree, root, ignore_errors=True)
-        with sync_env(root, seed_size=seed_size, seed=seed) as env:
-            env.converge()
-        _TEMPLATES[key] = root
-    return _TEMPLATES[key]
+    if key in _TEMPLATES:
+        return _TEMPLATES[key]
+    shared = os.environ.get("CRM_SYNC_TEMPLATE_DIR")
+    if shared:
+        base = Path(shared)
+    else:
+        base = Path(tempfile.mkdtemp(prefix="crm-sync-templates-"))
+        atexit.register(shutil.rmtree, base, ignore_errors=True)
+    root = base / f"converged-{seed_size}-{seed}"
+    base.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(base / f"converged-{seed_size}-{seed}.lock")):
+        if not (root / "done").exists():
+            shutil.rmtree(root, ignore_errors=True)
+            with sync_env(root, seed_size=seed_size, seed=seed) as env:
+                env.converge()
+            (root / "done").touch()
+    _TEMPLATES[key] = root
+    return root
 
 
 @contextlib.contextmanager

@@ -65,7 +65,8 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
         _candidates(con, spec, b, full)
         result.unlinked, result.deletes = _deletes(con, spec, b)
         values = values_sql(spec, linked=True, b=b)
-        if values:
+        # Compiling the diff costs more than running it on a few records: none to compare, none compiled.
+        if values and con.execute("SELECT count(*) FROM _cand").fetchone()[0]:
             b.execute(con, f"CREATE OR REPLACE TEMP TABLE _vals AS SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM "
                         f"(SELECT v.*, sh.hubspot_id IS NULL AS no_shadow, sh.hubspot_value AS sh_hs, "
                         f"sh.salesforce_value AS sh_sf FROM ({values}) v LEFT JOIN sync.shadow sh ON sh.pair = $pair "
@@ -249,7 +250,8 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
                                                                      WHERE system = 'salesforce')
           AND id NOT IN (SELECT record_id FROM _tombstoned WHERE system = 'salesforce')""")
     values = values_sql(spec, linked=False, b=b)
-    if not values:
+    if not values or not con.execute("SELECT (SELECT count(*) FROM _creates_sf) + (SELECT count(*) FROM "
+                                     "_creates_hs)").fetchone()[0]:
         return
     b.execute(con, f"""INSERT INTO _plan_ops
         WITH v AS (SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM ({values})),
