@@ -101,7 +101,10 @@ def test_demo_runs_end_to_end_and_its_summary_is_true(tmp_path):
                 "SELECT target, object, sum(CASE action WHEN 'create' THEN 1 WHEN 'delete' THEN -1 ELSE 0 END) "
                 "FROM sync.audit WHERE success GROUP BY ALL").fetchall()}
             open_errors = con.execute("SELECT system, code, count(*), min(message) FROM sync.errors "
-                                      "WHERE resolved_at IS NULL GROUP BY ALL").fetchall()
+                                      "WHERE resolved_at IS NULL AND kind <> 'skipped' GROUP BY ALL").fetchall()
+            skipped = {f"{s}:{c}": n for s, c, n in con.execute(
+                "SELECT system, code, count(*) FROM sync.errors WHERE resolved_at IS NULL AND kind = 'skipped' "
+                "GROUP BY ALL").fetchall()}
             errored = {r[0] for r in con.execute(
                 "SELECT record_id FROM sync.errors WHERE resolved_at IS NULL").fetchall()}
             candidates = con.execute("SELECT count(*) FROM sync.link_candidates").fetchone()[0]
@@ -120,6 +123,7 @@ def test_demo_runs_end_to_end_and_its_summary_is_true(tmp_path):
     assert {(r["system"], r["code"]): (r["count"], r["example"]) for r in totals["rejected"]} == {
         (s, c): (n, example) for s, c, n, example in open_errors}
     assert {k: int(v) for k, v in state_calls.items()} == totals["api_calls"]
+    assert totals["not_written"] == skipped
 
     # Each link is a pair that exists on both sides, and (unless a write for it was rejected) each record carries
     # the other's id. The churn deletes HubSpot records too; those are only noticed by the hourly read of archived

@@ -2,7 +2,9 @@
 
 One row per (system, object, read kind). Kinds: `incremental` (changes since the cursor), `archived` (HubSpot's
 deleted records, which can only be listed whole), `associations` (the sweep that finds HubSpot association
-edits HubSpot does not stamp) and `metadata` (describe / properties used by validation).
+edits HubSpot does not stamp) and `metadata` (describe / properties used by validation). A pair's plan keeps
+its hand-off position here too (system `plan`, object = the pair, kind `plan`): the last staging position its
+last completed plan consumed.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import datetime as dt
 
 import duckdb
 
-INCREMENTAL, ARCHIVED, ASSOCIATIONS, METADATA = "incremental", "archived", "associations", "metadata"
-KINDS = (INCREMENTAL, ARCHIVED, ASSOCIATIONS, METADATA)
+INCREMENTAL, ARCHIVED, ASSOCIATIONS, METADATA, PLAN = "incremental", "archived", "associations", "metadata", "plan"
+KINDS = (INCREMENTAL, ARCHIVED, ASSOCIATIONS, METADATA, PLAN)
 
 
 def last_read(con: duckdb.DuckDBPyConnection, system: str, obj: str, kind: str = INCREMENTAL) -> dt.datetime | None:
@@ -44,6 +46,20 @@ def advance(con: duckdb.DuckDBPyConnection, system: str, obj: str, run_id: str, 
         ON CONFLICT (system, object, read_kind) DO UPDATE SET cursor_at = excluded.cursor_at,
         last_run = excluded.last_run, updated_at = now()""", [system, obj, _kind(kind), read_started, run_id])
     return read_started
+
+
+def planned_position(con: duckdb.DuckDBPyConnection, pair: str) -> int:
+    """The staging position the pair's last completed plan consumed (0: never planned)."""
+    row = con.execute("SELECT position FROM sync.cursors WHERE system = 'plan' AND object = ? AND read_kind = ?",
+                      [pair, PLAN]).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def consume(con: duckdb.DuckDBPyConnection, pair: str, position: int, run_id: str) -> None:
+    """Record that the pair's plan consumed everything up to `position` (call inside the plan's transaction)."""
+    con.execute("""INSERT INTO sync.cursors (system, object, read_kind, position, last_run) VALUES ('plan', ?, ?, ?, ?)
+        ON CONFLICT (system, object, read_kind) DO UPDATE SET position = excluded.position,
+        last_run = excluded.last_run, updated_at = now()""", [pair, PLAN, position, run_id])
 
 
 def _kind(kind: str) -> str:

@@ -10,15 +10,19 @@ from pathlib import Path
 import duckdb
 
 # The file is crm_sync.duckdb; no schema may share its stem (DuckDB would call references ambiguous).
+# sync.positions numbers every staged version and every new link: a pair's plan consumes everything numbered
+# after its last completed plan (cursors: system 'plan', object = the pair), committed with its outbox rows.
+NEXT_POSITION = "nextval('sync.positions')"
 SCHEMAS = ("raw_hubspot", "raw_salesforce", "sync")
 
 DDL = """
 CREATE TABLE IF NOT EXISTS sync.cursors (
     system VARCHAR, object VARCHAR, read_kind VARCHAR, cursor_at TIMESTAMPTZ, last_run VARCHAR,
-    updated_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (system, object, read_kind));
+    updated_at TIMESTAMPTZ DEFAULT current_timestamp, position BIGINT, PRIMARY KEY (system, object, read_kind));
+CREATE SEQUENCE IF NOT EXISTS sync.positions;
 CREATE TABLE IF NOT EXISTS sync.links (
     pair VARCHAR, hubspot_id VARCHAR, salesforce_object VARCHAR, salesforce_id VARCHAR, linked_by VARCHAR,
-    linked_at TIMESTAMPTZ DEFAULT current_timestamp, run_id VARCHAR,
+    linked_at TIMESTAMPTZ DEFAULT current_timestamp, run_id VARCHAR, position BIGINT,
     PRIMARY KEY (pair, hubspot_id));
 CREATE UNIQUE INDEX IF NOT EXISTS links_salesforce ON sync.links (pair, salesforce_id);
 CREATE TABLE IF NOT EXISTS sync.link_candidates (
@@ -78,6 +82,10 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
             SELECT system, split_part(object, '#', 1), CASE WHEN contains(object, '#') THEN split_part(object, '#', 2)
             ELSE 'incremental' END, cursor_at, last_run, updated_at FROM sync.cursors_v1""")
         con.execute("DROP TABLE sync.cursors_v1")
+    if ("cursors", "cursor_at") in columns:
+        con.execute("ALTER TABLE sync.cursors ADD COLUMN IF NOT EXISTS position BIGINT")
+    if ("links", "pair") in columns:
+        con.execute("ALTER TABLE sync.links ADD COLUMN IF NOT EXISTS position BIGINT")
     if ("outbox", "op_id") in columns:
         for column in ("associations JSON", "parent_op_id VARCHAR", "field VARCHAR"):
             con.execute(f"ALTER TABLE sync.outbox ADD COLUMN IF NOT EXISTS {column}")

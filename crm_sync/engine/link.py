@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from crm_sync.engine.db import Binds, quote, transaction
+from crm_sync.engine.db import NEXT_POSITION, Binds, quote, transaction
 from crm_sync.engine.mapping import HS_MERGED, NORMALISE, PairSpec
 from crm_sync.engine.staging import ensure_tables
 
@@ -97,8 +97,9 @@ def _move(con, p: str, run_id: str, moves_sql: str, how: str) -> int:
         con.execute("""UPDATE sync.shadow s SET hubspot_id = m.new_hubspot_id FROM _moves_ok m
                        WHERE s.pair = ? AND s.hubspot_id = m.hubspot_id AND m.new_hubspot_id <> m.hubspot_id""", [p])
         con.execute("DELETE FROM sync.links WHERE pair = ? AND hubspot_id IN (SELECT hubspot_id FROM _moves_ok)", [p])
-        con.execute("""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id, linked_by, run_id)
-                       SELECT ?, new_hubspot_id, new_object, new_salesforce_id, ?, ? FROM _moves_ok""",
+        con.execute(f"""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id, linked_by, run_id,
+                       position) SELECT ?, new_hubspot_id, new_object, new_salesforce_id, ?, ?, {NEXT_POSITION}
+                       FROM _moves_ok""",
                     [p, how, run_id])
     return moved
 
@@ -144,8 +145,9 @@ def _link_stored_ids(con, p: str, run_id: str) -> int:
             SELECT h.id, s.object, s.id FROM _hs_free h JOIN _sf_free s ON h.xid = s.id)
         SELECT * FROM pairs
         QUALIFY count(*) OVER (PARTITION BY hubspot_id) = 1 AND count(*) OVER (PARTITION BY salesforce_id) = 1""")
-    con.execute("""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id, linked_by, run_id)
-                   SELECT ?, hubspot_id, object, salesforce_id, 'stored_id', ? FROM _id_matches""", [p, run_id])
+    con.execute(f"""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id, linked_by, run_id,
+                   position) SELECT ?, hubspot_id, object, salesforce_id, 'stored_id', ?, {NEXT_POSITION}
+                   FROM _id_matches""", [p, run_id])
     return con.execute("SELECT count(*) FROM _id_matches").fetchone()[0]
 
 
@@ -157,9 +159,10 @@ def _link_by_key(con, p: str, run_id: str) -> tuple[int, int]:
         FROM (SELECT mkey, id AS h_id, NULL AS s_key FROM _hs_free WHERE mkey IS NOT NULL
               UNION ALL SELECT mkey, NULL, object || ':' || id FROM _sf_free WHERE mkey IS NOT NULL)
         GROUP BY mkey HAVING len(hs_ids) + len(sf_keys) >= 2""")
-    linked = con.execute("""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id, linked_by,
-        run_id) SELECT ?, hs_ids[1], split_part(sf_keys[1], ':', 1), split_part(sf_keys[1], ':', 2), 'match_key', ?
-        FROM _keys WHERE len(hs_ids) = 1 AND len(sf_keys) = 1""", [p, run_id]).fetchone()[0]
+    linked = con.execute(f"""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id, linked_by,
+        run_id, position) SELECT ?, hs_ids[1], split_part(sf_keys[1], ':', 1), split_part(sf_keys[1], ':', 2),
+        'match_key', ?, {NEXT_POSITION} FROM _keys WHERE len(hs_ids) = 1 AND len(sf_keys) = 1""",
+                         [p, run_id]).fetchone()[0]
     ambiguous = con.execute("""INSERT INTO sync.link_candidates (run_id, pair, system, record_id, match_key,
         candidates, reason) SELECT ?, ?, CASE WHEN len(hs_ids) > 1 THEN 'hubspot' ELSE 'salesforce' END,
         CASE WHEN len(hs_ids) > 1 THEN COALESCE(sf_keys[1], '') ELSE hs_ids[1] END, mkey,

@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from crm_sync.connectors.common import WriteResult
-from crm_sync.engine.db import registered, transaction
+from crm_sync.engine.db import NEXT_POSITION, registered, transaction
 from crm_sync.engine.mapping import PairSpec
 
 RESULT_COLUMNS = ["op_id", "success", "target_id", "error_code", "error_message", "error_fields", "response"]
@@ -83,10 +83,10 @@ def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame, run_id
             attempts = o.attempts + 1, last_error = CASE WHEN r.success THEN NULL ELSE r.code || ': ' || r.message END,
             target_id = COALESCE(o.target_id, r.new_id), updated_at = now() FROM _res r WHERE o.op_id = r.op_id""")
         # Creates make links: the record key is the source id, the answer carries the new id.
-        out.links_made = con.execute("""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id,
-            linked_by, run_id)
+        out.links_made = con.execute(f"""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id,
+            linked_by, run_id, position)
             SELECT pair, CASE target WHEN 'salesforce' THEN record_key ELSE new_id END, sf_object,
-                   CASE target WHEN 'salesforce' THEN new_id ELSE record_key END, 'created', ?
+                   CASE target WHEN 'salesforce' THEN new_id ELSE record_key END, 'created', ?, {NEXT_POSITION}
             FROM _res WHERE success AND action = 'create' AND new_id IS NOT NULL
             ON CONFLICT DO NOTHING""", [run_id]).fetchone()[0]
         con.execute("""INSERT INTO sync.shadow (pair, hubspot_id, field, hubspot_value, salesforce_value)

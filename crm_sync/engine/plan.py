@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from crm_sync.engine.db import Binds, quote, transaction
+from crm_sync.engine import cursors
+from crm_sync.engine.db import NEXT_POSITION, Binds, quote, transaction
 from crm_sync.engine.link import ambiguous_keys, build_sides, free_records
 from crm_sync.engine.mapping import PairSpec, translations, values_sql
 from crm_sync.engine.staging import ensure_tables
@@ -36,6 +37,7 @@ class PlanResult:
     unlinked: int = 0
     conflicts: int = 0
     superseded: int = 0
+    skipped: int = 0  # values decided but not written, each with a sync.errors row (kind 'skipped')
     by_field: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -59,7 +61,11 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
         build_sides(con, spec)
     p = spec.name
     cfg = spec.config
-    b = Binds(pair=p, run_id=run_id, children=list(spec.salesforce_children))
+    # The hand-off from extract: every version staged (and link made) after the last completed plan of this pair,
+    # whichever run staged it, so a run killed before it planned loses nothing. Committed with the outbox rows.
+    since = cursors.planned_position(con, p)
+    upto = con.execute(f"SELECT {NEXT_POSITION}").fetchone()[0]
+    b = Binds(pair=p, run_id=run_id, children=list(spec.salesforce_children), since=since)
     h2s, s2h, to_sf, to_hs = translations(spec, b)
     with transaction(con):
         _candidates(con, spec, b, full)
@@ -73,6 +79,7 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
                         f"AND sh.hubspot_id = v.hubspot_id AND sh.field = v.field)")
             _hold_in_flight(con, b)
             _decide(con, cfg.tie_winner)
+            result.skipped = _record_skips(con, spec, b, to_sf, to_hs)
             result.conflicts = b.execute(con, "SELECT count(*) FROM _decisions WHERE conflict").fetchone()[0]
             # Fields that agree already: remember them, so a later change on one side is seen as one.
             b.execute(con, """INSERT INTO sync.shadow (pair, hubspot_id, field, hubspot_value, salesforce_value)
@@ -96,6 +103,7 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
         result.creates_salesforce = counts.get("salesforce:create", 0)
         result.creates_hubspot = counts.get("hubspot:create", 0)
         result.superseded = _store_ops(con, b)
+        cursors.consume(con, p, upto, run_id)
     return result
 
 
@@ -103,7 +111,7 @@ def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
     """Links whose records changed this run, were linked this run, or have writes still open."""
     hs_table = f"raw_hubspot.{quote(spec.hubspot_object + '_current')}"
     sf_changed = " UNION ".join(
-        f"SELECT id FROM raw_salesforce.{quote(o + '_current')} WHERE _run_id = $run_id"
+        f"SELECT id FROM raw_salesforce.{quote(o + '_current')} WHERE _position > $since"
         for o in spec.salesforce_objects)
     # A record pointing at an associated record that got linked this run can now have its association synced.
     assoc = []
@@ -111,23 +119,23 @@ def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
         if not m.type.startswith("association"):
             continue
         assoc.append(f"""l.hubspot_id IN (SELECT h.id FROM {hs_table} h, unnest(string_split(h.{quote(m.hubspot)}, ';'))
-            AS u(v) JOIN sync.links a ON a.pair = {b(m.links_to)} AND a.hubspot_id = u.v AND a.run_id = $run_id)""")
+            AS u(v) JOIN sync.links a ON a.pair = {b(m.links_to)} AND a.hubspot_id = u.v AND a.position > $since)""")
         if m.type == "association_set":
             for child, (parent_field, member_field, *_) in spec.salesforce_children.items():
                 table = f"raw_salesforce.{quote(child + '_current')}"
                 assoc.append(f"""l.salesforce_id IN (SELECT c.{quote(parent_field)} FROM {table} c
-                    WHERE c._run_id = $run_id OR c.{quote(member_field)} IN (SELECT salesforce_id FROM sync.links
-                    WHERE pair = {b(m.links_to)} AND run_id = $run_id))""")
+                    WHERE c._position > $since OR c.{quote(member_field)} IN (SELECT salesforce_id FROM sync.links
+                    WHERE pair = {b(m.links_to)} AND position > $since))""")
             continue
         for obj in spec.salesforce_objects:
             sf_field = m.salesforce_field(obj)
             if sf_field:
                 assoc.append(f"""l.salesforce_id IN (SELECT s.id FROM raw_salesforce.{quote(obj + '_current')} s
                     JOIN sync.links a ON a.pair = {b(m.links_to)} AND a.salesforce_id = s.{quote(sf_field)}
-                    AND a.run_id = $run_id)""")
+                    AND a.position > $since)""")
     assoc_sql = "".join(f"\n        OR {a}" for a in assoc)
-    where = "true" if full else f"""(l.run_id = $run_id
-        OR l.hubspot_id IN (SELECT id FROM {hs_table} WHERE _run_id = $run_id)
+    where = "true" if full else f"""(l.position > $since
+        OR l.hubspot_id IN (SELECT id FROM {hs_table} WHERE _position > $since)
         OR l.salesforce_id IN ({sf_changed})
         OR l.hubspot_id IN (SELECT record_key FROM sync.outbox WHERE pair = $pair AND target = 'salesforce'
                             AND status IN ('pending', 'failed', 'invalid'))
@@ -195,6 +203,38 @@ def _decide(con, tie: str) -> None:
             CASE WHEN winner = 'hs' THEN hs_as_sf ELSE sf_val END AS sf_new,
             CASE WHEN winner = 'sf' THEN sf_as_hs ELSE hs_val END AS hs_new
         FROM w""")
+
+
+def _record_skips(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> int:
+    """A value the plan decided to write but will not (no counterpart to translate an owner or a linked record to,
+    a required field it will not clear) gets a sync.errors row (kind 'skipped') naming the field and the reason;
+    it is resolved once a later plan of the record writes or no longer needs the value."""
+    b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _skips AS
+        SELECT 'salesforce' AS system, sf_object AS object, hubspot_id AS record_id, sf_field AS field,
+               'NO_COUNTERPART' AS code, kind || ' ' || hs_val || ' (from HubSpot ' || hs_field
+               || ') has no counterpart in Salesforce' AS message, sf_new AS value
+        FROM _decisions WHERE write_sf AND sf_new IS NOT NULL AND CAST({to_sf} AS VARCHAR) = 'null'
+        UNION ALL
+        SELECT 'hubspot', {b(spec.hubspot_object)}, salesforce_id, hs_field, 'NO_COUNTERPART',
+               kind || ' ' || sf_val || ' (from Salesforce ' || sf_object || '.' || sf_field
+               || ') has no counterpart in HubSpot', hs_new
+        FROM _decisions WHERE write_hs AND hs_new IS NOT NULL AND {to_hs} IS NULL
+        UNION ALL
+        SELECT 'salesforce', sf_object, hubspot_id, sf_field, 'REQUIRED_FIELD_NOT_CLEARED',
+               sf_object || '.' || sf_field || ' is required in Salesforce: cleared in HubSpot (' || hs_field
+               || '), kept as ' || sf_val, NULL
+        FROM _decisions WHERE winner = 'hs' AND hs_as_sf IS NULL AND sf_val IS NOT NULL
+          AND (sf_object, sf_field) IN ({REQUIRED_PAIRS})""")
+    key = "md5($pair || '|' || system || '|' || object || '|' || record_id || '|' || code || '|' || field)"
+    skipped = b.execute(con, f"""INSERT INTO sync.errors (error_key, kind, pair, system, object, record_id, code,
+            message, fields, first_seen, last_seen, occurrences, run_id)
+        SELECT {key}, 'skipped', $pair, system, object, record_id, code, message, field, now(), now(), 1, $run_id
+        FROM _skips ON CONFLICT (error_key) DO UPDATE SET message = excluded.message, last_seen = now(),
+            occurrences = sync.errors.occurrences + 1, resolved_at = NULL, run_id = excluded.run_id""").fetchone()[0]
+    b.execute(con, f"""UPDATE sync.errors e SET resolved_at = now() WHERE e.kind = 'skipped' AND e.pair = $pair
+        AND e.resolved_at IS NULL AND e.error_key NOT IN (SELECT {key} FROM _skips)
+        AND (e.record_id IN (SELECT hubspot_id FROM _cand) OR e.record_id IN (SELECT salesforce_id FROM _cand))""")
+    return skipped
 
 
 def _update_ops(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> None:

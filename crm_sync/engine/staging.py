@@ -7,11 +7,11 @@ import datetime as dt
 import duckdb
 import pandas as pd
 
-from crm_sync.engine.db import quote, registered, transaction
+from crm_sync.engine.db import NEXT_POSITION, quote, registered, transaction
 
 # Every staged frame carries these; the rest of its columns are field values, stored as text.
 SYSTEM_COLUMNS = {"id": "VARCHAR", "cursor_at": "TIMESTAMPTZ", "modified_at": "TIMESTAMPTZ", "deleted": "BOOLEAN"}
-BOOKKEEPING = {"_extracted_at": "TIMESTAMPTZ", "_run_id": "VARCHAR"}
+BOOKKEEPING = {"_extracted_at": "TIMESTAMPTZ", "_run_id": "VARCHAR", "_position": "BIGINT"}
 
 
 def table_names(system: str, obj: str) -> tuple[str, str]:
@@ -53,12 +53,13 @@ def stage(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame: pd.DataF
         + [f"CAST({quote(f)} AS VARCHAR) AS {quote(f)}" for f in fields]
         + ["CAST(? AS TIMESTAMPTZ) AS _extracted_at", "CAST(? AS VARCHAR) AS _run_id"])
     updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in
-                        ["cursor_at", "modified_at", "deleted", *fields, "_extracted_at", "_run_id"])
+                        ["cursor_at", "modified_at", "deleted", *fields, "_extracted_at", "_run_id", "_position"])
     with transaction(con):
         with registered(con, "_staged_frame", frame):
             # One version per id per batch: the newest (a page boundary can repeat a record).
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS SELECT {select} FROM _staged_frame "
-                        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY cursor_at DESC) = 1",
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _staged AS SELECT *, {NEXT_POSITION} AS _position FROM ("
+                        f"SELECT {select} FROM _staged_frame "
+                        "QUALIFY row_number() OVER (PARTITION BY id ORDER BY cursor_at DESC) = 1)",
                         [now, run_id])
         con.execute(f"INSERT INTO {raw} BY NAME SELECT * FROM _staged")
         # Only a newer version replaces the current one: an overlap re-read of the same version keeps its
@@ -90,7 +91,8 @@ def set_columns(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame: pd
     raw, current = table_names(system, obj)
     sets = ", ".join(f"{quote(c)} = CAST(f.{quote(c)} AS VARCHAR)" for c in columns)
     with transaction(con), registered(con, "_column_frame", frame):
-        con.execute(f"UPDATE {current} SET {sets} FROM _column_frame f WHERE {current}.id = CAST(f.id AS VARCHAR)")
+        con.execute(f"UPDATE {current} SET {sets}, _position = {NEXT_POSITION} FROM _column_frame f "
+                    f"WHERE {current}.id = CAST(f.id AS VARCHAR)")
         con.execute(f"UPDATE {raw} SET {sets} FROM _column_frame f WHERE {raw}.id = CAST(f.id AS VARCHAR) "
                     f"AND {raw}._run_id = ?", [run_id])
 
@@ -112,7 +114,8 @@ def refresh_columns(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame
         with registered(con, "_refresh_frame", frame):
             con.execute(f"CREATE OR REPLACE TEMP TABLE _refreshed AS SELECT c.id FROM {current} c "
                         f"JOIN _refresh_frame f ON c.id = CAST(f.id AS VARCHAR) WHERE NOT c.deleted AND ({differs})")
-            con.execute(f"UPDATE {current} SET {sets}, _run_id = ?, _extracted_at = ? FROM _refresh_frame f "
+            con.execute(f"UPDATE {current} SET {sets}, _run_id = ?, _extracted_at = ?, _position = {NEXT_POSITION} "
+                        f"FROM _refresh_frame f "
                         f"WHERE {current}.id = CAST(f.id AS VARCHAR) AND {current}.id IN (SELECT id FROM _refreshed)",
                         [run_id, dt.datetime.now(dt.UTC)])
         con.execute(f"INSERT INTO {raw} BY NAME SELECT * FROM {current} WHERE id IN (SELECT id FROM _refreshed)")

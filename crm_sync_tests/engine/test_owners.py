@@ -41,8 +41,9 @@ def test_salesforce_owner_change_reaches_hubspot_as_the_owner_id(tmp_path):
     assert w.shadow("people", "11")["owner"] == ("bob.owner@corp.example", "bob.owner@corp.example")
 
 
-def test_an_owner_without_a_counterpart_is_not_written(tmp_path):
-    """A Salesforce user with no HubSpot owner does not clear or guess the HubSpot owner."""
+def test_an_owner_without_a_counterpart_is_not_written_and_says_so(tmp_path):
+    """A Salesforce user with no HubSpot owner does not clear or guess the HubSpot owner; an error row names the
+    field and the reason, and it is resolved once the owner has a counterpart."""
     w = with_owners(tmp_path)
     w.stage_hubspot("contacts", [{"id": "11", "salesforce_id": "0031", "email": "x@example.org", "lastname": "X",
                                   "hubspot_owner_id": "901"}])
@@ -50,6 +51,14 @@ def test_an_owner_without_a_counterpart_is_not_written(tmp_path):
                                     "OwnerId": "0053"}])
     w.cycle()
     assert w.ops() == []
+    assert [(e["kind"], e["system"], e["record_id"], e["code"], e["fields"]) for e in w.errors()] == [
+        ("skipped", "hubspot", "0031", "NO_COUNTERPART", "hubspot_owner_id")]
+    assert "carol@corp.example" in w.errors()[0]["message"]
+    w.stage_hubspot("owners", [*OWNERS, {"id": "903", "email": "carol@corp.example"}])
+    w.stage_salesforce("Contact", [{"id": "0031", "LastName": "X2"}])
+    w.cycle()
+    assert [(o.target, o.payload) for o in w.ops()] == [("hubspot", {"hubspot_owner_id": "903", "lastname": "X2"})]
+    assert w.errors() == []
 
 
 def test_owner_maps_to_the_active_user_of_that_email(tmp_path):
