@@ -216,3 +216,25 @@ def test_hubspot_delete_per_deletes_rule(tmp_path, mode):
         # Either way the person is not made again in HubSpot: the delete sticks.
         env.cycle()
         assert hs_contact_ids(env) == hs_before - {hs_id}
+
+
+def test_relink_after_the_state_file_is_lost_creates_nothing(tmp_path):
+    """With the DuckDB file deleted, the next run rebuilds the links from the cross-ids both CRMs hold and creates
+    no record on either side."""
+    import shutil
+
+    with converged_env(tmp_path) as env:
+        with env.state() as con:
+            before = sorted(con.execute("SELECT pair, hubspot_id, salesforce_id FROM sync.links").fetchall())
+        sf = env.sf()
+        hs_before, sf_before = hs_contact_ids(env), sf_people_ids(sf)
+        shutil.rmtree(env.root / "state")
+
+        outcome = env.cycle()
+
+        assert not {k: v for k, v in outcome.summary["writes"].items() if k.endswith(":create")}
+        with env.state() as con:
+            after = sorted(con.execute("SELECT pair, hubspot_id, salesforce_id FROM sync.links").fetchall())
+            how = dict(con.execute("SELECT linked_by, count(*) FROM sync.links GROUP BY ALL").fetchall())
+        assert after == before and set(how) <= {"stored_id"}, how
+        assert hs_contact_ids(env) == hs_before and sf_people_ids(sf) == sf_before
