@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import json
 import time
 
 from hubspot.crm.contacts import SimplePublicObjectInput, SimplePublicObjectInputForCreate
@@ -96,6 +97,13 @@ def test_edits_on_each_side_reach_the_other_in_one_cycle(tmp_path):
         lead = sf.query(format_soql("SELECT Id, LastName, Company, HubSpot_Id__c FROM Lead WHERE Email = {}",
                                     "brand.new@example.org"))["records"]
         assert len(lead) == 1 and lead[0]["HubSpot_Id__c"] == created.id and lead[0]["Company"] == "[not provided]"
+        with env.state() as con:
+            # Every write sent is in the audit with what the CRM answered for it (the id it wrote, or why not).
+            audit = con.execute("""SELECT a.target, a.action, a.response FROM sync.audit a WHERE a.action <> 'associate'
+                ORDER BY a.sent_at""").fetchall()
+        assert audit and all(response is not None for *_, response in audit), audit[:5]
+        answered = {json.loads(r).get("id") for target, action, r in audit if target == "salesforce"}
+        assert lead[0]["Id"] in answered and sf_id in answered
 
 
 # One field per rule, each edited on both sides (HubSpot first, Salesforce a second later), in one cycle:

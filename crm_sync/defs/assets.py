@@ -124,14 +124,20 @@ def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
         done = outbox.LoadResult()
         with state.connect() as con:
             ops = outbox.ops_to_send(con, spec, target, max_attempts)
-            for start in range(0, len(ops), LOAD_CHUNK):
-                chunk = ops.iloc[start:start + LOAD_CHUNK]
-                done += outbox.record_results(con, outbox.results_frame(connector.apply(chunk)), run_id)
+            sent = ops
+            for _ in range(2):  # a second pass sends again what the CRM refused for some fields only, without them
+                for start in range(0, len(sent), LOAD_CHUNK):
+                    chunk = sent.iloc[start:start + LOAD_CHUNK]
+                    done += outbox.record_results(con, outbox.results_frame(connector.apply(chunk)), run_id)
+                if not done.requeued:
+                    break
+                sent = outbox.ops_to_send(con, spec, target, max_attempts)
             associations.expand(con, spec, target, run_id)
             changes = associations.changes_to_send(con, spec, target, max_attempts)
             linked = associations.record(con, changes, connector.apply(changes), run_id)
             outbox.record_usage(con, run_id, target, calls.snapshot())
         stats = {"ops": len(ops), "sent": done.sent, "rejected": done.failed, "links_made": done.links_made,
+                 "sent_again_without_refused_fields": done.requeued,
                  "association_ops": linked.sent + linked.failed, "associations_rejected": linked.failed,
                  **{f"{action}s": int(n) for action, n in ops.groupby("action").size().items()}}
         return _result(stats, calls.snapshot())

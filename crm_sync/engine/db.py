@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS sync.outbox (
     op_id VARCHAR PRIMARY KEY, run_id VARCHAR, pair VARCHAR, target VARCHAR, object VARCHAR, action VARCHAR,
     sf_object VARCHAR, record_key VARCHAR, target_id VARCHAR, payload JSON, shadow JSON, reason VARCHAR, status VARCHAR,
     attempts INTEGER DEFAULT 0, last_error VARCHAR, created_at TIMESTAMPTZ DEFAULT current_timestamp,
-    updated_at TIMESTAMPTZ DEFAULT current_timestamp, associations JSON, parent_op_id VARCHAR, field VARCHAR);
+    updated_at TIMESTAMPTZ DEFAULT current_timestamp, associations JSON, parent_op_id VARCHAR, field VARCHAR,
+    held_from VARCHAR);
 CREATE TABLE IF NOT EXISTS sync.errors (
     error_key VARCHAR PRIMARY KEY, kind VARCHAR, pair VARCHAR, system VARCHAR, object VARCHAR, record_id VARCHAR,
     op_id VARCHAR, code VARCHAR, message VARCHAR, fields VARCHAR, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ,
@@ -87,7 +88,7 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     if ("links", "pair") in columns:
         con.execute("ALTER TABLE sync.links ADD COLUMN IF NOT EXISTS position BIGINT")
     if ("outbox", "op_id") in columns:
-        for column in ("associations JSON", "parent_op_id VARCHAR", "field VARCHAR"):
+        for column in ("associations JSON", "parent_op_id VARCHAR", "field VARCHAR", "held_from VARCHAR"):
             con.execute(f"ALTER TABLE sync.outbox ADD COLUMN IF NOT EXISTS {column}")
 
 

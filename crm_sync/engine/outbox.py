@@ -11,6 +11,7 @@ import pandas as pd
 from crm_sync.connectors.common import WriteResult
 from crm_sync.engine.db import NEXT_POSITION, registered, transaction
 from crm_sync.engine.mapping import PairSpec
+from crm_sync.engine.quarantine import hold_back
 
 RESULT_COLUMNS = ["op_id", "success", "target_id", "error_code", "error_message", "error_fields", "response"]
 
@@ -20,12 +21,14 @@ class LoadResult:
     sent: int = 0
     failed: int = 0
     links_made: int = 0
+    requeued: int = 0  # refused for some fields only: sent again without them
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
     def __add__(self, other: LoadResult) -> LoadResult:
-        return LoadResult(self.sent + other.sent, self.failed + other.failed, self.links_made + other.links_made)
+        return LoadResult(self.sent + other.sent, self.failed + other.failed, self.links_made + other.links_made,
+                          self.requeued + other.requeued)
 
 
 # Pending ops, and failed ones due for another try (bound parameter: $max_attempts).
@@ -46,6 +49,7 @@ def ops_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, max
             CASE WHEN action = 'create' THEN $key_field END AS key_field
         FROM sync.outbox WHERE pair = $pair AND target = $target AND parent_op_id IS NULL AND {DUE}
           AND NOT (action = 'update' AND associations IS NOT NULL AND CAST(payload AS VARCHAR) = '{{}}')
+          AND NOT (action = 'update' AND target_id IS NULL)  -- held back from a create that has not landed yet
         ORDER BY created_at, op_id""", {"key_field": key_field, "pair": spec.name, "target": target,
                                         "max_attempts": max_attempts}).df()
     frame["payload"] = frame["payload"].map(json.loads)
@@ -79,9 +83,20 @@ def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame, run_id
                 CAST(r.error_message AS VARCHAR) AS message, CAST(r.error_fields AS VARCHAR) AS fields,
                 CAST(r.response AS VARCHAR) AS response, o.* EXCLUDE (op_id)
                 FROM _results_frame r JOIN sync.outbox o USING (op_id)""")
+        # A refusal that names some of the op's fields holds back those fields alone: the rest goes out again
+        # (the next pass of this load), the refusal is the held op's.
+        refused = con.execute("""SELECT op_id, unnest(string_split(fields, ',')) AS field FROM _res
+            WHERE NOT success AND COALESCE(fields, '') <> '' AND action IN ('create', 'update')""").df()
+        split = hold_back(con, refused, "failed", run_id)
+        out.requeued = len(split)
+        with registered(con, "_split", split):
+            con.execute("UPDATE _res SET op_id = s.held_op_id FROM _split s WHERE _res.op_id = s.op_id")
         con.execute("""UPDATE sync.outbox o SET status = CASE WHEN r.success THEN 'sent' ELSE 'failed' END,
             attempts = o.attempts + 1, last_error = CASE WHEN r.success THEN NULL ELSE r.code || ': ' || r.message END,
             target_id = COALESCE(o.target_id, r.new_id), updated_at = now() FROM _res r WHERE o.op_id = r.op_id""")
+        # Values held back from a create update the record it made.
+        con.execute("""UPDATE sync.outbox h SET target_id = r.new_id FROM _res r WHERE h.held_from = r.op_id
+            AND h.target_id IS NULL AND r.success AND r.action = 'create'""")
         # Creates make links: the record key is the source id, the answer carries the new id.
         out.links_made = con.execute(f"""INSERT INTO sync.links (pair, hubspot_id, salesforce_object, salesforce_id,
             linked_by, run_id, position)

@@ -91,6 +91,7 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
             result.by_field = dict(b.execute(con,
                 "SELECT field, count(*) FROM _decisions WHERE write_sf OR write_hs GROUP BY field").fetchall())
         else:
+            con.execute("CREATE OR REPLACE TEMP TABLE _stale_apart (op_id VARCHAR)")
             b.execute(con, "CREATE OR REPLACE TEMP TABLE _decisions (hubspot_id VARCHAR, sf_object VARCHAR, "
                         "salesforce_id VARCHAR, field VARCHAR, hs_field VARCHAR, sf_field VARCHAR, kind VARCHAR, "
                         "hs_val VARCHAR, sf_val VARCHAR, hs_new VARCHAR, sf_new VARCHAR, write_sf BOOLEAN, "
@@ -247,7 +248,7 @@ def _update_ops(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> None:
     b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _plan_ops AS
         WITH sf_fields AS (
             SELECT hubspot_id, sf_object, salesforce_id, sf_field AS k, {to_sf} AS v,
-                   json_object('f', field, 'h', hs_val, 's', sf_new) AS sh
+                   json_object('f', field, 'h', hs_val, 's', sf_new, 'k', sf_field) AS sh
             FROM _decisions WHERE write_sf
               AND NOT (sf_new IS NOT NULL AND CAST({to_sf} AS VARCHAR) = 'null')  -- no counterpart to write
             UNION ALL
@@ -255,7 +256,7 @@ def _update_ops(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> None:
             FROM _cand c JOIN ({sf_xids}) x ON x.id = c.salesforce_id WHERE x.xid IS DISTINCT FROM c.hubspot_id),
         hs_fields AS (
             SELECT hubspot_id, sf_object, salesforce_id, hs_field AS k, {to_hs} AS v,
-                   json_object('f', field, 'h', hs_new, 's', sf_val) AS sh
+                   json_object('f', field, 'h', hs_new, 's', sf_val, 'k', hs_field) AS sh
             FROM _decisions WHERE write_hs AND NOT (hs_new IS NOT NULL AND {to_hs} IS NULL)
             UNION ALL
             SELECT c.hubspot_id, c.salesforce_object, c.salesforce_id, {xid_hs}, c.salesforce_id, NULL
@@ -304,14 +305,14 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
         SELECT 'salesforce', sf_object, 'create', sf_object, hubspot_id, NULL, {_record_part('v')},
                {_shadow_part()}, 'new in hubspot', {_association_part('v')}
         FROM (SELECT hubspot_id, sf_object, sf_field AS k, {to_sf} AS v,
-                     json_object('f', field, 'h', hs_val, 's', sf_new) AS sh,
+                     json_object('f', field, 'h', hs_val, 's', sf_new, 'k', sf_field) AS sh,
                      sf_field IN (SELECT unnest($children)) AS a FROM sf_rows)
         GROUP BY hubspot_id, sf_object
         UNION ALL
         SELECT 'hubspot', {b(spec.hubspot_object)}, 'create', sf_object, salesforce_id, NULL, {_record_part('v')},
                {_shadow_part()}, 'new in salesforce', {_association_part('v')}
         FROM (SELECT salesforce_id, sf_object, hs_field AS k, to_json({to_hs}) AS v,
-                     json_object('f', field, 'h', hs_new, 's', sf_val) AS sh,
+                     json_object('f', field, 'h', hs_new, 's', sf_val, 'k', hs_field) AS sh,
                      starts_with(hs_field, 'associations.') AS a FROM hs_rows WHERE {to_hs} IS NOT NULL)
         GROUP BY salesforce_id, sf_object""")
     # The source id travels with the create: it is the upsert key, so a replay never duplicates.
@@ -327,7 +328,7 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
         # A placeholder filled only because Salesforce requires the field goes into the shadow as what Salesforce
         # holds: its echo is then no change, and never comes back into the HubSpot record.
         for m in (m for m in cfg.fields if m.salesforce_field(target) == sf_field and m.rule != "dont_sync"):
-            entry = f"json_object('f', {b(m.name)}, 'h', NULL, 's', {b(value)})"
+            entry = f"json_object('f', {b(m.name)}, 'h', NULL, 's', {b(value)}, 'k', {b(sf_field)})"
             b.execute(con, f"""UPDATE _plan_ops SET shadow = to_json(list_append(COALESCE(CAST(shadow AS JSON[]), []),
                     {entry}))
                 WHERE target = 'salesforce' AND action = 'create' AND object = {b(target)}
@@ -355,15 +356,26 @@ def _association_part(value: str) -> str:
 
 
 def _hold_in_flight(con, b: Binds) -> None:
-    """An association whose write is still open (pending or failed, retried on its schedule) is not decided again
-    while its source value is the one being written: the target does not hold it yet, and reading that as a change
-    on the target would undo the source. A new source value is decided as usual and supersedes the open write."""
-    b.execute(con, """DELETE FROM _vals v WHERE EXISTS (SELECT 1 FROM sync.outbox c WHERE c.pair = $pair
-        AND c.parent_op_id IS NOT NULL AND c.status IN ('pending', 'failed')
-        AND ((c.target = 'salesforce' AND c.record_key = v.hubspot_id AND c.field = v.sf_field
-              AND json_extract_string(c.shadow, '$[0].h') IS NOT DISTINCT FROM v.hs_val)
-          OR (c.target = 'hubspot' AND c.record_key = v.salesforce_id AND c.field = v.hs_field
-              AND json_extract_string(c.shadow, '$[0].s') IS NOT DISTINCT FROM v.sf_val)))""")
+    """A value whose write is open apart from its record's (an association, retried on its schedule; a value held
+    back by validation or refused by the CRM, kept with its reason) is not decided again while its source value
+    is the one being written: the target does not hold it yet, and reading that as a change on the target would
+    undo the source. A new source value is decided as usual and supersedes the open write (`_store_ops`)."""
+    b.execute(con, """CREATE OR REPLACE TEMP TABLE _open_apart AS
+        SELECT c.op_id, c.target, c.record_key, COALESCE(c.field, e ->> 'k') AS key,
+               CASE c.target WHEN 'salesforce' THEN e ->> 'h' ELSE e ->> 's' END AS source_value
+        FROM sync.outbox c, unnest(CAST(c.shadow AS JSON[])) AS u(e)
+        WHERE c.pair = $pair AND (c.parent_op_id IS NOT NULL OR c.held_from IS NOT NULL)
+          AND c.status IN ('pending', 'failed', 'invalid')""")
+    # Held values whose source changed since: a new op will carry the new value.
+    b.execute(con, """CREATE OR REPLACE TEMP TABLE _stale_apart AS SELECT DISTINCT a.op_id FROM _open_apart a
+        JOIN _vals v ON (a.target = 'salesforce' AND v.hubspot_id = a.record_key AND v.sf_field = a.key
+                         AND v.hs_val IS DISTINCT FROM a.source_value)
+                     OR (a.target = 'hubspot' AND v.salesforce_id = a.record_key AND v.hs_field = a.key
+                         AND v.sf_val IS DISTINCT FROM a.source_value)""")
+    b.execute(con, """DELETE FROM _vals v WHERE EXISTS (SELECT 1 FROM _open_apart a
+        WHERE a.op_id NOT IN (SELECT op_id FROM _stale_apart)
+          AND ((a.target = 'salesforce' AND v.hubspot_id = a.record_key AND v.sf_field = a.key)
+            OR (a.target = 'hubspot' AND v.salesforce_id = a.record_key AND v.hs_field = a.key)))""")
 
 
 def _store_ops(con, b: Binds) -> int:
@@ -379,9 +391,15 @@ def _store_ops(con, b: Binds) -> int:
     # The same write planned again after it was sent means the target does not hold it now (a value changed
     # back to an earlier one, or a write undone in the CRM): it goes out again rather than colliding with the
     # old op. One still open is left as it is (same op, same attempts).
+    # Values held apart from their record's op stay open until written, unless their source value changed.
     superseded = b.execute(con, """UPDATE sync.outbox SET status = 'superseded', updated_at = now()
         WHERE pair = $pair AND status IN ('pending', 'failed', 'invalid') AND parent_op_id IS NULL
-          AND op_id NOT IN (SELECT op_id FROM _plan_ops_ids)""").fetchone()[0]
+          AND op_id NOT IN (SELECT op_id FROM _plan_ops_ids)
+          AND (held_from IS NULL OR op_id IN (SELECT op_id FROM _stale_apart))""").fetchone()[0]
+    # Values held back from a create that was itself superseded (the source changed before it landed) go with it.
+    superseded += b.execute(con, """UPDATE sync.outbox SET status = 'superseded', updated_at = now()
+        WHERE pair = $pair AND status IN ('pending', 'failed', 'invalid') AND target_id IS NULL
+          AND held_from IN (SELECT op_id FROM sync.outbox WHERE pair = $pair AND status = 'superseded')""").fetchone()[0]
     b.execute(con, """UPDATE sync.errors SET resolved_at = now() WHERE pair = $pair AND resolved_at IS NULL
         AND op_id IN (SELECT op_id FROM sync.outbox WHERE pair = $pair AND status = 'superseded')""")
     return superseded

@@ -16,6 +16,7 @@ import pandera.pandas as pa
 
 from crm_sync.engine.db import registered, transaction
 from crm_sync.engine.mapping import SF_CHILD_SETS
+from crm_sync.engine.quarantine import hold_back
 
 EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 
@@ -54,6 +55,7 @@ HUBSPOT_CODES = {"INVALID_FIELD": "PROPERTY_DOESNT_EXIST", "INVALID_FIELD_FOR_IN
 class ValidationResult:
     checked: int = 0
     invalid_ops: int = 0
+    held_back: int = 0  # ops that went on without their failing fields (held in an op of their own)
     released: int = 0
     failures_by_check: dict = field(default_factory=dict)
     sample: list = field(default_factory=list)
@@ -105,6 +107,12 @@ def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, ru
         empty = pd.DataFrame({c: pd.Series(dtype=str) for c in ["op_id", "field", "check", "value", "object"]})
         with registered(con, "_failures", failures.astype(str) if not failures.empty else empty):
             con.execute("CREATE OR REPLACE TEMP TABLE _invalid AS SELECT * FROM _failures")
+        # A failing value holds back its field alone: the rest of the op (and its cross-id) goes on, and the
+        # failures are the held op's from here on.
+        split = hold_back(con, failures, "invalid", run_id)
+        result.held_back = len(split)
+        with registered(con, "_split", split):
+            con.execute("UPDATE _invalid SET op_id = s.held_op_id FROM _split s WHERE _invalid.op_id = s.op_id")
         result.invalid_ops = con.execute("""UPDATE sync.outbox SET status = 'invalid', last_error = 'validation: '
             || (SELECT string_agg(DISTINCT "check" || ' ' || field, ', ') FROM _invalid i WHERE i.op_id = outbox.op_id),
             updated_at = now() WHERE op_id IN (SELECT op_id FROM _invalid)""").fetchone()[0]

@@ -30,48 +30,81 @@ def test_too_long_value_is_quarantined_and_named(tmp_path):
     assert w.sendable() == []
 
 
-def test_restricted_picklist_value_is_quarantined_and_released_when_the_picklist_gains_it(tmp_path):
-    """Industry Retail is not an option: the create waits; adding the option releases it and resolves the error."""
+def test_restricted_picklist_value_is_held_back_alone_and_released_when_the_picklist_gains_it(tmp_path):
+    """Industry Retail is not an option: Shop is created without it (name and upsert key go out); Industry waits in
+    an op of its own with its error, updates the new Account once the option exists, and the error is resolved."""
     w = World(tmp_path, only=("companies",))
     industry = {"Industry": {"type": "picklist", "restricted": True, "options": INDUSTRIES}}
     w.salesforce_metadata("Account", industry)
     w.stage_hubspot("companies", [{"id": "51", "name": "Shop", "industry": "RETAIL"},
                                   {"id": "52", "name": "Bank", "industry": "BANKING"}])
     w.cycle()
-    assert [o.record_key for o in w.ops()] == ["52"]  # the good one goes out
-    bad = w.op(status="invalid")
-    assert bad.record_key == "51" and bad.payload["Industry"] == "Retail"
+    creates = {o.record_key: o.payload for o in w.ops(action="create")}
+    assert creates["51"] == {"HubSpot_Id__c": "51", "Name": "Shop"}
+    assert creates["52"]["Industry"] == "Banking"
+    held = w.op(status="invalid")
+    assert (held.record_key, held.action, held.payload, held.target_id) == ("51", "update", {"Industry": "Retail"},
+                                                                          None)
     assert open_validation_errors(w) == [
         ("salesforce", "Account", "51", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "Industry")]
     assert "Retail" in w.errors()[0]["message"]
+    made = w.answer_all()
+    assert w.op(status="invalid").target_id == made["51"]  # the held value now knows its record
+    w.echo()
+    w.cycle()
+    assert w.op(status="invalid").op_id == held.op_id  # still held, and Industry not planned again:
+    assert [o.payload for o in w.sendable() if o.target == "salesforce"] == []
+    assert [o.payload for o in w.sendable()] == [{"salesforce_id": made["51"]}, {"salesforce_id": made["52"]}]
     w.salesforce_metadata("Account", {"Industry": {**industry["Industry"], "options": [*INDUSTRIES, "Retail"]}})
     w.cycle()
-    assert w.op(record_key="51").op_id == bad.op_id  # the same op, released
+    released = w.op(record_key="51")
+    assert (released.op_id, released.target_id, released.payload) == (held.op_id, made["51"], {"Industry": "Retail"})
     assert open_validation_errors(w) == []
+    w.answer_all()
+    w.echo()
+    w.cycle()
+    assert w.ops() == []
+
+
+def test_one_invalid_field_holds_back_that_field_alone(tmp_path):
+    """Ann's new title is too long and her phone changed too: the phone goes out now, the title waits with its
+    error."""
+    w = World(tmp_path, only=("people",))
+    w.salesforce_metadata("Contact", {"Title": {"length": 10}})
+    w.stage_hubspot("contacts", [ANN_HS])
+    w.stage_salesforce("Contact", [ANN_SF])
+    w.cycle()
+    w.stage_hubspot("contacts", [{"id": "11", "jobtitle": "Chief Technology Officer", "phone": "+1 555 0100"}])
+    w.cycle()
+    assert [o.payload for o in w.sendable()] == [{"Phone": "+1 555 0100"}]
+    assert w.op(status="invalid").payload == {"Title": "Chief Technology Officer"}
+    assert open_validation_errors(w) == [("salesforce", "Contact", "11", "STRING_TOO_LONG", "Title")]
 
 
 def test_fixing_the_source_value_replaces_the_quarantined_op(tmp_path):
-    """The user picks a valid industry: a new op goes out, the invalid one is superseded, its error resolved."""
+    """The user picks a valid industry before the create went out: one create with it, the held value superseded
+    along with the first create, its error resolved."""
     w = World(tmp_path, only=("companies",))
     w.salesforce_metadata("Account", {"Industry": {"type": "picklist", "restricted": True, "options": INDUSTRIES}})
     w.stage_hubspot("companies", [{"id": "51", "name": "Shop", "industry": "RETAIL"}])
     w.cycle()
     w.stage_hubspot("companies", [{"id": "51", "industry": "FINANCIAL_SERVICES"}])
     w.cycle()
-    assert w.op().payload["Industry"] == "Finance"
-    assert len(w.ops(status="superseded")) == 1
+    assert [o.payload.get("Industry") for o in w.ops()] == ["Finance"]
+    assert len(w.ops(status="superseded")) == 2
     assert open_validation_errors(w) == []
 
 
 def test_bad_email_is_quarantined(tmp_path):
-    """An email Salesforce would refuse is held back with INVALID_EMAIL_ADDRESS on Email."""
+    """An email Salesforce would refuse is held back with INVALID_EMAIL_ADDRESS on Email; the Lead goes without."""
     w = World(tmp_path, only=("people",))
     w.salesforce_metadata("Lead")
     w.stage_hubspot("contacts", [{"id": "11", "email": "ann@example", "lastname": "Lee"},
                                  {"id": "12", "email": "ben@example.org", "lastname": "Berg"}])
     w.cycle()
-    assert [o.record_key for o in w.ops()] == ["12"]
-    assert w.op(status="invalid").record_key == "11"
+    assert [(o.record_key, "Email" in o.payload) for o in w.ops()] == [("11", False), ("12", True)]
+    held = w.op(status="invalid")
+    assert (held.record_key, held.payload) == ("11", {"Email": "ann@example"})
     assert open_validation_errors(w) == [("salesforce", "Lead", "11", "INVALID_EMAIL_ADDRESS", "Email")]
 
 
@@ -94,3 +127,30 @@ def test_hubspot_enumeration_refuses_an_unmapped_salesforce_value(tmp_path):
     op = w.op(status="invalid")
     assert op.target == "hubspot" and op.payload["industry"] == "Aerospace"
     assert open_validation_errors(w) == [("hubspot", "companies", "0011", "INVALID_OPTION", "industry")]
+
+
+def test_a_field_the_crm_refuses_holds_back_that_field_and_the_rest_goes_again(tmp_path):
+    """Salesforce refuses Ann's update for its Title alone: the op goes again without Title (the phone lands); the
+    Title waits failed, with the CRM's code and the field, for its retry."""
+    w = World(tmp_path, only=("people",))
+    w.stage_hubspot("contacts", [ANN_HS])
+    w.stage_salesforce("Contact", [ANN_SF])
+    w.cycle()
+    w.stage_hubspot("contacts", [{"id": "11", "jobtitle": "Boss", "phone": "+1 555 0100"}])
+    w.cycle()
+    (op,) = w.sendable()
+    w.answer(op, success=False, error_code="FIELD_CUSTOM_VALIDATION_EXCEPTION", error_message="Title is locked",
+             error_fields=["Title"])
+    (again,) = w.sendable()
+    assert (again.op_id, again.payload) == (op.op_id, {"Phone": "+1 555 0100"})
+    held = w.op(status="failed")
+    assert (held.payload, held.attempts) == ({"Title": "Boss"}, 1)
+    assert [(e["code"], e["fields"], e["record_id"]) for e in w.errors()] == [
+        ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Title", "11")]
+    w.answer(again)
+    assert w.record("salesforce", "Contact", "0031")["Phone"] == "+1 555 0100"
+    w.make_failed_ops_due()
+    (retry,) = w.sendable()
+    assert retry.op_id == held.op_id
+    w.answer(retry)
+    assert w.errors() == [] and w.record("salesforce", "Contact", "0031")["Title"] == "Boss"
