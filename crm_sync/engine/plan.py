@@ -399,7 +399,8 @@ def _store_ops(con, b: Binds) -> int:
     # Values held back from a create that was itself superseded (the source changed before it landed) go with it.
     superseded += b.execute(con, """UPDATE sync.outbox SET status = 'superseded', updated_at = now()
         WHERE pair = $pair AND status IN ('pending', 'failed', 'invalid') AND target_id IS NULL
-          AND held_from IN (SELECT op_id FROM sync.outbox WHERE pair = $pair AND status = 'superseded')""").fetchone()[0]
+          AND held_from IN (SELECT op_id FROM sync.outbox WHERE pair = $pair AND status = 'superseded')
+        """).fetchone()[0]
     b.execute(con, """UPDATE sync.errors SET resolved_at = now() WHERE pair = $pair AND resolved_at IS NULL
         AND op_id IN (SELECT op_id FROM sync.outbox WHERE pair = $pair AND status = 'superseded')""")
     return superseded
