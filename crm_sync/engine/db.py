@@ -28,6 +28,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS links_salesforce ON sync.links (pair, salesfor
 CREATE TABLE IF NOT EXISTS sync.link_candidates (
     run_id VARCHAR, pair VARCHAR, system VARCHAR, record_id VARCHAR, match_key VARCHAR, candidates VARCHAR[],
     reason VARCHAR, reported_at TIMESTAMPTZ DEFAULT current_timestamp);
+CREATE TABLE IF NOT EXISTS sync.duplicates (
+    pair VARCHAR, system VARCHAR, record_id VARCHAR, duplicate_of VARCHAR, merged_record VARCHAR, reason VARCHAR,
+    run_id VARCHAR, reported_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (pair, system, record_id));
 CREATE TABLE IF NOT EXISTS sync.tombstones (
     pair VARCHAR, system VARCHAR, record_id VARCHAR, reason VARCHAR, run_id VARCHAR,
     tombstoned_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (pair, system, record_id));

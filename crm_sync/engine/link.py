@@ -82,16 +82,24 @@ def link_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str) -> Li
 def _move(con, p: str, run_id: str, moves_sql: str, how: str) -> int:
     """Apply (hubspot_id, new_hubspot_id, new_object, new_salesforce_id) moves whose targets are free."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _moves AS {moves_sql}", {"pair": p})
-    # A target already linked elsewhere keeps its link; the moving link is dropped and reported.
+    # A target already linked elsewhere keeps its link; the moving link stays and is reported (once).
     con.execute("""INSERT INTO sync.link_candidates (run_id, pair, system, record_id, match_key, candidates, reason)
         SELECT ?, ?, 'both', m.hubspot_id, m.new_salesforce_id, [l.hubspot_id], ? || ': target already linked'
         FROM _moves m JOIN sync.links l ON l.pair = ? AND l.hubspot_id <> m.hubspot_id
-          AND (l.salesforce_id = m.new_salesforce_id OR l.hubspot_id = m.new_hubspot_id)""", [run_id, p, how, p])
+          AND (l.salesforce_id = m.new_salesforce_id OR l.hubspot_id = m.new_hubspot_id)
+        WHERE NOT EXISTS (SELECT 1 FROM sync.link_candidates c WHERE c.pair = ? AND c.record_id = m.hubspot_id
+                          AND c.match_key = m.new_salesforce_id AND c.reason = ? || ': target already linked')""",
+                [run_id, p, how, p, p, how])
     con.execute("""CREATE OR REPLACE TEMP TABLE _moves_ok AS SELECT m.* FROM _moves m WHERE NOT EXISTS (
         SELECT 1 FROM sync.links l WHERE l.pair = ? AND l.hubspot_id <> m.hubspot_id
           AND (l.salesforce_id = m.new_salesforce_id OR l.hubspot_id = m.new_hubspot_id))
         QUALIFY row_number() OVER (PARTITION BY new_salesforce_id ORDER BY hubspot_id) = 1
             AND row_number() OVER (PARTITION BY new_hubspot_id ORDER BY hubspot_id) = 1""", [p])
+    return _apply_moves(con, p, run_id, how)
+
+
+def _apply_moves(con, p: str, run_id: str, how: str) -> int:
+    """Move the links in _moves_ok (hubspot_id -> new_hubspot_id, new_object, new_salesforce_id)."""
     moved = con.execute("SELECT count(*) FROM _moves_ok").fetchone()[0]
     if moved:
         con.execute("""UPDATE sync.shadow s SET hubspot_id = m.new_hubspot_id FROM _moves_ok m
@@ -111,17 +119,61 @@ def _move_conversions(con, p: str, run_id: str) -> int:
 
 
 def _move_salesforce_merges(con, p: str, run_id: str) -> int:
-    return _move(con, p, run_id, """SELECT l.hubspot_id, l.hubspot_id AS new_hubspot_id, l.salesforce_object AS
-        new_object, s.master AS new_salesforce_id FROM sync.links l JOIN _sf s ON s.id = l.salesforce_id
+    # A loser is deleted with MasterRecordId; the link of a loser whose HubSpot record has the master's key is
+    # the one to keep (else the lowest HubSpot id).
+    return _merge(con, p, run_id, """SELECT l.hubspot_id, l.hubspot_id AS new_hubspot_id, l.salesforce_object AS
+        new_object, s.master AS new_salesforce_id, 'hubspot' AS redundant_system, l.hubspot_id AS redundant_id,
+        l.salesforce_id AS loser_id, (h.mkey IS NOT DISTINCT FROM m.mkey AND h.mkey IS NOT NULL) AS primary_match,
+        s.master AS survivor
+        FROM sync.links l JOIN _sf s ON s.id = l.salesforce_id LEFT JOIN _sf m ON m.id = s.master
+        LEFT JOIN _hs h ON h.id = l.hubspot_id
         WHERE l.pair = $pair AND s.deleted AND s.master IS NOT NULL""", "salesforce_merge")
 
 
 def _move_hubspot_merges(con, p: str, run_id: str) -> int:
-    # The survivor lists the merged ids in hs_merged_object_ids ("123;456").
-    return _move(con, p, run_id, """SELECT l.hubspot_id, h.id AS new_hubspot_id, l.salesforce_object AS new_object,
-        l.salesforce_id AS new_salesforce_id FROM _hs h, unnest(string_split(h.merged, ';')) AS u(loser)
-        JOIN sync.links l ON l.pair = $pair AND l.hubspot_id = trim(u.loser)
+    # The survivor lists the merged ids in hs_merged_object_ids ("123;456"); with a new survivor id both old ids are
+    # listed, and the merge's primary is the one whose key (email, domain) the survivor kept.
+    return _merge(con, p, run_id, """SELECT l.hubspot_id, h.id AS new_hubspot_id, l.salesforce_object AS new_object,
+        l.salesforce_id AS new_salesforce_id, 'salesforce' AS redundant_system, l.salesforce_id AS redundant_id,
+        l.hubspot_id AS loser_id, (o.mkey IS NOT DISTINCT FROM h.mkey AND h.mkey IS NOT NULL) AS primary_match,
+        h.id AS survivor
+        FROM _hs h, unnest(string_split(h.merged, ';')) AS u(loser)
+        JOIN sync.links l ON l.pair = $pair AND l.hubspot_id = trim(u.loser) LEFT JOIN _hs o ON o.id = l.hubspot_id
         WHERE NOT h.deleted AND h.merged IS NOT NULL AND trim(u.loser) <> h.id""", "hubspot_merge")
+
+
+def _merge(con, p: str, run_id: str, moves_sql: str, how: str) -> int:
+    """Links of merged records: the survivor keeps one link (the survivor's own, else the merge primary's);
+    every other link of the merge would point at a deleted record, so it is removed and its counterpart, now
+    redundant, is reported in sync.duplicates with both ids (and tombstoned, so it is not created again)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _merges AS {moves_sql}", {"pair": p})
+    # Per survivor, the link to keep: one already on the survivor wins, then the primary's, then the lowest id.
+    con.execute("""CREATE OR REPLACE TEMP TABLE _merges_ranked AS SELECT m.*,
+            EXISTS (SELECT 1 FROM sync.links k WHERE k.pair = ? AND k.hubspot_id <> m.hubspot_id
+                    AND (k.salesforce_id = m.new_salesforce_id OR k.hubspot_id = m.new_hubspot_id)) AS taken,
+            row_number() OVER (PARTITION BY m.survivor ORDER BY m.primary_match DESC, m.hubspot_id) AS rank
+        FROM _merges m""", [p])
+    con.execute("""CREATE OR REPLACE TEMP TABLE _moves_ok AS SELECT hubspot_id, new_hubspot_id, new_object,
+        new_salesforce_id FROM _merges_ranked WHERE NOT taken AND rank = 1""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _redundant AS SELECT r.*, COALESCE(
+            (SELECT CASE r.redundant_system WHEN 'hubspot' THEN k.hubspot_id ELSE k.salesforce_id END
+             FROM sync.links k WHERE k.pair = ? AND k.hubspot_id <> r.hubspot_id
+               AND (k.salesforce_id = r.new_salesforce_id OR k.hubspot_id = r.new_hubspot_id) LIMIT 1),
+            (SELECT CASE r.redundant_system WHEN 'hubspot' THEN w.hubspot_id ELSE w.new_salesforce_id END
+             FROM _moves_ok w WHERE w.new_salesforce_id = r.new_salesforce_id OR w.new_hubspot_id = r.new_hubspot_id
+             LIMIT 1)) AS kept_id
+        FROM _merges_ranked r WHERE r.taken OR r.rank > 1""", [p])
+    con.execute("""INSERT INTO sync.duplicates (pair, system, record_id, duplicate_of, merged_record, reason, run_id)
+        SELECT ?, redundant_system, redundant_id, kept_id, loser_id, ? || ': its counterpart was merged into the '
+               || 'record linked to ' || kept_id, ? FROM _redundant
+        ON CONFLICT (pair, system, record_id) DO UPDATE SET duplicate_of = excluded.duplicate_of,
+            reason = excluded.reason, run_id = excluded.run_id, reported_at = now()""", [p, how, run_id])
+    con.execute("""INSERT INTO sync.tombstones (pair, system, record_id, reason, run_id)
+        SELECT ?, redundant_system, redundant_id, 'duplicate after ' || ?, ? FROM _redundant
+        ON CONFLICT DO NOTHING""", [p, how, run_id])
+    con.execute("DELETE FROM sync.shadow WHERE pair = ? AND hubspot_id IN (SELECT hubspot_id FROM _redundant)", [p])
+    con.execute("DELETE FROM sync.links WHERE pair = ? AND hubspot_id IN (SELECT hubspot_id FROM _redundant)", [p])
+    return _apply_moves(con, p, run_id, how)
 
 
 def free_records(con, p: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from crm_sync_tests.engine.world import World
 
 ANN_HS = {"id": "11", "salesforce_id": "0031", "email": "ann@example.org", "lastname": "Lee"}
@@ -77,8 +75,6 @@ def test_deleted_on_both_sides_just_unlinks(tmp_path):
     assert w.ops() == [] and w.links("people") == {} and w.tombstones("people") == set()
 
 
-@pytest.mark.xfail(strict=True, reason="the delete op is planned only in the cycle that unlinks; the next plan "
-                   "supersedes it when it failed (and resolves its error), so the delete is never retried")
 def test_a_failed_propagated_delete_is_retried(tmp_path):
     """A rejected delete stays open (failed, retried later) like any other write."""
     w = linked_ann(tmp_path, "propagate")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from crm_sync_tests.engine.world import World
 
 ANN_HS = {"id": "11", "email": "ann@example.org", "firstname": "Ann", "lastname": "Lee", "company": "Lee & Co"}
@@ -81,8 +79,6 @@ def test_conversion_into_an_already_linked_contact_keeps_that_link_and_reports(t
     assert "lead_conversion" in report["reason"]
 
 
-@pytest.mark.xfail(strict=True, reason="a move that finds its target linked is reported again on every cycle "
-                   "(link._move has no once-per-key check, unlike ambiguous keys)")
 def test_a_blocked_move_is_reported_once(tmp_path):
     """Like an ambiguous key, a blocked conversion is reported once, not on every cycle."""
     w = people(tmp_path, [ANN_HS, BEN_HS], {"Lead": [ANN_LEAD], "Contact": [BEN_SF]})
@@ -92,27 +88,54 @@ def test_a_blocked_move_is_reported_once(tmp_path):
     assert len(w.candidates("people")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="two linked HubSpot contacts merged into one: the second link is neither "
-                   "moved nor reported; it is dropped as a delete, tombstoning its Salesforce record")
-def test_hubspot_merge_of_two_linked_contacts_reports_the_second(tmp_path):
-    """Merging two linked contacts keeps one link and reports the other for a person to resolve."""
+def duplicates(w) -> list[tuple]:
+    return w.con.execute("SELECT system, record_id, duplicate_of, merged_record FROM sync.duplicates "
+                         "ORDER BY ALL").fetchall()
+
+
+def test_hubspot_merge_of_two_linked_contacts_keeps_the_primarys_link_and_reports_the_other(tmp_path):
+    """Two linked contacts merged into a new survivor that kept Ann's email: the survivor takes Ann's link (the
+    merge's primary); Ben's Contact is now a duplicate, reported with both ids, tombstoned, never overwritten."""
     w = people(tmp_path, [ANN_HS, BEN_HS], {"Lead": [ANN_LEAD], "Contact": [BEN_SF]})
     w.stage_hubspot("contacts", [{"id": "19", "email": "ann@example.org", "lastname": "Lee",
                                   "hs_merged_object_ids": "11;12"}])
     w.cycle()
     assert w.links("people") == {"19": ("Lead", "00Q1", "hubspot_merge")}
-    assert [c["record_id"] for c in w.candidates("people")] == ["12"]
+    assert duplicates(w) == [("salesforce", "0032", "00Q1", "12")]
+    assert not [o for o in w.ops() if o.target_id == "0032" or o.record_key == "0032"]
 
 
-@pytest.mark.xfail(strict=True, reason="two linked Salesforce contacts merged into a third: one link moves, the "
-                   "other stays on its deleted loser for good (never synced, unlinked or reported)")
+def test_hubspot_merge_whose_loser_is_the_primary_moves_the_primarys_link(tmp_path):
+    """The survivor kept Ben's email (Ben was the primary): it takes Ben's link, not the one whose id sorts first."""
+    w = people(tmp_path, [ANN_HS, BEN_HS], {"Lead": [ANN_LEAD], "Contact": [BEN_SF]})
+    w.stage_hubspot("contacts", [{"id": "19", "email": BEN_HS["email"], "lastname": "Berg",
+                                  "hs_merged_object_ids": "11;12"}])
+    w.cycle()
+    assert w.links("people") == {"19": ("Contact", "0032", "hubspot_merge")}
+    assert duplicates(w) == [("salesforce", "00Q1", "0032", "11")]
+
+
 def test_salesforce_merge_of_two_linked_contacts_leaves_no_link_on_a_deleted_record(tmp_path):
-    """After a merge no link points at a deleted record: the second loser's link is unlinked or reported."""
+    """After a merge no link points at a deleted record: one link moves to the master, the other HubSpot contact
+    is reported as its duplicate (and not created again)."""
     ann_sf = {"id": "0031", "Email": "ann@example.org", "LastName": "Lee", "HubSpot_Id__c": "11"}
     w = people(tmp_path, [ANN_HS, BEN_HS], {"Contact": [BEN_SF, ann_sf]})
     w.stage_salesforce("Contact", [{"id": "0039", "Email": "lee.berg@example.org", "LastName": "Lee-Berg"}])
     w.stage_salesforce("Contact", [{"id": "0031", "deleted": True, "MasterRecordId": "0039"},
                                    {"id": "0032", "deleted": True, "MasterRecordId": "0039"}])
     w.cycle()
-    assert w.links("people")["11"] == ("Contact", "0039", "salesforce_merge")
-    assert "12" not in w.links("people") or w.candidates("people")
+    assert w.links("people") == {"11": ("Contact", "0039", "salesforce_merge")}
+    assert duplicates(w) == [("hubspot", "12", "11", "0032")]
+    assert not [o for o in w.ops() if o.action == "create"]
+
+
+def test_salesforce_merge_into_an_already_linked_master_unlinks_the_loser(tmp_path):
+    """Ben's Contact merged into Ann's (linked) Contact: Ann's link stays, Ben's link to the deleted loser goes,
+    and Ben's HubSpot contact is reported as Ann's duplicate."""
+    ann_sf = {"id": "0031", "Email": "ann@example.org", "LastName": "Lee", "HubSpot_Id__c": "11"}
+    w = people(tmp_path, [ANN_HS, BEN_HS], {"Contact": [BEN_SF, ann_sf]})
+    w.stage_salesforce("Contact", [{"id": "0032", "deleted": True, "MasterRecordId": "0031"}])
+    w.cycle()
+    assert w.links("people") == {"11": ("Contact", "0031", "stored_id")}
+    assert duplicates(w) == [("hubspot", "12", "11", "0032")]
+    assert not [o for o in w.ops() if o.action in ("create", "delete")]
