@@ -396,8 +396,8 @@ def main() -> None:
                 when = "every cycle" if all(steady) else ("first cycle only" if counts[0] and not any(counts[1:])
                                                           else "not every cycle")
                 print(f"  {system:<10} {label:<52} {' '.join(f'{c:>4}' for c in counts)}   {when}")
-            print("  (connectors live for a run: each run logs in to Salesforce once; OAuth token requests do not count "
-                  "against the org's API allocation)")
+            print("  (connectors live for a run: each run logs in to Salesforce once; OAuth token requests do not "
+                  "count against the org's API allocation)")
 
             print(f"\nSUMMARY ({args.seed_size:,} people per side, overlap {config.sync.overlap_seconds} s; read + "
                   f"write calls / floor, target {TARGET}x):")
