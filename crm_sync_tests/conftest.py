@@ -14,14 +14,6 @@ def sf(sandbox):
     return connect(sandbox_credentials(sandbox))
 
 
-@pytest.fixture()
-def hs(sandbox, hsa):
-    """hubspot-api-client pointed at the sandbox (its retry middleware off, as by default)."""
-    from hubspot import HubSpot
-
-    return HubSpot(access_token=sandbox["hubspot"]["access_token"], host=sandbox["hubspot"]["base_url"])
-
-
 @pytest.fixture(scope="session", autouse=True)
 def shared_templates(tmp_path_factory):
     """One folder per test run for sync_harness's converged templates, shared by pytest-xdist's workers (their

@@ -76,12 +76,27 @@ class OpGroup:
                 for k in self.keys]
 
 
-def op_groups(ops: pd.DataFrame) -> Iterator[OpGroup]:
+def _op_groups(ops: pd.DataFrame) -> Iterator[OpGroup]:
     """Ops (OP_COLUMNS) grouped by object and action, in the order they came."""
     for (obj, action), group in ops.groupby(["object", "action"], sort=False):
         key_field = group["key_field"].iloc[0] if "key_field" in group.columns else None
         yield OpGroup(obj, action, list(group["op_id"]), list(group["target_id"]), list(group["payload"]),
                       key_field if isinstance(key_field, str) and key_field else None)
+
+
+def apply_ops(ops: pd.DataFrame, system: str, upsert: Callable, create: Callable,
+              handlers: dict[str, Callable[[OpGroup], list[WriteResult]]]) -> list[WriteResult]:
+    """A connector's apply(): creates as upserts on their key field (plain creates without one), every other
+    action by its handler (OpGroup in, one result per op out); an action with no handler fails its ops."""
+    results: list[WriteResult] = []
+    for g in _op_groups(ops):
+        if g.action == "create":
+            results += upsert(g.obj, g.key_field, g.with_payloads) if g.key_field else create(g.obj, g.with_payloads)
+        elif g.action in handlers:
+            results += handlers[g.action](g)
+        else:
+            results += g.unsupported(system)
+    return results
 
 
 class Connector(Protocol):

@@ -11,6 +11,7 @@ import pandas as pd
 import urllib3
 from hubspot import HubSpot
 
+from crm_sync.config.models import ASSOCIATION_PREFIX  # a column "associations.companies" holds "12;34"
 from crm_sync.connectors.common import (
     ApiUsage,
     Failure,
@@ -18,10 +19,10 @@ from crm_sync.connectors.common import (
     RateLimiter,
     RetryPolicy,
     WriteResult,
+    apply_ops,
     as_utc,
     chunks,
     epoch_ms,
-    op_groups,
     parallel_map,
     read_windows,
     run_batches,
@@ -35,9 +36,8 @@ ASSOC_READ_BATCH = 100  # ids per v4 association batch read (the reference's lim
 ASSOC_WRITE_BATCH = 100  # the reference gives no limit for association writes: stay at the batch size all share
 # A contact's primary company is also a read-only property that HubSpot keeps (and a move bumps the contact's
 # lastmodifieddate): reading it costs no association call, and a change of company alone is seen as a change.
-# {(from type, to type): (property, primary association type id)}
-PRIMARY_PROPERTIES = {("contacts", "companies"): ("associatedcompanyid", 1)}
-ASSOCIATION_PREFIX = "associations."  # a column "associations.companies" holds the sorted ids "12;34"
+# {(from type, to type): property}. The Primary label's type id is the engine's (mapping.PRIMARY_ASSOCIATIONS).
+PRIMARY_PROPERTIES = {("contacts", "companies"): "associatedcompanyid"}
 _GROUPS = {"contacts": "contactinformation", "companies": "companyinformation", "deals": "dealinformation",
            "tickets": "ticketinformation"}
 
@@ -180,20 +180,11 @@ class HubSpotConnector:
 
     def apply(self, ops: pd.DataFrame) -> list[WriteResult]:
         """Creates (upserts on key_field), updates, deletes (archive) by batches of 100; associations by v4 batches."""
-        results: list[WriteResult] = []
-        for g in op_groups(ops):
-            if g.action == "create":
-                results += self.upsert(g.obj, g.key_field, g.with_payloads) if g.key_field \
-                    else self.create(g.obj, g.with_payloads)
-            elif g.action == "update":
-                results += self.update(g.obj, g.with_ids_and_payloads)
-            elif g.action == "delete":
-                results += self.archive(g.obj, g.with_ids)
-            elif g.action in ("associate", "dissociate"):
-                results += self._apply_associations(g.action, g.with_payloads)
-            else:
-                results += g.unsupported("HubSpot")
-        return results
+        return apply_ops(ops, "HubSpot", self.upsert, self.create, {
+            "update": lambda g: self.update(g.obj, g.with_ids_and_payloads),
+            "delete": lambda g: self.archive(g.obj, g.with_ids),
+            "associate": lambda g: self._apply_associations("associate", g.with_payloads),
+            "dissociate": lambda g: self._apply_associations("dissociate", g.with_payloads)})
 
     def _apply_associations(self, action: str, items: list[tuple[str, dict]]) -> list[WriteResult]:
         groups: dict[tuple, list[tuple[str, dict]]] = {}
@@ -600,7 +591,7 @@ class _Columns:
     def __init__(self, obj: str, fields: list[str]):
         self.modified = modified_property(obj)
         associations = [f for f in fields if f.startswith(ASSOCIATION_PREFIX)]
-        self.by_property = {c: PRIMARY_PROPERTIES[key][0] for c in associations
+        self.by_property = {c: PRIMARY_PROPERTIES[key] for c in associations
                             if (key := (obj, c.removeprefix(ASSOCIATION_PREFIX))) in PRIMARY_PROPERTIES}
         self.associations = [c for c in associations if c not in self.by_property]
         self.targets = tuple(c.removeprefix(ASSOCIATION_PREFIX) for c in self.associations)

@@ -24,9 +24,9 @@ from crm_sync.connectors.common import (
     RetryPolicy,
     Window,
     WriteResult,
+    apply_ops,
     as_utc,
     chunks,
-    op_groups,
     read_windows,
     run_batches,
 )
@@ -254,18 +254,9 @@ class SalesforceConnector:
 
     def apply(self, ops: pd.DataFrame) -> list[WriteResult]:
         """Creates (upserts on key_field, or plain creates), updates and deletes, by sObject collections of 200."""
-        results: list[WriteResult] = []
-        for g in op_groups(ops):
-            if g.action == "create":
-                results += self.upsert(g.obj, g.key_field, g.with_payloads) if g.key_field \
-                    else self.create(g.obj, g.with_payloads)
-            elif g.action == "update":
-                results += self.update(g.obj, g.with_ids_and_payloads)
-            elif g.action == "delete":
-                results += self.delete(g.with_ids)
-            else:
-                results += g.unsupported("Salesforce")
-        return results
+        return apply_ops(ops, "Salesforce", self.upsert, self.create, {
+            "update": lambda g: self.update(g.obj, g.with_ids_and_payloads),
+            "delete": lambda g: self.delete(g.with_ids)})
 
     def query(self, soql: str) -> list[dict]:
         """All rows of a small SOQL query as flat dicts (relationship fields as "Owner.Name")."""

@@ -15,7 +15,6 @@ import pandas as pd
 import pandera.pandas as pa
 
 from crm_sync.engine.db import registered, transaction
-from crm_sync.engine.mapping import SF_CHILD_SETS
 from crm_sync.engine.quarantine import hold_back
 
 EMAIL = r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
@@ -75,11 +74,9 @@ def outgoing_values(con: duckdb.DuckDBPyConnection, pair: str, target: str) -> p
         FROM sync.outbox o, json_each(o.payload) j
         LEFT JOIN sync.metadata m ON m.system = o.target AND m.object = o.object AND m.field = j.key
         WHERE o.pair = ? AND o.target = ? AND o.action IN ('create', 'update')
-          AND NOT starts_with(j.key, 'associations.')  -- associations are not properties; HubSpot checks them
-          AND j.key NOT IN (SELECT unnest(?))  -- child rows (contact roles) are written as records of their own
           AND o.status IN ('pending', 'failed', 'invalid')
           AND EXISTS (SELECT 1 FROM sync.metadata x WHERE x.system = o.target AND x.object = o.object)
-        ORDER BY o.op_id, j.key""", [pair, target, list(SF_CHILD_SETS)]).df()
+        ORDER BY o.op_id, j.key""", [pair, target]).df()
 
 
 def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, run_id: str) -> ValidationResult:

@@ -1,8 +1,9 @@
 """A pytest plugin for suites that test against the sandbox: `pytest_plugins = ["crm_sandbox.testing"]`.
 
 Fixtures: `sandbox` (both CRMs started once per test session in a temporary folder; its sandbox.json settings),
-`sfa` / `hsa` (the admin interfaces, restoring faults, latency, limits and options after each test), `hs_dir`.
-Only requests is needed: the suites bring their own API clients.
+`sfa` / `hsa` (the admin interfaces, restoring faults, latency, limits and options after each test), `hs_dir`,
+and `hs` (hubspot-api-client on the sandbox, imported when used). Salesforce clients are the suites' own (the
+sandbox's tests log in with simple-salesforce directly, crm-sync's through its connector).
 """
 
 from __future__ import annotations
@@ -95,3 +96,11 @@ def hsa(sandbox) -> Admin:
     admin.post("options", HS_OPTIONS)
     if admin.get("usage")["today"] >= HS_LIMITS["daily"]:  # a daily_limit fault spent the allocation
         admin.post("usage/reset")
+
+
+@pytest.fixture()
+def hs(sandbox, hsa):
+    """hubspot-api-client pointed at the sandbox (its retry middleware off, as by default)."""
+    from hubspot import HubSpot
+
+    return HubSpot(access_token=sandbox["hubspot"]["access_token"], host=sandbox["hubspot"]["base_url"])

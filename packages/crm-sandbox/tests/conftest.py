@@ -12,11 +12,3 @@ from tests.clients import connect, sandbox_credentials
 def sf(sandbox):
     """simple-salesforce on a direct session from the sandbox's OAuth token URL."""
     return connect(sandbox_credentials(sandbox))
-
-
-@pytest.fixture()
-def hs(sandbox, hsa):
-    """hubspot-api-client pointed at the sandbox (its retry middleware off, as by default)."""
-    from hubspot import HubSpot
-
-    return HubSpot(access_token=sandbox["hubspot"]["access_token"], host=sandbox["hubspot"]["base_url"])
