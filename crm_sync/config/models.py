@@ -65,6 +65,10 @@ class PairConfig(Strict):
     salesforce: list[str]
     create_as: Literal["lead", "contact"] | None = None
     deletes: Literal["unlink", "propagate"] = "unlink"
+    merges: Literal["link", "propagate"] = Field(
+        default="link", description="a merge on one side whose two records both had counterparts: link (keep the "
+        "primary's link, report the other counterpart in sync.duplicates) or propagate (also merge the two "
+        "counterparts on the other side: HubSpot's merge endpoint, Salesforce's SOAP merge())")
     tie_winner: Literal["hubspot", "salesforce"] = "salesforce"
     create_in_salesforce: bool = True
     create_in_hubspot: bool = True

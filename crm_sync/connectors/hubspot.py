@@ -183,6 +183,7 @@ class HubSpotConnector:
         return apply_ops(ops, "HubSpot", self.upsert, self.create, {
             "update": lambda g: self.update(g.obj, g.with_ids_and_payloads),
             "delete": lambda g: self.archive(g.obj, g.with_ids),
+            "merge": lambda g: self.merge(g.obj, g.with_ids_and_payloads),
             "associate": lambda g: self._apply_associations("associate", g.with_payloads),
             "dissociate": lambda g: self._apply_associations("dissociate", g.with_payloads)})
 
@@ -440,6 +441,23 @@ class HubSpotConnector:
     def archive(self, object_type: str, records: list[tuple[str, str]]) -> list[WriteResult]:
         """Archive (delete) by id: [(key, id)], 100 per call."""
         return self._write("archive", object_type, [(key, {"id": str(rid)}) for key, rid in records])
+
+    def merge(self, object_type: str, records: list[tuple[str, str, dict]]) -> list[WriteResult]:
+        """Merge: [(key, primary id, {"merge_id": id to merge into it})], one call each (there is no batch merge).
+        HubSpot may give the merged record a new id; both old ids keep resolving to it."""
+        results = []
+        for key, primary, payload in records:
+            label = f"POST /crm/v3/objects/{object_type}/merge"
+            body = {"primaryObjectId": str(primary), "objectIdToMerge": str(payload["merge_id"])}
+            try:
+                data = self._call(label, self._basic.merge, object_type, body, idempotent=False)
+            except HubSpotApiError as exc:
+                if exc.status in (401, 403):
+                    raise
+                results.append(_failed(key, exc.body or {"category": exc.category, "message": exc.message}))
+                continue
+            results.append(WriteResult.ok(key, str(data.get("id") or primary), response=data))
+        return results
 
     def _write(self, op: str, object_type: str, items: list[tuple[str, dict | str]]) -> list[WriteResult]:
         # An input already known to be bad (a str says why) is not sent: HubSpot could refuse the batch for it.

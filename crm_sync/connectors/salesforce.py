@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
 import pandas as pd
 import requests
@@ -32,6 +34,9 @@ from crm_sync.connectors.common import (
 )
 
 COLLECTION_SIZE = 200  # records per sObject collection call
+SOAP_MERGE_SIZE = 200  # merge requests per SOAP merge() call
+SESSION_MARK = "{{session_id}}"  # where a SOAP body takes the current session id (filled in on every send)
+_SOAP = {"env": "http://schemas.xmlsoap.org/soap/envelope/", "p": "urn:partner.soap.sforce.com"}
 QUERY_PAGE_MAX = 2000  # the most rows one REST query response holds
 BULK_PAGE = 50_000  # rows per Bulk API 2.0 result page
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -108,8 +113,26 @@ def endpoint_label(method: str, url: str) -> str:
     return f"{method} {'/'.join('{id}' if _ID_LIKE.match(p) else p for p in path.split('/') if p) or 'versions'}"
 
 
+def _soap_fault(resp: requests.Response) -> tuple[str, str] | None:
+    """(code, message) of a SOAP fault response, None for any other body."""
+    if "xml" not in resp.headers.get("Content-Type", ""):
+        return None
+    try:
+        fault = ElementTree.fromstring(resp.content).find(".//env:Fault", _SOAP)
+    except ElementTree.ParseError:
+        return None
+    if fault is None:
+        return None
+    code = (fault.findtext("faultcode") or "").rpartition(":")[2]
+    return code or "SOAP_FAULT", fault.findtext("faultstring") or ""
+
+
 def _failure(resp: requests.Response) -> Failure:
     """A failed response in the retry rules' terms (Salesforce error bodies are JSON lists)."""
+    fault = _soap_fault(resp)
+    if fault:  # a SOAP session fault is what a REST 401 is: log in again and resend
+        status = 401 if fault[0] == "INVALID_SESSION_ID" else resp.status_code
+        return Failure("salesforce", status, fault[0], fault[1])
     try:
         body = resp.json()
     except ValueError:
@@ -156,10 +179,14 @@ class _MeteredSession(requests.Session):
         kwargs.setdefault("timeout", self.timeout)
         label = endpoint_label(method.upper(), url)
         # Only a plain create could be applied twice by a resend; this connector writes by id or external id.
-        idempotent = not (method.upper() == "POST" and "/sobjects" in url)
+        # A merge (SOAP) resent after a lost answer would fail on records already merged: not resent either.
+        idempotent = not (method.upper() == "POST" and ("/sobjects" in url or "/services/Soap/" in url))
+        soap = kwargs.pop("data") if isinstance(kwargs.get("data"), str) and SESSION_MARK in kwargs["data"] else None
         attempt, relogged = 0, False
         while True:
             token = self.token
+            if soap is not None:
+                kwargs["data"] = soap.replace(SESSION_MARK, escape(token or "")).encode()
             headers = kwargs.get("headers")
             if token and headers and str(headers.get("Authorization", "")).startswith("Bearer "):
                 # Handlers built before a re-login (SFType, bulk2) still carry the old token: send the current one.
@@ -256,7 +283,54 @@ class SalesforceConnector:
         """Creates (upserts on key_field, or plain creates), updates and deletes, by sObject collections of 200."""
         return apply_ops(ops, "Salesforce", self.upsert, self.create, {
             "update": lambda g: self.update(g.obj, g.with_ids_and_payloads),
-            "delete": lambda g: self.delete(g.with_ids)})
+            "delete": lambda g: self.delete(g.with_ids),
+            "merge": lambda g: self.merge(g.obj, g.with_ids_and_payloads)})
+
+    def merge(self, sobject: str, records: list[tuple[str, str, dict]]) -> list[WriteResult]:
+        """Merge: [(key, master id, {"merge_id": id merged into it})], by SOAP merge() calls of 200 requests
+        (the REST API has no merge). The losers are deleted with MasterRecordId; their children move."""
+        return [r for batch in chunks(records, SOAP_MERGE_SIZE) for r in self._merge(_ident(sobject), batch)]
+
+    def _merge(self, sobject: str, batch: list[tuple[str, str, dict]]) -> list[WriteResult]:
+        self.sf  # noqa: B018 - logs in on first use
+        requests_xml = "".join(
+            f"<request><masterRecord><s:type>{escape(sobject)}</s:type><s:Id>{escape(str(master))}</s:Id>"
+            f"</masterRecord><recordToMergeIds>{escape(str(p['merge_id']))}</recordToMergeIds></request>"
+            for _, master, p in batch)
+        envelope = (f'<?xml version="1.0" encoding="utf-8"?><env:Envelope xmlns:env="{_SOAP["env"]}" '
+                    f'xmlns="{_SOAP["p"]}" xmlns:s="urn:sobject.partner.soap.sforce.com"><env:Header><SessionHeader>'
+                    f'<sessionId>{SESSION_MARK}</sessionId></SessionHeader></env:Header><env:Body><merge>'
+                    f'{requests_xml}</merge></env:Body></env:Envelope>')
+        resp = self._session.post(f"{self._session.instance_url}/services/Soap/u/{self.creds.api_version}",
+                                  data=envelope, headers={"Content-Type": "text/xml; charset=UTF-8",
+                                                          "SOAPAction": "merge"})
+        fault = _soap_fault(resp) if resp.status_code >= 400 else None
+        if resp.status_code >= 400:
+            code, message = fault or (f"HTTP_{resp.status_code}", resp.text[:300])
+            if code == "INVALID_SESSION_ID":
+                raise SalesforceExpiredSession(resp.url, resp.status_code, "merge", message)
+            return [WriteResult.failed(key, code, message, response={"status": resp.status_code, "fault": message})
+                    for key, _, _ in batch]
+        found = ElementTree.fromstring(resp.content).findall(".//p:mergeResponse/p:result", _SOAP)
+        results = []
+        for (key, master, _), result in zip(batch, found + [None] * (len(batch) - len(found)), strict=False):
+            if result is None:
+                results.append(WriteResult.failed(key, "NO_RESULT", "Salesforce returned no result for this merge"))
+                continue
+            answer = {"id": result.findtext("p:id", None, _SOAP),
+                      "success": result.findtext("p:success", "", _SOAP) == "true",
+                      "mergedRecordIds": [e.text for e in result.findall("p:mergedRecordIds", _SOAP)],
+                      "updatedRelatedIds": [e.text for e in result.findall("p:updatedRelatedIds", _SOAP)],
+                      "errors": [{"statusCode": e.findtext("p:statusCode", "", _SOAP),
+                                  "message": e.findtext("p:message", "", _SOAP),
+                                  "fields": [f.text for f in e.findall("p:fields", _SOAP)]}
+                                 for e in result.findall("p:errors", _SOAP)]}
+            if answer["success"]:
+                results.append(WriteResult.ok(key, answer["id"] or str(master), response=answer))
+            else:
+                code, message, fields = _error_parts(answer["errors"])
+                results.append(WriteResult.failed(key, code, message, fields, response=answer))
+        return results
 
     def query(self, soql: str) -> list[dict]:
         """All rows of a small SOQL query as flat dicts (relationship fields as "Owner.Name")."""

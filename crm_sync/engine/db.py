@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS sync.link_candidates (
     reason VARCHAR, reported_at TIMESTAMPTZ DEFAULT current_timestamp);
 CREATE TABLE IF NOT EXISTS sync.duplicates (
     pair VARCHAR, system VARCHAR, record_id VARCHAR, duplicate_of VARCHAR, merged_record VARCHAR, reason VARCHAR,
-    run_id VARCHAR, reported_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (pair, system, record_id));
+    run_id VARCHAR, reported_at TIMESTAMPTZ DEFAULT current_timestamp, resolution VARCHAR, op_id VARCHAR,
+    PRIMARY KEY (pair, system, record_id));
 CREATE TABLE IF NOT EXISTS sync.tombstones (
     pair VARCHAR, system VARCHAR, record_id VARCHAR, reason VARCHAR, run_id VARCHAR,
     tombstoned_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (pair, system, record_id));
@@ -90,6 +91,9 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ALTER TABLE sync.cursors ADD COLUMN IF NOT EXISTS position BIGINT")
     if ("links", "pair") in columns:
         con.execute("ALTER TABLE sync.links ADD COLUMN IF NOT EXISTS position BIGINT")
+    if ("duplicates", "pair") in columns:
+        for column in ("resolution VARCHAR", "op_id VARCHAR"):
+            con.execute(f"ALTER TABLE sync.duplicates ADD COLUMN IF NOT EXISTS {column}")
     if ("outbox", "op_id") in columns:
         for column in ("associations JSON", "parent_op_id VARCHAR", "field VARCHAR", "held_from VARCHAR"):
             con.execute(f"ALTER TABLE sync.outbox ADD COLUMN IF NOT EXISTS {column}")

@@ -73,7 +73,7 @@ def link_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str) -> Li
     p = spec.name
     with transaction(con):
         result.moved_conversion = _move_conversions(con, p, run_id)
-        result.moved_merge = _move_salesforce_merges(con, p, run_id) + _move_hubspot_merges(con, p, run_id)
+        result.moved_merge = _move_salesforce_merges(con, spec, run_id) + _move_hubspot_merges(con, spec, run_id)
         result.by_stored_id = _link_stored_ids(con, p, run_id)
         result.by_key, result.ambiguous = _link_by_key(con, p, run_id) if spec.match_kind else (0, 0)
     return result
@@ -118,10 +118,10 @@ def _move_conversions(con, p: str, run_id: str) -> int:
         WHERE l.pair = $pair AND l.salesforce_object = 'Lead' AND s.converted IS NOT NULL""", "lead_conversion")
 
 
-def _move_salesforce_merges(con, p: str, run_id: str) -> int:
+def _move_salesforce_merges(con, spec: PairSpec, run_id: str) -> int:
     # A loser is deleted with MasterRecordId; the link of a loser whose HubSpot record has the master's key is
     # the one to keep (else the lowest HubSpot id).
-    return _merge(con, p, run_id, """SELECT l.hubspot_id, l.hubspot_id AS new_hubspot_id, l.salesforce_object AS
+    return _merge(con, spec, run_id, """SELECT l.hubspot_id, l.hubspot_id AS new_hubspot_id, l.salesforce_object AS
         new_object, s.master AS new_salesforce_id, 'hubspot' AS redundant_system, l.hubspot_id AS redundant_id,
         l.salesforce_id AS loser_id, (h.mkey IS NOT DISTINCT FROM m.mkey AND h.mkey IS NOT NULL) AS primary_match,
         s.master AS survivor
@@ -130,10 +130,10 @@ def _move_salesforce_merges(con, p: str, run_id: str) -> int:
         WHERE l.pair = $pair AND s.deleted AND s.master IS NOT NULL""", "salesforce_merge")
 
 
-def _move_hubspot_merges(con, p: str, run_id: str) -> int:
+def _move_hubspot_merges(con, spec: PairSpec, run_id: str) -> int:
     # The survivor lists the merged ids in hs_merged_object_ids ("123;456"); with a new survivor id both old ids are
     # listed, and the merge's primary is the one whose key (email, domain) the survivor kept.
-    return _merge(con, p, run_id, """SELECT l.hubspot_id, h.id AS new_hubspot_id, l.salesforce_object AS new_object,
+    return _merge(con, spec, run_id, """SELECT l.hubspot_id, h.id AS new_hubspot_id, l.salesforce_object AS new_object,
         l.salesforce_id AS new_salesforce_id, 'salesforce' AS redundant_system, l.salesforce_id AS redundant_id,
         l.hubspot_id AS loser_id, (o.mkey IS NOT DISTINCT FROM h.mkey AND h.mkey IS NOT NULL) AS primary_match,
         h.id AS survivor
@@ -142,10 +142,13 @@ def _move_hubspot_merges(con, p: str, run_id: str) -> int:
         WHERE NOT h.deleted AND h.merged IS NOT NULL AND trim(u.loser) <> h.id""", "hubspot_merge")
 
 
-def _merge(con, p: str, run_id: str, moves_sql: str, how: str) -> int:
+def _merge(con, spec: PairSpec, run_id: str, moves_sql: str, how: str) -> int:
     """Links of merged records: the survivor keeps one link (the survivor's own, else the merge primary's);
     every other link of the merge would point at a deleted record, so it is removed and its counterpart, now
-    redundant, is reported in sync.duplicates with both ids (and tombstoned, so it is not created again)."""
+    redundant, is reported in sync.duplicates with both ids (and tombstoned, so it is not created again).
+    With `merges: propagate` the redundant counterpart is also merged into the kept one on its side, by an
+    outbox op (action 'merge', target_id the kept record, payload {"merge_id": the redundant one})."""
+    p = spec.name
     con.execute(f"CREATE OR REPLACE TEMP TABLE _merges AS {moves_sql}", {"pair": p})
     # Per survivor, the link to keep: one already on the survivor wins, then the primary's, then the lowest id.
     con.execute("""CREATE OR REPLACE TEMP TABLE _merges_ranked AS SELECT m.*,
@@ -161,16 +164,46 @@ def _merge(con, p: str, run_id: str, moves_sql: str, how: str) -> int:
                AND (k.salesforce_id = r.new_salesforce_id OR k.hubspot_id = r.new_hubspot_id) LIMIT 1),
             (SELECT CASE r.redundant_system WHEN 'hubspot' THEN w.hubspot_id ELSE w.new_salesforce_id END
              FROM _moves_ok w WHERE w.new_salesforce_id = r.new_salesforce_id OR w.new_hubspot_id = r.new_hubspot_id
-             LIMIT 1)) AS kept_id
-        FROM _merges_ranked r WHERE r.taken OR r.rank > 1""", [p])
-    con.execute("""INSERT INTO sync.duplicates (pair, system, record_id, duplicate_of, merged_record, reason, run_id)
+             LIMIT 1)) AS kept_id,
+            COALESCE(
+            (SELECT k.salesforce_object FROM sync.links k WHERE k.pair = ? AND k.hubspot_id <> r.hubspot_id
+               AND (k.salesforce_id = r.new_salesforce_id OR k.hubspot_id = r.new_hubspot_id) LIMIT 1),
+            (SELECT w.new_object FROM _moves_ok w
+             WHERE w.new_salesforce_id = r.new_salesforce_id OR w.new_hubspot_id = r.new_hubspot_id LIMIT 1))
+            AS kept_object,
+            md5('merge|' || ? || '|' || r.redundant_system || '|' || r.redundant_id) AS merge_op_id
+        FROM _merges_ranked r WHERE r.taken OR r.rank > 1""", [p, p, p])
+    propagate = spec.config.merges == "propagate"
+    # Salesforce merges records of one object only: a Lead is not merged into a Contact (convert it instead).
+    con.execute("""CREATE OR REPLACE TEMP TABLE _to_merge AS SELECT * FROM _redundant WHERE ? AND kept_id IS NOT NULL
+        AND (redundant_system = 'hubspot' OR COALESCE(kept_object, new_object) = new_object)""", [propagate])
+    con.execute("""INSERT INTO sync.duplicates (pair, system, record_id, duplicate_of, merged_record, reason, run_id,
+            resolution, op_id)
         SELECT ?, redundant_system, redundant_id, kept_id, loser_id, ? || ': its counterpart was merged into the '
-               || 'record linked to ' || kept_id, ? FROM _redundant
+               || 'record linked to ' || kept_id, ?,
+               CASE WHEN merge_op_id IN (SELECT merge_op_id FROM _to_merge) THEN 'merge pending'
+                    WHEN ? AND kept_id IS NOT NULL THEN 'reported: a ' || new_object || ' cannot be merged into a ' || kept_object
+                    ELSE 'reported' END,
+               CASE WHEN merge_op_id IN (SELECT merge_op_id FROM _to_merge) THEN merge_op_id END
+        FROM _redundant
         ON CONFLICT (pair, system, record_id) DO UPDATE SET duplicate_of = excluded.duplicate_of,
-            reason = excluded.reason, run_id = excluded.run_id, reported_at = now()""", [p, how, run_id])
+            reason = excluded.reason, run_id = excluded.run_id, reported_at = now(),
+            resolution = excluded.resolution, op_id = excluded.op_id""", [p, how, run_id, propagate])
     con.execute("""INSERT INTO sync.tombstones (pair, system, record_id, reason, run_id)
         SELECT ?, redundant_system, redundant_id, 'duplicate after ' || ?, ? FROM _redundant
         ON CONFLICT DO NOTHING""", [p, how, run_id])
+    # Open writes to or from the redundant record would land on a record about to go (or already gone).
+    con.execute("""UPDATE sync.outbox o SET status = 'superseded', updated_at = now() FROM _redundant r
+        WHERE o.pair = ? AND o.status IN ('pending', 'failed', 'invalid') AND o.action <> 'merge'
+          AND ((o.target = r.redundant_system AND o.target_id = r.redundant_id)
+            OR (o.target <> r.redundant_system AND o.record_key = r.redundant_id))""", [p])
+    con.execute("""INSERT INTO sync.outbox (op_id, run_id, pair, target, object, action, sf_object, record_key,
+            target_id, payload, reason, status)
+        SELECT merge_op_id, ?, ?, redundant_system,
+               CASE redundant_system WHEN 'hubspot' THEN ? ELSE new_object END, 'merge', new_object,
+               redundant_id, kept_id, json_object('merge_id', redundant_id),
+               ? || ' on the other side: merge the counterparts too (merges: propagate)', 'pending'
+        FROM _to_merge ON CONFLICT (op_id) DO NOTHING""", [run_id, p, spec.hubspot_object, how])
     con.execute("DELETE FROM sync.shadow WHERE pair = ? AND hubspot_id IN (SELECT hubspot_id FROM _redundant)", [p])
     con.execute("DELETE FROM sync.links WHERE pair = ? AND hubspot_id IN (SELECT hubspot_id FROM _redundant)", [p])
     return _apply_moves(con, p, run_id, how)

@@ -94,6 +94,10 @@ def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame, run_id
         con.execute("""UPDATE sync.outbox o SET status = CASE WHEN r.success THEN 'sent' ELSE 'failed' END,
             attempts = o.attempts + 1, last_error = CASE WHEN r.success THEN NULL ELSE r.code || ': ' || r.message END,
             target_id = COALESCE(o.target_id, r.new_id), updated_at = now() FROM _res r WHERE o.op_id = r.op_id""")
+        # A merge carried across (merges: propagate) settles its duplicate.
+        con.execute("""UPDATE sync.duplicates d SET resolution = CASE WHEN r.success THEN 'merged into ' || r.target_id
+            ELSE 'merge failed: ' || COALESCE(r.code, '') || ': ' || COALESCE(r.message, '') END
+            FROM _res r WHERE r.action = 'merge' AND d.op_id = r.op_id""")
         # Values held back from a create update the record it made.
         con.execute("""UPDATE sync.outbox h SET target_id = r.new_id FROM _res r WHERE h.held_from = r.op_id
             AND h.target_id IS NULL AND r.success AND r.action = 'create'""")

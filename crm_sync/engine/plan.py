@@ -396,7 +396,8 @@ def _store_ops(con, b: Binds) -> int:
         WHERE pair = $pair AND status IN ('pending', 'failed', 'invalid') AND parent_op_id IS NULL
           AND op_id NOT IN (SELECT op_id FROM _plan_ops_ids)
           AND (held_from IS NULL OR op_id IN (SELECT op_id FROM _stale_apart))
-          AND action <> 'delete'  -- planned once, when the link goes: kept until it lands (or runs out of tries)
+          -- planned once, when the link goes (or the merge is seen): kept until it lands (or runs out of tries)
+          AND action NOT IN ('delete', 'merge')
         """).fetchone()[0]
     # Values held back from a create that was itself superseded (the source changed before it landed) go with it.
     superseded += b.execute(con, """UPDATE sync.outbox SET status = 'superseded', updated_at = now()

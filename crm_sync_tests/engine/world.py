@@ -327,6 +327,15 @@ class World:
         record = records.setdefault(record_id, {"id": record_id, "deleted": False})
         if op.action == "delete":
             record["deleted"] = True
+        elif op.action == "merge":  # the loser goes; HubSpot's survivor lists it, Salesforce's loser names its master
+            loser = records.setdefault(op.payload["merge_id"], {"id": op.payload["merge_id"]})
+            loser["deleted"] = True
+            if system == "salesforce":
+                loser["MasterRecordId"] = record_id
+            else:
+                merged = [*filter(None, str(record.get("hs_merged_object_ids") or "").split(";")), loser["id"]]
+                record["hs_merged_object_ids"] = ";".join(merged)
+            self._dirty.add((system, obj, loser["id"]))
         else:
             record.update({k: _text(v) for k, v in op.payload.items()})
         self._dirty.add((system, obj, record_id))

@@ -8,6 +8,7 @@ import html
 import json
 import re
 import time
+from contextvars import ContextVar
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -15,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_sandbox.faults import FaultPlan
 from crm_sandbox.ids import normalize_id
@@ -24,11 +25,26 @@ from crm_sandbox.salesforce import bulk2, schema
 from crm_sandbox.salesforce.errors import SfError, SfErrors, invalid_session
 from crm_sandbox.salesforce.query import DEFAULT_BATCH, Cursors, compile_or_error
 from crm_sandbox.salesforce.rules import format_datetime, parse_datetime
-from crm_sandbox.salesforce.store import SalesforceStore, sobject_or_error
-from crm_sandbox.soap import soap_fault, soap_login_response
+from crm_sandbox.salesforce.store import OrgActions, SalesforceStore, sobject_or_error
+from crm_sandbox.soap import (
+    Envelope,
+    MergeRequest,
+    merge_requests,
+    parse_envelope,
+    soap_api_fault,
+    soap_client_fault,
+    soap_fault,
+    soap_login_response,
+    soap_merge_response,
+)
 
 _DATA = re.compile(r"^/services/data/v(\d+\.\d)/?(.*)$")
 _COLLECTION_LIMIT = 200
+_SOAP_PREFIX = "/services/Soap/u/"
+# The SOAP call the request in hand carries (set by SoapCalls before the middleware classifies the request).
+_SOAP_CALL: ContextVar[str] = ContextVar("soap_call", default="")
+# Usage labels per SOAP call: login is free like the OAuth token endpoint, every other call is an API call.
+_SOAP_ENDPOINTS = {"login": "auth:soap/login", "merge": "soap/merge"}
 
 
 def sf_json(body, status: int = 200, headers: dict | None = None) -> Response:
@@ -57,21 +73,22 @@ class SalesforceService:
         self.bulk = bulk2.Bulk2(self)
         routes = [
             Route("/services/oauth2/token", self.oauth_token, methods=["POST"]),
-            Route("/services/Soap/u/{version}", self.soap_login, methods=["POST"]),
+            Route("/services/Soap/u/{version}", self.soap, methods=["POST"]),
+            Route("/services/Soap/u/{version}/{org_id}", self.soap, methods=["POST"]),  # login's serverUrl
             Route("/services/data", self.versions, methods=["GET"]),
             Route("/services/data/", self.versions, methods=["GET"]),
             Route("/services/data/{rest:path}", self.data_api, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
         ]
         from crm_sandbox.salesforce.admin import admin_routes
 
-        self.app = SandboxMiddleware(Starlette(routes=routes + admin_routes(self)), self)
+        self.app = SoapCalls(SandboxMiddleware(Starlette(routes=routes + admin_routes(self)), self))
 
     # ---- middleware hooks -----------------------------------------------------------------------------
     def classify(self, method: str, path: str) -> str | None:
         if path == "/services/oauth2/token":
             return "auth:oauth2/token"
-        if path.startswith("/services/Soap/u/"):
-            return "auth:soap/login"
+        if path.startswith(_SOAP_PREFIX):
+            return _SOAP_ENDPOINTS.get(_SOAP_CALL.get(), "soap/unknown")
         m = _DATA.match(path)
         if not m:
             return None
@@ -83,16 +100,22 @@ class SalesforceService:
         messages = {500: "An unexpected error occurred. Please include this ErrorId if you contact support: "
                          "1875212470-61377 (-1212345678)",
                     503: "Server is temporarily unavailable. Please try again later."}
+        if soap_api_call(scope):
+            return soap_response(soap_api_fault(codes.get(status, "UNKNOWN_EXCEPTION"),
+                                                messages.get(status, "Service unavailable")), status)
         return sf_json([{"errorCode": codes.get(status, "UNKNOWN_EXCEPTION"),
                          "message": messages.get(status, "Service unavailable")}], status=status)
 
     def fault_response(self, kind: str, scope: Scope) -> Response | None:
+        if kind == "lock_row" and soap_api_call(scope):
+            scope["state"]["lock_row"] = True  # a SOAP DML call reports the lock in each of its results
+            return None
         if kind == "lock_row":
             return sf_json([{"errorCode": "UNABLE_TO_LOCK_ROW", "fields": [], "message":
                              "unable to obtain exclusive access to this record or 1 records: 0035g00000AbCdE"}],
                            status=400)
         if kind == "expire_session":
-            token = bearer(scope)
+            token = bearer(scope) or soap_session(scope)
             if token:
                 self.store.revoke_sessions(token)
             return None  # the request now fails authentication like any expired session
@@ -110,6 +133,8 @@ class SalesforceService:
         if endpoint.startswith("auth:"):
             return None
         if self.usage.today() > self.allocation:
+            if soap_api_call(scope):
+                return soap_response(soap_api_fault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."), 500)
             return sf_json([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}],
                            status=403)
         return None
@@ -169,6 +194,19 @@ class SalesforceService:
         return sf_json({"error": "unsupported_grant_type", "error_description": "grant type not supported"},
                        status=400)
 
+    async def soap(self, request: Request) -> Response:
+        """The SOAP partner endpoint: the call is the Body's first element (login, merge), whatever SOAPAction says."""
+        envelope = request.scope.get("state", {}).get("soap") or parse_envelope(await request.body())
+        if envelope.error:
+            return soap_response(soap_client_fault(envelope.error), 500)
+        if envelope.call == "login":
+            return await self.soap_login(request)
+        if envelope.call == "merge":
+            return self.soap_merge(request.scope, envelope)
+        namespace = envelope.call_tag.rpartition("}")[0] + "}" if "}" in envelope.call_tag else ""
+        return soap_response(soap_client_fault(f"No operation available for request {namespace}{envelope.call}, "
+                                               "please check the WSDL for the service."), 500)
+
     async def soap_login(self, request: Request) -> Response:
         body = (await request.body()).decode()
         username = re.search(r"<(?:\w+:)?username>(.*?)</(?:\w+:)?username>", body, re.S)
@@ -183,6 +221,57 @@ class SalesforceService:
         version = request.path_params["version"]
         return Response(soap_login_response(self.base_url, version, s["org_id"], user, token, s["username"],
                                             s["session_seconds"]), media_type="text/xml")
+
+    def soap_merge(self, scope: Scope, envelope: Envelope) -> Response:
+        """merge(): each request merges one or two records into its master; failures are per result (HTTP 200)."""
+        user = self.store.session_user(envelope.session_id or "")
+        if user is None:
+            return soap_response(soap_api_fault(
+                "INVALID_SESSION_ID", "Invalid Session ID found in SessionHeader: Illegal Session"), 500)
+        merges = merge_requests(envelope.payload)
+        try:
+            self._check_collection_size(len(merges))
+        except SfError as exc:
+            return soap_response(soap_api_fault(exc.code, exc.message), 500)
+        locked = bool(scope.get("state", {}).get("lock_row"))
+        results = [self._merge_one(r, user, locked) for r in merges]
+        used = min(self.usage.today(), self.allocation)
+        return soap_response(soap_merge_response(results, used, self.allocation))
+
+    def _merge_one(self, request: MergeRequest, user: str, locked: bool) -> dict:
+        try:
+            if locked:
+                raise SfError("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records: "
+                              f"{request.master_id}")
+            if not request.type_name:
+                raise SfError("INVALID_TYPE", "Must send a concrete entity type.")
+            if not request.master_id:
+                raise SfError("MISSING_ARGUMENT", "masterRecord Id not specified", ["Id"])
+            sobject = schema.get_sobject(request.type_name)
+            related = self._related_ids(sobject, request.loser_ids) if sobject else []
+            # The store's own merge, as the admin route's; masterRecord's field elements are set on the master.
+            result = OrgActions(self.store).merge(request.type_name, request.master_id, request.loser_ids, user,
+                                                  request.field_values or None)
+        except (SfError, SfErrors) as exc:
+            errors = exc.errors if isinstance(exc, SfErrors) else [exc]
+            return {"errors": [e.collection() for e in errors]}
+        return {**result, "updatedRelatedIds": related}
+
+    def _related_ids(self, sobject, loser_ids: list[str]) -> list[str]:
+        """The records a merge reparents (the references the store's merge moves), for updatedRelatedIds."""
+        losers = [i for i in (normalize_id(x) for x in loser_ids) if i]
+        found: dict[str, None] = {}
+        if not losers:
+            return []
+        marks = ", ".join("?" for _ in losers)
+        for child in schema.SCHEMA.values():
+            for f in child.fields:
+                if (f.type == "reference" and sobject.name in f.reference_to and f.name != "MasterRecordId"
+                        and not f.name.startswith("Converted")):
+                    rows = self.store.conn.execute(
+                        f'SELECT "Id" FROM "{child.name}" WHERE "{f.name}" IN ({marks})', losers).fetchall()
+                    found.update((r[0], None) for r in rows)
+        return list(found)
 
     async def versions(self, request: Request) -> Response:
         version = self.settings["api_version"]
@@ -470,6 +559,64 @@ class SalesforceService:
             "DataStorageMB": {"Max": 1024, "Remaining": 1024},
             "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
         }
+
+
+def soap_response(body: str, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type="text/xml")
+
+
+def soap_api_call(scope: Scope) -> bool:
+    """Whether the middleware counted this request as a SOAP API call (faults and limits answer as SOAP faults)."""
+    return scope.get("state", {}).get("endpoint", "").startswith("soap/")
+
+
+def soap_session(scope: Scope) -> str | None:
+    envelope = scope.get("state", {}).get("soap")
+    return envelope.session_id if envelope else None
+
+
+class _Replay:
+    """The body SoapCalls read, handed to the app again. Exposes the connection's transport as uvicorn's receive
+    does, so the middleware's injected drop still cuts the connection."""
+
+    def __init__(self, body: bytes, receive: Receive):
+        self._body, self._receive, self._sent = body, receive, False
+        self.transport = getattr(getattr(receive, "__self__", None), "transport", None)
+
+    async def receive(self) -> Message:
+        if self._sent:
+            return await self._receive()
+        self._sent = True
+        return {"type": "http.request", "body": self._body, "more_body": False}
+
+
+class SoapCalls:
+    """Reads a SOAP request's envelope before the middleware, so it counts, gates and faults the call the Body
+    carries (login free, merge an API call)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(_SOAP_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left before its envelope arrived
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        envelope = parse_envelope(body)
+        scope.setdefault("state", {})["soap"] = envelope
+        token = _SOAP_CALL.set(envelope.call)
+        try:
+            await self.app(scope, _Replay(body, receive).receive, send)
+        finally:
+            _SOAP_CALL.reset(token)
 
 
 def allows_save(request: Request) -> bool:
