@@ -238,3 +238,77 @@ def test_relink_after_the_state_file_is_lost_creates_nothing(tmp_path):
             how = dict(con.execute("SELECT linked_by, count(*) FROM sync.links GROUP BY ALL").fetchall())
         assert after == before and set(how) <= {"stored_id"}, how
         assert hs_contact_ids(env) == hs_before and sf_people_ids(sf) == sf_before
+
+
+def two_contact_links(env) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Two people linked HubSpot contact <-> Salesforce Contact: ((hs, sf), (hs, sf))."""
+    contacts = [(h, s) for h, obj, s, _ in people_links(env) if obj == "Contact"]
+    return contacts[0], contacts[1]
+
+
+def duplicate_rows(env) -> list[tuple]:
+    with env.state() as con:
+        return con.execute("SELECT system, record_id, duplicate_of, resolution FROM sync.duplicates "
+                           "WHERE pair = 'people'").fetchall()
+
+
+@pytest.mark.parametrize("merges", ["link", "propagate"])
+def test_salesforce_merge_of_two_linked_contacts(tmp_path, merges):
+    """B's Contact merged into A's in Salesforce. link: A keeps its link, B's HubSpot contact is reported as A's
+    duplicate. propagate: B's HubSpot contact is merged into A's too, so HubSpot has one record for the person."""
+    with converged_env(tmp_path, pairs_override={"people": {"merges": merges}}) as env:
+        sf, client = env.sf(), env.hs()
+        (hs_a, sf_a), (hs_b, sf_b) = two_contact_links(env)
+        hs_before = hs_contact_ids(env)
+        env.sf_admin("merge", {"type": "Contact", "master_id": sf_a, "merge_ids": [sf_b]})
+
+        env.cycle()
+
+        assert linked_to_salesforce(env, sf_b) is None
+        if merges == "link":
+            assert link_of(env, hs_a)[1] == sf_a
+            assert duplicate_rows(env) == [("hubspot", hs_b, hs_a, "reported")]
+            assert hs_contact_ids(env) == hs_before  # both HubSpot contacts stay; the user decides
+        else:
+            assert duplicate_rows(env) == [("hubspot", hs_b, hs_a, f"merged into {hs_a}")]
+            survivor = client.crm.contacts.basic_api.get_by_id(hs_b).id  # B's old id resolves to the survivor
+            assert client.crm.contacts.basic_api.get_by_id(hs_a).id == survivor
+            assert hs_contact_ids(env) == (hs_before - {hs_a, hs_b}) | {survivor}
+            with env.state() as con:
+                audit = con.execute("SELECT target, target_id, success, response ->> 'id' FROM sync.audit "
+                                    "WHERE action = 'merge'").fetchall()
+            assert audit == [("hubspot", hs_a, True, survivor)]  # the CRM's answer is kept with the write
+            env.cycle()  # the merge HubSpot made is read back: the survivor takes A's link
+            assert link_of(env, survivor)[1] == sf_a
+            assert sf.Contact.get(sf_a)["HubSpot_Id__c"] == survivor
+        assert env.cycle().planned_writes == 0
+
+
+@pytest.mark.parametrize("merges", ["link", "propagate"])
+def test_hubspot_merge_of_two_linked_contacts(tmp_path, merges):
+    """B's HubSpot contact merged into A's (the primary). link: the survivor keeps A's link, B's Contact is
+    reported. propagate: B's Contact is merged into A's by SOAP merge() (deleted with MasterRecordId)."""
+    with converged_env(tmp_path, pairs_override={"people": {"merges": merges}}) as env:
+        sf = env.sf()
+        (hs_a, sf_a), (hs_b, sf_b) = two_contact_links(env)
+        survivor = env.hs_admin("merge", {"type": "contacts", "primary_id": hs_a, "merge_id": hs_b})["id"]
+
+        env.cycle()
+
+        assert link_of(env, survivor)[1] == sf_a
+        assert link_of(env, hs_a) is None and link_of(env, hs_b) is None
+        loser = sf.query_all(format_soql("SELECT Id, IsDeleted, MasterRecordId FROM Contact WHERE Id = {}", sf_b),
+                             include_deleted=True)["records"]
+        if merges == "link":
+            assert duplicate_rows(env) == [("salesforce", sf_b, sf_a, "reported")]
+            assert loser[0]["IsDeleted"] is False
+        else:
+            assert duplicate_rows(env) == [("salesforce", sf_b, sf_a, f"merged into {sf_a}")]
+            assert (loser[0]["IsDeleted"], loser[0]["MasterRecordId"]) == (True, sf_a)
+            with env.state() as con:
+                audit = con.execute("SELECT target, target_id, success, response -> 'mergedRecordIds' ->> 0 "
+                                    "FROM sync.audit WHERE action = 'merge'").fetchall()
+            assert audit == [("salesforce", sf_a, True, sf_b)]
+        assert sf.Contact.get(sf_a)["HubSpot_Id__c"] == survivor
+        env.cycle()
+        assert env.cycle().planned_writes == 0

@@ -79,6 +79,8 @@ class HubSpotConnector:
         client = HubSpot(access_token=access_token, host=self.base_url, retry=False, **extra)
         # Each attribute access builds a new ApiClient (and connection pool): build them once.
         self._basic, self._batch = client.crm.objects.basic_api, client.crm.objects.batch_api
+        # Merges are served by each object's own API (there is no generic objects merge in the client).
+        self._merge_apis = {t: getattr(client.crm, t).basic_api for t in ("contacts", "companies", "deals", "tickets")}
         self._search = client.crm.objects.search_api
         self._assoc = client.crm.associations.v4.batch_api
         self._props, self._groups = client.crm.properties.core_api, client.crm.properties.groups_api
@@ -445,12 +447,16 @@ class HubSpotConnector:
     def merge(self, object_type: str, records: list[tuple[str, str, dict]]) -> list[WriteResult]:
         """Merge: [(key, primary id, {"merge_id": id to merge into it})], one call each (there is no batch merge).
         HubSpot may give the merged record a new id; both old ids keep resolving to it."""
+        api = self._merge_apis.get(object_type)
+        if api is None:
+            return [WriteResult.failed(key, "UNSUPPORTED_ACTION", f"HubSpot merges contacts, companies, deals and "
+                                       f"tickets, not {object_type}") for key, _, _ in records]
         results = []
         for key, primary, payload in records:
             label = f"POST /crm/v3/objects/{object_type}/merge"
             body = {"primaryObjectId": str(primary), "objectIdToMerge": str(payload["merge_id"])}
             try:
-                data = self._call(label, self._basic.merge, object_type, body, idempotent=False)
+                data = self._call(label, api.merge, body, idempotent=False)
             except HubSpotApiError as exc:
                 if exc.status in (401, 403):
                     raise
