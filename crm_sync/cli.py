@@ -1,4 +1,4 @@
-"""The `crm-sync` command: one sync cycle, the demo, the Dagster UI, and the sandbox CRMs (up, seed, churn)."""
+"""The `crm-sync` command: one sync cycle, relink, the demo, the Dagster UI, and the sandbox CRMs (up, seed, churn)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def _run(args: argparse.Namespace) -> int:
     return run_cycle(args.config, verbose=args.verbose)
 
 
+def _relink(args: argparse.Namespace) -> int:
+    from crm_sync.runner import run_relink
+
+    return run_relink(args.config)
+
+
 def _ui(args: argparse.Namespace) -> int:
     from crm_sync.runner import run_ui
 
@@ -59,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
     run.add_argument("--verbose", action="store_true", help="print Dagster's event log (every step's events)")
     run.set_defaults(func=_run)
+
+    relink = sub.add_parser("relink", help="rebuild the links from the cross-ids both CRMs hold (after losing the "
+                            "state file, say); plans and writes nothing")
+    relink.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
+    relink.set_defaults(func=_relink)
 
     ui = sub.add_parser("ui", help="open the Dagster UI on the configured connections (starts the sandbox if used)")
     ui.add_argument("--config", default="sync.yaml")

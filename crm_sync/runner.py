@@ -61,6 +61,43 @@ def run_cycle(config_path: str, verbose: bool = False) -> int:
     return 0 if outcome.success else 1
 
 
+def relink(config_path: str | Path, instance: DagsterInstance | None = None) -> dict:
+    """Rebuild sync.links from what both CRMs hold: the extract steps through Dagster (whole reads when the state
+    file is new), then the engine's linking per pair (stored cross-ids first, then natural keys). Nothing is
+    planned and nothing is written to either CRM. Returns {pair: LinkResult as dict}."""
+    from dagster import AssetKey
+
+    from crm_sync.definitions import build_definitions
+    from crm_sync.engine.link import link_pair
+    from crm_sync.engine.mapping import extract_fields, pair_specs
+
+    config = load_config(Path(config_path))
+    specs = pair_specs(config)
+    job = build_definitions(str(config_path)).resolve_job_def("sync_cycle")
+    extracts = [AssetKey([system, "raw", obj]) for system, obj in extract_fields(specs)]
+    result = job.execute_in_process(asset_selection=extracts, instance=instance or DagsterInstance.ephemeral(),
+                                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+                                    raise_on_error=True)
+    con = db.connect(config.state_path)
+    try:
+        return {spec.name: link_pair(con, spec, result.run_id).as_dict() for spec in specs}
+    finally:
+        con.close()
+
+
+def run_relink(config_path: str) -> int:
+    try:
+        found = relink(config_path)
+    except ConfigError as exc:
+        print(f"crm-sync relink: {exc}", file=sys.stderr)
+        return 2
+    print("Links rebuilt from both CRMs (nothing planned or written):")
+    for pair, counts in found.items():
+        made = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in counts.items() if v)
+        print(f"  {pair}: {made or 'no new links'}")
+    return 0
+
+
 def run_ui(config_path: str, port: int = 3000) -> int:
     """Start the sandbox when sync.yaml uses it, then `dagster dev`; Ctrl-C or SIGTERM stops both."""
     import importlib.util

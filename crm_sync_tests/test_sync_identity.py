@@ -12,7 +12,7 @@ from hubspot.crm.contacts.exceptions import NotFoundException
 from simple_salesforce import format_soql
 
 from crm_sandbox.hubspot.loader import load_objects
-from crm_sync_tests.sync_harness import converged_env
+from crm_sync_tests.sync_harness import call_kind, converged_env
 
 
 def hs_contact_ids(env) -> set[str]:
@@ -238,6 +238,34 @@ def test_relink_after_the_state_file_is_lost_creates_nothing(tmp_path):
             how = dict(con.execute("SELECT linked_by, count(*) FROM sync.links GROUP BY ALL").fetchall())
         assert after == before and set(how) <= {"stored_id"}, how
         assert hs_contact_ids(env) == hs_before and sf_people_ids(sf) == sf_before
+
+
+def test_the_relink_verb_rebuilds_every_link_and_writes_nothing(tmp_path, capsys):
+    """`crm-sync relink` with the state file gone: the same links as before, all from stored cross-ids, no write
+    to either CRM (the sandboxes count none); the next cycle then creates nothing either."""
+    import shutil
+
+    from crm_sync.cli import main
+
+    with converged_env(tmp_path) as env:
+        with env.state() as con:
+            before = sorted(con.execute("SELECT pair, hubspot_id, salesforce_id FROM sync.links").fetchall())
+        shutil.rmtree(env.root / "state")
+        env.sf_admin("usage/reset")
+        env.hs_admin("usage/reset")
+
+        assert main(["relink", "--config", str(env.config_path)]) == 0
+
+        assert "people: by stored id" in capsys.readouterr().out
+        with env.state() as con:
+            after = sorted(con.execute("SELECT pair, hubspot_id, salesforce_id FROM sync.links").fetchall())
+            how = {r[0] for r in con.execute("SELECT DISTINCT linked_by FROM sync.links").fetchall()}
+            assert con.execute("SELECT count(*) FROM sync.outbox").fetchone()[0] == 0
+        assert after == before and how == {"stored_id"}
+        writes = {s: [k for k in env.usage(s) if call_kind(s, k) == "write"] for s in ("salesforce", "hubspot")}
+        assert writes == {"salesforce": [], "hubspot": []}
+        outcome = env.cycle()
+        assert not {k: v for k, v in outcome.summary["writes"].items() if k.endswith(":create")}
 
 
 def two_contact_links(env) -> tuple[tuple[str, str], tuple[str, str]]:

@@ -182,7 +182,8 @@ def _merge(con, spec: PairSpec, run_id: str, moves_sql: str, how: str) -> int:
         SELECT ?, redundant_system, redundant_id, kept_id, loser_id, ? || ': its counterpart was merged into the '
                || 'record linked to ' || kept_id, ?,
                CASE WHEN merge_op_id IN (SELECT merge_op_id FROM _to_merge) THEN 'merge pending'
-                    WHEN ? AND kept_id IS NOT NULL THEN 'reported: a ' || new_object || ' cannot be merged into a ' || kept_object
+                    WHEN ? AND kept_id IS NOT NULL
+                    THEN 'reported: a ' || new_object || ' cannot be merged into a ' || kept_object
                     ELSE 'reported' END,
                CASE WHEN merge_op_id IN (SELECT merge_op_id FROM _to_merge) THEN merge_op_id END
         FROM _redundant
