@@ -24,7 +24,7 @@ def main() -> int:
     parser.add_argument("--churn-seconds", type=float, default=120.0)
     parser.add_argument("--churn-rate", type=float, default=4.0, help="user edits per second, both sides")
     parser.add_argument("--kills", type=int, default=4, help="cycles killed with SIGKILL per seed")
-    parser.add_argument("--out", default="bench/convergence_report.json")
+    parser.add_argument("--out", default="data/convergence_report.json")
     parser.add_argument("--keep", help="keep each seed's sandbox, state and churn log under this folder")
     args = parser.parse_args()
     profile = Profile(size=args.size, churn_seconds=args.churn_seconds, churn_rate=args.churn_rate, kills=args.kills)

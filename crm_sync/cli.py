@@ -1,4 +1,4 @@
-"""The `crm-sync` command: one sync cycle, relink, the demo, the Dagster UI, and the sandbox CRMs (up, seed, churn)."""
+"""The `crm-sync` command: a sync cycle, reconcile, relink, the demo, the Dagster UI, the sandbox CRMs."""
 
 from __future__ import annotations
 
@@ -33,6 +33,12 @@ def _run(args: argparse.Namespace) -> int:
     return run_cycle(args.config, verbose=args.verbose)
 
 
+def _reconcile(args: argparse.Namespace) -> int:
+    from crm_sync.runner import run_reconcile
+
+    return run_reconcile(args.config, verbose=args.verbose)
+
+
 def _relink(args: argparse.Namespace) -> int:
     from crm_sync.runner import run_relink
 
@@ -65,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
     run.add_argument("--verbose", action="store_true", help="print Dagster's event log (every step's events)")
     run.set_defaults(func=_run)
+
+    reconcile = sub.add_parser("reconcile", help="read both CRMs whole, report what disagrees with the last sync "
+                               "(sync.drift, by cause) and heal it")
+    reconcile.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
+    reconcile.add_argument("--verbose", action="store_true", help="print Dagster's event log")
+    reconcile.set_defaults(func=_reconcile)
 
     relink = sub.add_parser("relink", help="rebuild the links from the cross-ids both CRMs hold (after losing the "
                             "state file, say); plans and writes nothing")

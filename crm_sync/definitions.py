@@ -20,7 +20,7 @@ from dagster import (
 )
 
 from crm_sync.config import load_config
-from crm_sync.defs.assets import build_assets
+from crm_sync.defs.assets import RECONCILE_TAG, build_assets
 from crm_sync.defs.checks import pair_checks
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
 from crm_sync.engine.mapping import pair_specs
@@ -36,8 +36,15 @@ def build_definitions(config_path: str | Path = "sync.yaml") -> Definitions:
                                   description="One sync cycle: extract both sides, link, plan, validate, load.")
     schedule = ScheduleDefinition(name="sync_cycle_schedule", job=sync_cycle, cron_schedule=config.schedule.cron,
                                   default_status=DefaultScheduleStatus.STOPPED)
+    reconcile = define_asset_job(
+        "reconcile", selection=AssetSelection.all(), executor_def=in_process_executor, tags={RECONCILE_TAG: "true"},
+        description="The safety net: read both CRMs whole, compare every linked pair with the shadow, record what "
+                    "disagrees in sync.drift (counts by cause in the plan's metadata) and heal it.")
+    reconcile_schedule = ScheduleDefinition(name="reconcile_schedule", job=reconcile,
+                                            cron_schedule=config.schedule.reconcile_cron,
+                                            default_status=DefaultScheduleStatus.STOPPED)
     return Definitions(
-        assets=assets, asset_checks=checks, jobs=[sync_cycle], schedules=[schedule],
+        assets=assets, asset_checks=checks, jobs=[sync_cycle, reconcile], schedules=[schedule, reconcile_schedule],
         resources={"sync_config": SyncConfigResource(path=config_path),
                    "state": SyncStateResource(config_path=config_path),
                    "salesforce": SalesforceResource(config_path=config_path),

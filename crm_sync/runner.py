@@ -26,7 +26,7 @@ class CycleOutcome:
 
 
 def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = None,
-                  verbose: bool = False) -> CycleOutcome:
+                  verbose: bool = False, job_name: str = "sync_cycle") -> CycleOutcome:
     """One cycle through Dagster (every asset and check of sync_cycle), then the run's figures from DuckDB.
 
     Dagster's event log goes to the terminal with verbose; otherwise only warnings and errors do (the events
@@ -35,7 +35,7 @@ def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = No
     from crm_sync.definitions import build_definitions
 
     defs = build_definitions(str(config_path))
-    job = defs.resolve_job_def("sync_cycle")
+    job = defs.resolve_job_def(job_name)
     run_config = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}}}
     result = job.execute_in_process(run_config=run_config, instance=instance or DagsterInstance.ephemeral(),
                                     raise_on_error=False)
@@ -57,6 +57,27 @@ def run_cycle(config_path: str, verbose: bool = False) -> int:
         return 2
     failed = "FAILED (see the errors above; --verbose prints the whole event log)"
     print(f"Run {outcome.run_id}: {'succeeded' if outcome.success else failed}")
+    print(format_summary(outcome.summary))
+    return 0 if outcome.success else 1
+
+
+def run_reconcile(config_path: str, verbose: bool = False) -> int:
+    """`crm-sync reconcile`: the reconcile job, then what it found by cause and what it healed."""
+    try:
+        outcome = execute_cycle(config_path, verbose=verbose, job_name="reconcile")
+    except ConfigError as exc:
+        print(f"crm-sync reconcile: {exc}", file=sys.stderr)
+        return 2
+    con = db.connect(load_config(Path(config_path)).state_path)
+    try:
+        found = con.execute("""SELECT pair, cause, count(*), count(*) FILTER (WHERE healed) FROM sync.drift
+            WHERE run_id = ? GROUP BY ALL ORDER BY ALL""", [outcome.run_id]).fetchall()
+    finally:
+        con.close()
+    print(f"Reconcile {outcome.run_id}: {'succeeded' if outcome.success else 'FAILED (--verbose for the log)'}")
+    print("Drift found (sync.drift):" if found else "No drift: every linked pair agrees with the shadow.")
+    for pair, cause, n, healed in found:
+        print(f"  {pair}: {cause.replace('_', ' ')} {n} ({healed} healed by this run's writes)")
     print(format_summary(outcome.summary))
     return 0 if outcome.success else 1
 

@@ -146,8 +146,10 @@ class SyncSettings(Strict):
 
 class Schedule(Strict):
     cron: str = "*/15 * * * *"
+    reconcile_cron: str = Field(default="0 3 * * 0", description="the reconcile job (whole reads, drift report "
+                                "and healing): weekly, Sundays 03:00, by default")
 
-    @field_validator("cron")
+    @field_validator("cron", "reconcile_cron")
     @classmethod
     def _five_fields(cls, value: str) -> str:
         if len(value.split()) != 5:

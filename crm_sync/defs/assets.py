@@ -46,6 +46,13 @@ def _result(stats: dict, calls: dict[str, int] | None = None) -> MaterializeResu
     return MaterializeResult(metadata=metadata_)
 
 
+RECONCILE_TAG = "crm_sync/reconcile"  # a run of the reconcile job: whole reads, every link compared
+
+
+def is_reconcile(context: AssetExecutionContext) -> bool:
+    return context.run.tags.get(RECONCILE_TAG) == "true"
+
+
 def extract_asset(system: str, obj: str, fields: list[str], cross_id: str | None):
     @asset(key=[system, "raw", obj], group_name="extract", kinds={system, "duckdb"},
            description=f"{system} {obj} changes since the cursor (deletes included), appended to raw_{system}.{obj}; "
@@ -56,7 +63,7 @@ def extract_asset(system: str, obj: str, fields: list[str], cross_id: str | None
         calls = CallsDuring(connector.usage)
         with state.connect() as con:
             read = plan_reads(con, system, obj, fields, sync_config.config.sync, dt.datetime.now(dt.UTC),
-                              with_metadata=cross_id is not None)
+                              with_metadata=cross_id is not None, whole=is_reconcile(context))
             if read.metadata:
                 connector.ensure_cross_id(obj, cross_id)
                 metadata.store(con, system, obj, connector.field_metadata(obj), run_id, read.started)
@@ -98,7 +105,7 @@ def plan_asset(spec: PairSpec, after: list[AssetKey]):
         run_id = context.run.run_id
         with state.connect() as con:
             links = link_pair(con, spec, run_id)
-            plan = plan_pair(con, spec, run_id, sides_built=True)
+            plan = plan_pair(con, spec, run_id, sides_built=True, reconcile=is_reconcile(context))
             valid_sf = validate_outgoing(con, spec.name, "salesforce", run_id)
             valid_hs = validate_outgoing(con, spec.name, "hubspot", run_id)
         stats = {**{f"links_{k}": v for k, v in links.as_dict().items()},
@@ -106,6 +113,8 @@ def plan_asset(spec: PairSpec, after: list[AssetKey]):
                  "quarantined_salesforce": valid_sf.invalid_ops, "quarantined_hubspot": valid_hs.invalid_ops}
         result = _result(stats)
         result.metadata["changes_by_field"] = _table(plan.by_field) if plan.by_field else MetadataValue.md("(none)")
+        if is_reconcile(context):
+            result.metadata["drift_by_cause"] = _table(plan.drift) if plan.drift else MetadataValue.md("(none)")
         return result
 
     return _plan

@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS sync.errors (
     error_key VARCHAR PRIMARY KEY, kind VARCHAR, pair VARCHAR, system VARCHAR, object VARCHAR, record_id VARCHAR,
     op_id VARCHAR, code VARCHAR, message VARCHAR, fields VARCHAR, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ,
     occurrences INTEGER, resolved_at TIMESTAMPTZ, run_id VARCHAR);
+CREATE TABLE IF NOT EXISTS sync.drift (
+    run_id VARCHAR, pair VARCHAR, hubspot_id VARCHAR, salesforce_object VARCHAR, salesforce_id VARCHAR,
+    field VARCHAR, cause VARCHAR, hubspot_value VARCHAR, salesforce_value VARCHAR, shadow_hubspot VARCHAR,
+    shadow_salesforce VARCHAR, healed BOOLEAN DEFAULT false, found_at TIMESTAMPTZ DEFAULT current_timestamp);
 CREATE TABLE IF NOT EXISTS sync.audit (
     run_id VARCHAR, op_id VARCHAR, target VARCHAR, object VARCHAR, action VARCHAR, target_id VARCHAR,
     payload JSON, response JSON, success BOOLEAN, sent_at TIMESTAMPTZ DEFAULT current_timestamp);

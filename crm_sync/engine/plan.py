@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from crm_sync.engine import cursors
+from crm_sync.engine import reconcile as drift
 from crm_sync.engine.db import NEXT_POSITION, Binds, quote, transaction
 from crm_sync.engine.link import ambiguous_keys, build_sides, free_records
 from crm_sync.engine.mapping import PairSpec, translations, values_sql
@@ -37,6 +38,8 @@ class PlanResult:
     unlinked: int = 0
     conflicts: int = 0
     superseded: int = 0
+    drift: dict = field(default_factory=dict)  # reconcile: disagreements by cause (engine/reconcile.py)
+    drift_healed: int = 0
     skipped: int = 0  # values decided but not written, each with a sync.errors row (kind 'skipped')
     by_field: dict = field(default_factory=dict)
 
@@ -50,11 +53,14 @@ def ensure_lookup_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full: bool = False,
-              sides_built: bool = False) -> PlanResult:
+              sides_built: bool = False, reconcile: bool = False) -> PlanResult:
     """Write this pair's planned operations to sync.outbox (and agreeing values to sync.shadow).
 
+    full: compare every link, not only those with changes since the last plan.
+    reconcile (implies full): first record every disagreement in sync.drift with its cause (engine/reconcile.py).
     sides_built: link_pair just built this pair's _hs/_sf on this connection (they do not depend on links).
     """
+    full = full or reconcile
     result = PlanResult()
     ensure_lookup_tables(con)
     if not sides_built:
@@ -77,8 +83,12 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
                         f"(SELECT v.*, sh.hubspot_id IS NULL AS no_shadow, sh.hubspot_value AS sh_hs, "
                         f"sh.salesforce_value AS sh_sf FROM ({values}) v LEFT JOIN sync.shadow sh ON sh.pair = $pair "
                         f"AND sh.hubspot_id = v.hubspot_id AND sh.field = v.field)")
+            if reconcile:
+                result.drift = drift.record_drift(con, spec, b, REQUIRED_PAIRS)
             _hold_in_flight(con, b)
             _decide(con, cfg.tie_winner)
+            if reconcile:
+                result.drift_healed = drift.mark_healed(con, b)
             result.skipped = _record_skips(con, spec, b, to_sf, to_hs)
             result.conflicts = b.execute(con, "SELECT count(*) FROM _decisions WHERE conflict").fetchone()[0]
             # Fields that agree already: remember them, so a later change on one side is seen as one.

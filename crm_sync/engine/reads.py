@@ -41,20 +41,22 @@ class ReadPlan:
 
 
 def plan_reads(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: list[str], settings: SyncSettings,
-               now: dt.datetime, with_metadata: bool = True) -> ReadPlan:
+               now: dt.datetime, with_metadata: bool = True, whole: bool = False) -> ReadPlan:
     """The reads due for one object. HubSpot deletes can only be listed whole: every `hubspot_deletes_minutes`
     (and with the first read). HubSpot does not stamp a record when only its associations change: a sweep every
-    `association_sweep_minutes` lists them all (the first read lists them with the records)."""
-    since = cursors.last_read(con, system, obj)
+    `association_sweep_minutes` lists them all (the first read lists them with the records).
+
+    whole (reconcile): everything read again, deletes and metadata included, whatever the cursors say."""
+    since = None if whole else cursors.last_read(con, system, obj)
     hubspot = system == "hubspot"
     columns = [f for f in fields if f.startswith(ASSOCIATION_PREFIX)] if hubspot else []
     sweep_every = (None if settings.association_sweep_minutes is None
                    else dt.timedelta(minutes=settings.association_sweep_minutes))
     return ReadPlan(
         system=system, obj=obj, started=now, since=since, overlap=dt.timedelta(seconds=settings.overlap_seconds),
-        metadata=with_metadata and metadata.is_due(con, system, obj, now),
-        deletes=hubspot and cursors.is_due(con, system, obj, cursors.ARCHIVED,
-                                           dt.timedelta(minutes=settings.hubspot_deletes_minutes), now),
+        metadata=with_metadata and (whole or metadata.is_due(con, system, obj, now)),
+        deletes=hubspot and (whole or cursors.is_due(
+            con, system, obj, cursors.ARCHIVED, dt.timedelta(minutes=settings.hubspot_deletes_minutes), now)),
         association_columns=columns,
         association_sweep=bool(columns) and since is not None and cursors.is_due(
             con, system, obj, cursors.ASSOCIATIONS, sweep_every, now),

@@ -63,9 +63,14 @@ def stage(con: duckdb.DuckDBPyConnection, system: str, obj: str, frame: pd.DataF
                         [now, run_id])
         con.execute(f"INSERT INTO {raw} BY NAME SELECT * FROM _staged")
         # Only a newer version replaces the current one: an overlap re-read of the same version keeps its
-        # _run_id, so the plan does not look at records that did not change.
+        # _run_id, so the plan does not look at records that did not change. The same version with other values
+        # (a formula or roll-up field changes without moving the stamp; a whole read by reconcile finds it)
+        # replaces it too.
+        differs = " OR ".join(f"excluded.{quote(f)} IS DISTINCT FROM {current}.{quote(f)}"
+                              for f in ["deleted", *fields])
         con.execute(f"INSERT INTO {current} BY NAME SELECT * FROM _staged ON CONFLICT (id) DO UPDATE SET {updates} "
-                    f"WHERE excluded.cursor_at > {current}.cursor_at")
+                    f"WHERE excluded.cursor_at > {current}.cursor_at "
+                    f"OR (excluded.cursor_at = {current}.cursor_at AND ({differs}))")
         count = con.execute("SELECT count(*) FROM _staged").fetchone()[0]
         con.execute("DROP TABLE _staged")
     return count

@@ -214,10 +214,11 @@ class World:
         return bool(self.con.execute("SELECT count(*) FROM sync.metadata WHERE system = ?", [system]).fetchone()[0])
 
     # -- the cycle -------------------------------------------------------------------------------------------
-    def cycle(self) -> dict:
-        """Link, plan and validate every pair in load order (one run); returns the engine's figures per pair."""
+    def cycle(self, reconcile: bool = False) -> dict:
+        """Link, plan and validate every pair in load order (one run); returns the engine's figures per pair.
+        reconcile: plan as the reconcile job does (every link compared, drift recorded)."""
         self._next_run_if_planned()
-        out = {spec.name: self._plan(spec) for spec in self.specs}
+        out = {spec.name: self._plan(spec, reconcile) for spec in self.specs}
         self._planned = True
         return out
 
@@ -233,9 +234,9 @@ class World:
         self._planned = True
         return made
 
-    def _plan(self, spec) -> dict:
+    def _plan(self, spec, reconcile: bool = False) -> dict:
         figures = {"link": link_pair(self.con, spec, self.run_id).as_dict(),
-                   "plan": plan_pair(self.con, spec, self.run_id, sides_built=True).as_dict()}
+                   "plan": plan_pair(self.con, spec, self.run_id, sides_built=True, reconcile=reconcile).as_dict()}
         for target in ("salesforce", "hubspot"):
             # Without metadata for a target there is nothing to check against (and nothing quarantined).
             if self._has_metadata(target):

@@ -62,7 +62,9 @@ def admin_routes(service) -> list[Route]:
         if request.method == "POST":
             return JSONResponse({"id": store.create(sobject, await read_json(request), user)}, status_code=201)
         if request.method == "PATCH":
-            store.update(sobject, record_id, await read_json(request), user)
+            # ?unstamped=true: a change that moves no stamp (a formula or roll-up value), for drift tests.
+            store.update(sobject, record_id, await read_json(request), user,
+                         stamped=request.query_params.get("unstamped", "").lower() != "true")
             return Response(status_code=204)
         if request.method == "DELETE":
             store.delete(sobject, record_id, user)

@@ -268,10 +268,14 @@ class SalesforceStore:
             raise SfErrors(errors)
         return current, values
 
-    def apply_update(self, sobject: SObject, current: dict, values: dict, user_id: str | None) -> None:
+    def apply_update(self, sobject: SObject, current: dict, values: dict, user_id: str | None,
+                     stamped: bool = True) -> None:
+        """stamped False: the values change without LastModifiedDate or SystemModstamp moving, as a formula or
+        roll-up field's value does in Salesforce (so incremental readers cannot see it)."""
         row = {**current, **values}
-        stamp = now_stamp()
-        row.update({"LastModifiedDate": stamp, "SystemModstamp": stamp})
+        if stamped:
+            stamp = now_stamp()
+            row.update({"LastModifiedDate": stamp, "SystemModstamp": stamp})
         # A new stage brings its default probability unless the write sets one.
         row["_stage_changed"] = "StageName" in values and "Probability" not in values
         if "LastModifiedById" in row and user_id:
@@ -283,9 +287,10 @@ class SalesforceStore:
         assignments = ", ".join(f'"{k}" = ?' for k in changed)
         self.conn.execute(f'UPDATE "{sobject.name}" SET {assignments} WHERE "Id" = ?', [*changed.values(), row["Id"]])
 
-    def update(self, sobject: SObject, record_id: str, data: dict, user_id: str, allow_save: bool = False) -> None:
+    def update(self, sobject: SObject, record_id: str, data: dict, user_id: str, allow_save: bool = False,
+               stamped: bool = True) -> None:
         current, values = self.prepare_update(sobject, record_id, data, allow_save)
-        self.apply_update(sobject, current, values, user_id)
+        self.apply_update(sobject, current, values, user_id, stamped)
 
     def upsert(self, sobject: SObject, field_name: str, value: str, data: dict, user_id: str,
                allow_save: bool = False) -> tuple[str, bool]:
