@@ -151,7 +151,12 @@ def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
         OR l.hubspot_id IN (SELECT record_key FROM sync.outbox WHERE pair = $pair AND target = 'salesforce'
                             AND status IN ('pending', 'failed', 'invalid'))
         OR l.salesforce_id IN (SELECT record_key FROM sync.outbox WHERE pair = $pair AND target = 'hubspot'
-                               AND status IN ('pending', 'failed', 'invalid')){assoc_sql})"""
+                               AND status IN ('pending', 'failed', 'invalid'))
+        -- a value skipped for a cause outside the record (an owner with no counterpart, say) is decided again
+        OR l.hubspot_id IN (SELECT record_id FROM sync.errors WHERE pair = $pair AND kind = 'skipped'
+                            AND system = 'salesforce' AND resolved_at IS NULL)
+        OR l.salesforce_id IN (SELECT record_id FROM sync.errors WHERE pair = $pair AND kind = 'skipped'
+                               AND system = 'hubspot' AND resolved_at IS NULL){assoc_sql})"""
     b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _cand AS SELECT l.* FROM sync.links l
         JOIN _hs h ON h.id = l.hubspot_id AND NOT h.deleted
         JOIN _sf s ON s.id = l.salesforce_id AND NOT s.deleted AND s.converted IS NULL
@@ -218,8 +223,10 @@ def _decide(con, tie: str) -> None:
 
 def _record_skips(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> int:
     """A value the plan decided to write but will not (no counterpart to translate an owner or a linked record to,
-    a required field it will not clear) gets a sync.errors row (kind 'skipped') naming the field and the reason;
-    it is resolved once a later plan of the record writes or no longer needs the value."""
+    a required field it will not clear, an association waiting for its record to be linked) gets a sync.errors
+    row (kind 'skipped') naming the field and the reason. Records with such rows are decided again by every plan
+    (the cause is outside the record: an owner added, a record linked), and the row is resolved once a plan
+    writes the value or no longer needs it."""
     b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _skips AS
         SELECT 'salesforce' AS system, sf_object AS object, hubspot_id AS record_id, sf_field AS field,
                'NO_COUNTERPART' AS code, kind || ' ' || hs_val || ' (from HubSpot ' || hs_field
@@ -235,7 +242,19 @@ def _record_skips(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> int:
                sf_object || '.' || sf_field || ' is required in Salesforce: cleared in HubSpot (' || hs_field
                || '), kept as ' || sf_val, NULL
         FROM _decisions WHERE winner = 'hs' AND hs_as_sf IS NULL AND sf_val IS NOT NULL
-          AND (sf_object, sf_field) IN ({REQUIRED_PAIRS})""")
+          AND (sf_object, sf_field) IN ({REQUIRED_PAIRS})
+        UNION ALL  -- an association to a record with no counterpart yet: written once that record is linked
+        SELECT 'salesforce', sf_object, hubspot_id, sf_field, 'WAITING_FOR_LINK',
+               hs_field || ' names HubSpot ' || replace(hs_val, 'unlinked:', '') || ', which has no Salesforce '
+               || 'counterpart yet: ' || sf_object || '.' || sf_field || ' is written once it is linked', NULL
+        FROM _decisions WHERE contains(COALESCE(hs_val, ''), 'unlinked:') AND hs_changed
+          AND hs_as_sf IS DISTINCT FROM sf_val
+        UNION ALL
+        SELECT 'hubspot', {b(spec.hubspot_object)}, salesforce_id, hs_field, 'WAITING_FOR_LINK',
+               sf_object || '.' || sf_field || ' names Salesforce ' || replace(sf_val, 'unlinked:', '')
+               || ', which has no HubSpot counterpart yet: ' || hs_field || ' is written once it is linked', NULL
+        FROM _decisions WHERE contains(COALESCE(sf_val, ''), 'unlinked:') AND sf_changed
+          AND sf_as_hs IS DISTINCT FROM hs_val""")
     key = "md5($pair || '|' || system || '|' || object || '|' || record_id || '|' || code || '|' || field)"
     skipped = b.execute(con, f"""INSERT INTO sync.errors (error_key, kind, pair, system, object, record_id, code,
             message, fields, first_seen, last_seen, occurrences, run_id)

@@ -144,3 +144,26 @@ def test_new_opportunity_is_created_in_hubspot_without_unlinked_contacts(tmp_pat
     w.cycle()
     op = w.op(pair="deals", action="create")
     assert not any("unlinked:" in str(v) for v in op.values.values()), op.values
+
+
+def test_an_association_waiting_for_its_record_to_be_linked_says_so_until_it_is_written(tmp_path):
+    """Ann moved to Initech, which no Account has yet (and may never, if it cannot be created): the AccountId
+    that is not written has an error row naming the field; once Initech is linked, AccountId is written and the
+    row resolved."""
+    w = World(tmp_path, only=("companies", "people"), pairs={"companies": {"create_in_salesforce": False}})
+    w.stage_hubspot("companies", [*COMPANIES_HS, {"id": "53", "name": "Initech"}])
+    w.stage_salesforce("Account", ACCOUNTS)
+    w.stage_hubspot("contacts", CONTACTS_HS)
+    w.stage_salesforce("Contact", CONTACTS_SF)
+    w.cycle()
+    w.stage_hubspot("contacts", [{"id": "11", "associations.companies": "53"}])
+    w.cycle()
+    assert w.ops() == []
+    waiting = [(e["system"], e["record_id"], e["code"], e["fields"]) for e in w.errors()]
+    assert waiting == [("salesforce", "11", "WAITING_FOR_LINK", "AccountId")]
+    assert "HubSpot 53" in w.errors()[0]["message"]
+    w.stage_salesforce("Account", [{"id": "0013", "Name": "Initech", "HubSpot_Id__c": "53"}])
+    w.cycle()
+    assert [op for op in planned(w) if op[0] == "people"] == [("people", "salesforce", "0031", {"AccountId": "0013"})]
+    w.answer_all()
+    assert w.errors() == []

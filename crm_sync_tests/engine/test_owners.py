@@ -68,3 +68,22 @@ def test_owner_maps_to_the_active_user_of_that_email(tmp_path):
     w.stage_hubspot("contacts", [{"id": "11", "email": "x@example.org", "lastname": "X", "hubspot_owner_id": "901"}])
     w.cycle()
     assert w.op(target="salesforce", action="create").payload["OwnerId"] == "0051"
+
+
+def test_a_skipped_owner_is_written_once_its_counterpart_appears_without_an_edit(tmp_path):
+    """The owner's cause is outside the record: when the HubSpot owner appears, the next plan writes it and
+    resolves the row, though the contact itself did not change."""
+    w = with_owners(tmp_path)
+    w.stage_hubspot("contacts", [{"id": "11", "salesforce_id": "0031", "email": "x@example.org", "lastname": "X",
+                                  "hubspot_owner_id": "901"}])
+    w.stage_salesforce("Contact", [{"id": "0031", "HubSpot_Id__c": "11", "Email": "x@example.org", "LastName": "X",
+                                    "OwnerId": "0053"}])
+    w.cycle()
+    assert [e["code"] for e in w.errors()] == ["NO_COUNTERPART"]
+    w.cycle()
+    assert w.ops() == [] and [e["occurrences"] for e in w.errors()] == [2]  # decided again, still skipped
+    w.stage_hubspot("owners", [*OWNERS, {"id": "903", "email": "carol@corp.example"}])
+    w.cycle()
+    assert [(o.target, o.payload) for o in w.ops()] == [("hubspot", {"hubspot_owner_id": "903"})]
+    w.answer_all()
+    assert w.errors() == []
