@@ -291,3 +291,30 @@ def test_transient_salesforce_errors_are_retried_and_cost_calls(tmp_path):
         assert faulty.summary["writes"] == clean.summary["writes"]
         # The same work, plus one call per 503 that was answered and resent.
         assert salesforce_calls(env, faulty.run_id) >= salesforce_calls(env, clean.run_id) + 3
+
+
+def test_a_crm_rejection_of_one_field_holds_that_field_and_the_rest_lands(tmp_path):
+    """Salesforce gives A's Contact the email of B, another HubSpot contact. HubSpot refuses the whole update
+    (409, email taken); the sync sends it again without email, so A's new title lands, and the email waits
+    with an error row naming the field, HubSpot's code and message."""
+    with converged_env(tmp_path) as env:
+        sf, client = env.sf(), env.hs()
+        with env.state() as con:
+            (hs_a, sf_a), (hs_b, _) = con.execute("""SELECT hubspot_id, salesforce_id FROM sync.links
+                WHERE pair = 'people' AND salesforce_object = 'Contact' ORDER BY hubspot_id LIMIT 2""").fetchall()
+        email_b = client.crm.contacts.basic_api.get_by_id(hs_b, properties=["email"]).properties["email"]
+        sf.Contact.update(sf_a, {"Email": email_b, "Title": "Chief Renamer"})
+
+        run_id = env.cycle().run_id
+
+        a = client.crm.contacts.basic_api.get_by_id(hs_a, properties=["email", "jobtitle", "salesforce_id"])
+        assert a.properties["jobtitle"] == "Chief Renamer" and a.properties["salesforce_id"] == sf_a
+        assert a.properties["email"] != email_b
+        with env.state() as con:
+            errors = con.execute("""SELECT system, code, fields, message FROM sync.errors WHERE record_id = ?
+                AND resolved_at IS NULL""", [sf_a]).fetchall()
+            audit = con.execute("""SELECT success, response ->> 'category' FROM sync.audit WHERE target = 'hubspot'
+                AND target_id = ? AND run_id = ? ORDER BY sent_at""", [hs_a, run_id]).fetchall()
+        assert [(s, c, f) for s, c, f, _ in errors] == [("hubspot", "CONFLICT", "email")]
+        assert "already exists" in errors[0][3]
+        assert audit == [(False, "CONFLICT"), (True, None)]  # HubSpot's answer to each write is kept

@@ -538,10 +538,16 @@ def _positions(error: dict, batch: list) -> set[int]:
             if str(n) in traces or str(body.get("id", "")).lower() in ids}
 
 
+# HubSpot refuses a contact whose email another contact has with a 409 that names no property: it is the email.
+_EMAIL_TAKEN = re.compile(r"^Contact already exists", re.I)
+
+
 def _failed(key: str, error: dict) -> WriteResult:
     details = [e for e in error.get("errors") or [] if isinstance(e, dict)]
     code = next((e.get("code") for e in details if e.get("code")), None) or error.get("category") or "ERROR"
     fields = [str(f) for e in [error, *details] for f in ((e.get("context") or {}).get("propertyName") or [])]
+    if not fields and error.get("category") == "CONFLICT" and _EMAIL_TAKEN.match(str(error.get("message", ""))):
+        fields = ["email"]
     return WriteResult.failed(key, str(code), str(error.get("message") or ""), list(dict.fromkeys(fields)),
                               response=error)
 
