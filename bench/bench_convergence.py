@@ -24,10 +24,13 @@ def main() -> int:
     parser.add_argument("--churn-seconds", type=float, default=120.0)
     parser.add_argument("--churn-rate", type=float, default=4.0, help="user edits per second, both sides")
     parser.add_argument("--kills", type=int, default=4, help="cycles killed with SIGKILL per seed")
+    parser.add_argument("--merges", choices=["link", "propagate"], default="link",
+                        help="the merges: setting of people and companies")
     parser.add_argument("--out", default="data/convergence_report.json")
     parser.add_argument("--keep", help="keep each seed's sandbox, state and churn log under this folder")
     args = parser.parse_args()
-    profile = Profile(size=args.size, churn_seconds=args.churn_seconds, churn_rate=args.churn_rate, kills=args.kills)
+    profile = Profile(size=args.size, churn_seconds=args.churn_seconds, churn_rate=args.churn_rate, kills=args.kills,
+                      merges=args.merges)
     reports: list[Report] = []
     for seed in args.seeds:
         if args.keep:
@@ -38,7 +41,7 @@ def main() -> int:
             with tempfile.TemporaryDirectory(prefix=f"convergence-{seed}-") as tmp:
                 report = run_profile(Path(tmp), seed, profile)
         reports.append(report)
-        print(f"seed {seed}: " + ", ".join(f"{k} {getattr(report, k)}" for k in Report.FAILURES)
+        print(f"seed {seed} (merges: {args.merges}): " + ", ".join(f"{k} {getattr(report, k)}" for k in Report.FAILURES)
               + f"; held with an error row {report.held_explained}; {report.edits} edits "
               f"({report.edits_checked} checked), {report.cycles} cycles, kills in {report.kills}, "
               f"faults fired {report.faults_fired}, quiet after {report.quiet_after} cycles, {report.seconds} s")

@@ -14,6 +14,7 @@ The oracle's counts (all should be 0):
                        duplicate report, error row, creates switched off)
   deletes_against_rule deletes the sync sent for a pair whose rule is `deletes: unlink`
   quiet_cycle_writes   writes attempted by the cycle after the sync reported quiet
+  writes_without_answer  rows of sync.audit without the CRM's answer
 
 Used by bench/bench_convergence.py (several seeds, minutes each) and, in a short profile, by the test suite.
 """
@@ -58,6 +59,7 @@ class Profile:
     churn_rate: float = 4.0
     kills: int = 2  # cycles killed with SIGKILL while users edit
     max_quiet_cycles: int = 8
+    merges: str = "link"  # the merges: setting of every pair that merges (people, companies)
 
 
 @dataclass
@@ -71,6 +73,7 @@ class Report:
     creates_missing: int = 0
     deletes_against_rule: int = 0
     quiet_cycle_writes: int = 0
+    writes_without_answer: int = 0
     edits: int = 0
     edits_checked: int = 0
     cycles: int = 0
@@ -81,7 +84,7 @@ class Report:
     examples: dict = field(default_factory=dict)
 
     FAILURES = ("lost_updates", "duplicates", "dead_links", "held_unexplained", "creates_missing",
-                "deletes_against_rule", "quiet_cycle_writes")
+                "deletes_against_rule", "quiet_cycle_writes", "writes_without_answer")
 
     @property
     def ok(self) -> bool:
@@ -145,7 +148,8 @@ def run_profile(root: Path, seed: int, profile: Profile, log=print) -> Report:
     rng = random.Random(seed)
     settings = yaml.safe_load((ROOT / "sync.yaml").read_text()).get("sync") or {}
     every_cycle = {"sync": {**settings, "hubspot_deletes_minutes": 0, "association_sweep_minutes": 0}}
-    with sync_env(root, seed_size=profile.size, seed=seed, extra=every_cycle) as env:
+    merges = {"people": {"merges": profile.merges}, "companies": {"merges": profile.merges}}
+    with sync_env(root, seed_size=profile.size, seed=seed, extra=every_cycle, pairs_override=merges) as env:
         env.converge(max_cycles=6)
         churn_log = root / "churn.jsonl"
         set_faults(env, True, seed)
@@ -405,6 +409,8 @@ def judge(env: SyncEnv, churn_log: Path, report: Report) -> Report:
             _duplicates(v, con, report, examples, sf_ext, hs_sfid)
             _creates_missing(v, con, report, examples)
             _lost_updates(v, edits, report, examples)
+            report.writes_without_answer += con.execute("""SELECT count(*) FROM sync.audit a JOIN sync.outbox o
+                USING (op_id) WHERE o.pair = ? AND a.response IS NULL""", [name]).fetchone()[0]
             if pair.deletes == "unlink":
                 report.deletes_against_rule += con.execute("""SELECT count(*) FROM sync.audit a JOIN sync.outbox o
                     USING (op_id) WHERE o.pair = ? AND a.action = 'delete' AND a.success""", [name]).fetchone()[0]

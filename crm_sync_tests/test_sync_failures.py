@@ -32,15 +32,17 @@ def sf_by_hubspot_id(sf, obj: str, hubspot_ids, fields: str = "Id") -> dict[str,
     return {r["HubSpot_Id__c"]: r for r in rows}
 
 
-def open_errors(env, record_id: str) -> list[tuple]:
+def open_errors(env, record_id: str, pair: str = "companies") -> list[tuple]:
+    """Open error rows of one record of the pair (HubSpot ids repeat across object types)."""
     with env.state() as con:
         return con.execute("SELECT system, object, code, fields, kind, message FROM sync.errors "
-                           "WHERE record_id = ? AND resolved_at IS NULL", [record_id]).fetchall()
+                           "WHERE record_id = ? AND pair = ? AND resolved_at IS NULL", [record_id, pair]).fetchall()
 
 
-def error_rows(env, record_id: str) -> list[tuple]:
+def error_rows(env, record_id: str, pair: str = "companies") -> list[tuple]:
     with env.state() as con:
-        return con.execute("SELECT code, resolved_at FROM sync.errors WHERE record_id = ?", [record_id]).fetchall()
+        return con.execute("SELECT code, resolved_at FROM sync.errors WHERE record_id = ? AND pair = ?",
+                           [record_id, pair]).fetchall()
 
 
 def people_links(env) -> list[tuple[str, str, str]]:
@@ -117,7 +119,7 @@ def test_duplicate_rule_rejection_is_recorded_and_retried_after_the_rule_is_rela
 
             leads = sf_by_hubspot_id(sf, "Lead", [dup, *others], "Id, Email")
             assert sorted(leads) == sorted(others)  # the rest of the batch landed
-            errors = open_errors(env, dup)
+            errors = open_errors(env, dup, "people")
             assert [(s, o, c, k) for s, o, c, _, k, _ in errors] == [
                 ("salesforce", "Lead", "DUPLICATES_DETECTED", "write")], errors
             with env.state() as con:
@@ -139,8 +141,9 @@ def test_duplicate_rule_rejection_is_recorded_and_retried_after_the_rule_is_rela
             link = con.execute("SELECT salesforce_object, salesforce_id FROM sync.links WHERE pair = 'people' "
                                "AND hubspot_id = ?", [dup]).fetchone()
         assert link == ("Lead", leads[dup]["Id"])
-        assert open_errors(env, dup) == []
-        assert all(resolved is not None for _, resolved in error_rows(env, dup))
+        assert open_errors(env, dup, "people") == []
+        rows = error_rows(env, dup, "people")
+        assert rows and all(resolved is not None for _, resolved in rows), rows
 
 
 HS_PEOPLE_PROPS = ["email", "firstname", "lastname", "jobtitle", "phone", "salesforce_id"]

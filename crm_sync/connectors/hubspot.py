@@ -32,7 +32,7 @@ from crm_sync.connectors.common import (
 BATCH_SIZE = 100  # inputs per object batch call
 LIST_PAGE = 100  # records per list page
 SEARCH_PAGE = 200  # records per search page
-ASSOC_READ_BATCH = 100  # ids per v4 association batch read (the reference's limit; a 2025 changelog says 1,000)
+ASSOC_READ_BATCH = 1_000  # ids per v4 association batch read (HubSpot's limit since February 2025)
 ASSOC_WRITE_BATCH = 100  # the reference gives no limit for association writes: stay at the batch size all share
 # A contact's primary company is also a read-only property that HubSpot keeps (and a move bumps the contact's
 # lastmodifieddate): reading it costs no association call, and a change of company alone is seen as a change.

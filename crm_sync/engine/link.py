@@ -50,10 +50,11 @@ def build_sides(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> None:
                     {_col(con, 'hubspot', hs_obj, HS_MERGED, 'merged')}
                     FROM raw_hubspot.{quote(hs_obj + '_current')}""")
     # A merged-away HubSpot record is never returned again by search, so its last version still looks live;
-    # the survivor's hs_merged_object_ids says it is gone.
+    # the survivor's hs_merged_object_ids says it is gone (also once the survivor itself is deleted: a merged-away
+    # id never comes back).
     con.execute("""UPDATE _hs SET deleted = true WHERE NOT deleted AND id IN (
         SELECT trim(u.loser) FROM _hs h, unnest(string_split(h.merged, ';')) AS u(loser)
-        WHERE NOT h.deleted AND h.merged IS NOT NULL AND trim(u.loser) <> h.id)""")
+        WHERE h.merged IS NOT NULL AND trim(u.loser) <> h.id)""")
     parts, b = [], Binds()
     for obj in spec.salesforce_objects:
         key = spec.sf_match_fields.get(obj)

@@ -156,3 +156,17 @@ def test_a_failed_merge_says_why_and_is_retried(tmp_path):
     settle(w)
     assert duplicates(w) == [("hubspot", "12", "11", "merged into 11")]
     assert [e for e in w.errors() if e["code"] == "UNKNOWN_EXCEPTION"] == []
+
+
+def test_a_deleted_survivor_takes_its_merged_ids_with_it(tmp_path):
+    """Ann and Ben merged in HubSpot into 19, which is then deleted (someone archived it by an old id). Neither
+    old id may be linked again by its stored cross-id: both are gone for good."""
+    w = world(tmp_path, "link", [ANN_HS, BEN_HS], [ANN_SF, BEN_SF])
+    w.stage_hubspot("contacts", [{"id": "19", "email": ANN_HS["email"], "lastname": "Lee", "salesforce_id": "0031",
+                                  "hs_merged_object_ids": "11;12"}])
+    w.cycle()
+    w.stage_hubspot("contacts", [{"id": "19", "deleted": True}])
+    w.cycle()
+    w.cycle()
+    assert dead_links(w, {"11", "12", "19"}) == []
+    assert w.links("people") == {}

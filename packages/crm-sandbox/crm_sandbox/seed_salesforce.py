@@ -14,7 +14,7 @@ import numpy as np
 
 from crm_sandbox import words as w
 from crm_sandbox.draws import is_spread_target, spread
-from crm_sandbox.population import Layout, World, days_from_anchor, email_variant, malformed
+from crm_sandbox.population import ANCHOR, Layout, World, days_from_anchor, email_variant, malformed
 from crm_sandbox.salesforce import schema
 from crm_sandbox.salesforce.loader import load_records
 from crm_sandbox.words import INDUSTRY_PAIRS, LEGACY_LEAD_STATUSES, LEGACY_SALESFORCE_INDUSTRIES
@@ -62,9 +62,27 @@ class SalesforceSeeder:
         self.bad: Counter = Counter()
 
     def _load(self, type_name: str, total: int, make: Callable[[np.ndarray], list[dict]]) -> list[str]:
-        ids = load_records(self.directory, type_name, _rows(total, make))
+        def with_history(idx: np.ndarray) -> list[dict]:
+            rows = make(idx)  # some makers keep fewer rows than they were given positions
+            created, modified = self._history(type_name, idx[:len(rows)])
+            for row, c, m in zip(rows, created, modified, strict=True):
+                row.update({"CreatedDate": c, "LastModifiedDate": m, "SystemModstamp": m})
+            return rows
+
+        ids = load_records(self.directory, type_name, _rows(total, with_history))
         self.counts[type_name] += len(ids)
         return ids
+
+    def _history(self, type_name: str, idx: np.ndarray) -> tuple[list[str], list[str]]:
+        """Created over the five years before the anchor day (the org has been in use that long), last modified
+        between then and the anchor; Salesforce's stored form (UTC, milliseconds, +0000)."""
+        anchor = np.datetime64(ANCHOR, "s")
+        span = 5 * 365 * 86400
+        created = anchor - (self.d.below(f"sf-{type_name}-created", idx, span) + 1).astype("timedelta64[s]")
+        age = (anchor - created).astype(np.int64)
+        modified = created + (self.d.unit(f"sf-{type_name}-modified", idx) * age).astype("timedelta64[s]")
+        as_text = lambda t: [f"{v}.000+0000" for v in np.datetime_as_string(t, unit="s").tolist()]  # noqa: E731
+        return as_text(created), as_text(modified)
 
     def run(self) -> dict:
         lay = self.lay

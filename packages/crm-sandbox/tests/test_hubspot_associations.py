@@ -88,3 +88,19 @@ def test_associations_on_create_and_per_object_paging(hs):
     hs.crm.contacts.basic_api.archive(people[1])  # archived records drop out of association reads
     assert [r.to_object_id for r in hs.crm.associations.v4.basic_api.get_page(
         "companies", company, "contacts").results] == people[2:]
+
+
+def test_batch_reads_take_up_to_1000_ids_and_refuse_more(hs):
+    """HubSpot's limit since February 2025 (v3 and v4 association batch reads): 1,000 inputs; 1,001 is a 400."""
+    import pytest
+    from hubspot.crm.associations.v4.exceptions import ApiException
+
+    person = make(hs, "contacts", email=f"{uid()}@x.io")
+    v4 = hs.crm.associations.v4.batch_api
+    ids = [{"id": person}] + [{"id": str(10**12 + n)} for n in range(999)]
+    read = v4.get_page("contacts", "companies", BatchInputPublicFetchAssociationsBatchRequest(inputs=ids))
+    assert read.num_errors == 1000  # read, every one of them (none has a company)
+    with pytest.raises(ApiException) as refused:
+        v4.get_page("contacts", "companies", BatchInputPublicFetchAssociationsBatchRequest(
+            inputs=[*ids, {"id": person}]))
+    assert refused.value.status == 400 and "1000" in refused.value.body

@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 from hubspot import HubSpot
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from crm_sandbox import population, words
 from crm_sandbox.hubspot.values import valid_email
@@ -61,8 +62,8 @@ def read_all(info: dict) -> dict:
                              "FROM Lead")["records"],
         "Contact": sf.query_all("SELECT Id, FirstName, LastName, Email, Title, MailingCity, AccountId, Account.Name, "
                                 "Owner.Email FROM Contact")["records"],
-        "Account": sf.query_all("SELECT Id, Name, Website, Industry, NumberOfEmployees, Owner.Email "
-                                "FROM Account")["records"],
+        "Account": sf.query_all("SELECT Id, Name, Website, Industry, NumberOfEmployees, Owner.Email, CreatedDate, "
+                                "LastModifiedDate, SystemModstamp FROM Account")["records"],
         "Opportunity": sf.query_all("SELECT Name, StageName, Amount, CloseDate, AccountId FROM Opportunity")["records"],
         "Case": sf.query_all("SELECT Subject, Status, Priority, ContactId FROM Case")["records"],
         "Task": sf.query_all("SELECT Subject, ActivityDate, Status, Priority FROM Task")["records"],
@@ -199,6 +200,20 @@ def test_owners_exist_on_both_sides_by_email_and_own_records(seeded):
     assert {norm(c["Owner"]["Email"]) for c in data["Contact"]} & both
     assert {o for o, i in owners.items() if any(c["properties"]["hubspot_owner_id"] == i
                                                 for c in data["contacts"])} & both
+
+
+def test_salesforce_records_have_years_of_history_that_clients_cannot_write(seeded):
+    """Created over five years before the anchor day, modified between creation and then; the API refuses a
+    client's CreatedDate as Salesforce does (the loader alone sets them)."""
+    _, info, data = seeded
+    created = sorted(r["CreatedDate"][:10] for r in data["Account"])
+    assert created[0] >= "2021-01-01" and created[-1] < "2026-01-02"
+    assert len({c[:4] for c in created}) >= 4  # spread over the years, not one seed instant
+    assert all(r["CreatedDate"] <= r["LastModifiedDate"] == r["SystemModstamp"] for r in data["Account"])
+    sf = connect(sandbox_credentials(info))
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.Account.create({"Name": "Backdated", "CreatedDate": "2020-01-01T00:00:00.000+0000"})
+    assert refused.value.content[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
 
 
 def test_same_seed_same_data_and_another_seed_differs(seeded, tmp_path):

@@ -13,7 +13,7 @@ from crm_sandbox.hubspot.store import HubSpotStore
 from crm_sandbox.hubspot.values import now_iso
 from crm_sandbox.hubspot.wire import api, batch_response, hs_json, inputs, json_body
 
-READ_LIMIT = 100  # ids per association batch read (B3.5)
+READ_LIMIT = 1_000  # ids per association batch read, v3 and v4 (HubSpot changelog, February 2025)
 WRITE_LIMIT = 2_000
 PAGE = 500  # associated ids per from-object before paging
 

@@ -19,6 +19,8 @@ def _batches(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
 
 def load_records(directory: Path, type_name: str, rows: Iterable[dict], owner_id: str | None = None) -> list[str]:
     """Insert rows as the org would store them (ids, stamps, defaults, derived fields); no validation.
+    Rows may carry CreatedDate, LastModifiedDate and SystemModstamp (Salesforce's form, as rules.format_datetime
+    writes it) for history; without them a record is stamped now.
 
     Safe while the sandbox runs: ids come from the same counters and SQLite serialises the writers.
     Returns the new ids in input order.
@@ -37,7 +39,7 @@ def load_records(directory: Path, type_name: str, rows: Iterable[dict], owner_id
                     row["OwnerId"] = owner
                 prepared.append(row)
             store.conn.execute("BEGIN IMMEDIATE")
-            ids += store.insert_rows(sobject, prepared, owner)
+            ids += store.insert_rows(sobject, prepared, owner, keep_stamps=True)
             store.conn.execute("COMMIT")
         # Fresh statistics: without them SQLite takes "IsDeleted = 0" for a selective filter and
         # sorts whole tables instead of walking the Id or modification-time index.

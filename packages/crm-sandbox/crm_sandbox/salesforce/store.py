@@ -216,8 +216,12 @@ class SalesforceStore:
             raise SfErrors(errors)
         return row
 
-    def insert_rows(self, sobject: SObject, rows: list[dict], user_id: str | None) -> list[str]:
-        """Insert prepared rows in one statement batch; stamps ids, audit fields and derived values."""
+    def insert_rows(self, sobject: SObject, rows: list[dict], user_id: str | None,
+                    keep_stamps: bool = False) -> list[str]:
+        """Insert prepared rows in one statement batch; stamps ids, audit fields and derived values.
+
+        keep_stamps (the direct loader only, never the API): rows carrying CreatedDate / LastModifiedDate /
+        SystemModstamp keep them, so a seeded org can have years of history."""
         ids = self.allocate_ids(sobject, len(rows))
         if sobject.name == "Case":
             self._number_cases(rows)
@@ -225,8 +229,10 @@ class SalesforceStore:
         cols = self.columns[sobject.name]
         params = []
         for rid, row in zip(ids, rows, strict=True):
-            row.update({"Id": rid, "IsDeleted": 0, "CreatedDate": stamp, "LastModifiedDate": stamp,
-                        "SystemModstamp": stamp})
+            created = (row.get("CreatedDate") if keep_stamps else None) or stamp
+            modified = (row.get("LastModifiedDate") if keep_stamps else None) or created
+            row.update({"Id": rid, "IsDeleted": 0, "CreatedDate": created, "LastModifiedDate": modified,
+                        "SystemModstamp": (row.get("SystemModstamp") if keep_stamps else None) or modified})
             if "CreatedById" in row:
                 row["CreatedById"] = row["LastModifiedById"] = user_id
             derive(sobject, row)
