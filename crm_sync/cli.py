@@ -33,6 +33,12 @@ def _run(args: argparse.Namespace) -> int:
     return run_cycle(args.config, verbose=args.verbose)
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    from crm_sync.runner import run_backfill
+
+    return run_backfill(args.config, again=args.again, first=args.first, last=args.last)
+
+
 def _reconcile(args: argparse.Namespace) -> int:
     from crm_sync.runner import run_reconcile
 
@@ -71,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
     run.add_argument("--verbose", action="store_true", help="print Dagster's event log (every step's events)")
     run.set_defaults(func=_run)
+
+    backfill = sub.add_parser("backfill", help="the initial sync by creation-time partitions, with progress; run "
+                              "it again to resume")
+    backfill.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
+    backfill.add_argument("--from", dest="first", help="first partition key (e.g. 2023-01-01)")
+    backfill.add_argument("--to", dest="last", help="last partition key")
+    backfill.add_argument("--again", action="store_true", help="read partitions already read as well")
+    backfill.set_defaults(func=_backfill)
 
     reconcile = sub.add_parser("reconcile", help="read both CRMs whole, report what disagrees with the last sync "
                                "(sync.drift, by cause) and heal it")

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from dagster import (
+    AssetKey,
     AssetSelection,
     DefaultScheduleStatus,
     Definitions,
@@ -20,7 +21,7 @@ from dagster import (
 )
 
 from crm_sync.config import load_config
-from crm_sync.defs.assets import RECONCILE_TAG, build_assets
+from crm_sync.defs.assets import LOOKUPS, RECONCILE_TAG, Backfill, build_assets
 from crm_sync.defs.checks import pair_checks
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
 from crm_sync.engine.mapping import pair_specs
@@ -32,19 +33,29 @@ def build_definitions(config_path: str | Path = "sync.yaml") -> Definitions:
     assets = build_assets(config)
     checks = [c for spec in pair_specs(config) for c in pair_checks(spec)]
     # DuckDB takes one writing process per file: every step of a cycle runs in this one process.
-    sync_cycle = define_asset_job("sync_cycle", selection=AssetSelection.all(), executor_def=in_process_executor,
+    incremental = AssetSelection.all() - AssetSelection.groups("backfill")
+    sync_cycle = define_asset_job("sync_cycle", selection=incremental, executor_def=in_process_executor,
                                   description="One sync cycle: extract both sides, link, plan, validate, load.")
+    plan = Backfill(config)
+    lookups = AssetSelection.assets(*[AssetKey([system, "raw", obj]) for system, obj in sorted(LOOKUPS)])
+    backfill = define_asset_job(
+        "backfill", selection=AssetSelection.groups("backfill", "plan", "load") | lookups,
+        partitions_def=plan.partitions_def, executor_def=in_process_executor,
+        description="The initial sync, by creation-time partitions (backfill.partitions_per_run a run): read both "
+                    "sides' records created in the window, link, plan, validate, load. Creates wait until every "
+                    "partition is read; the incremental cycle starts where the backfill began.")
     schedule = ScheduleDefinition(name="sync_cycle_schedule", job=sync_cycle, cron_schedule=config.schedule.cron,
                                   default_status=DefaultScheduleStatus.STOPPED)
     reconcile = define_asset_job(
-        "reconcile", selection=AssetSelection.all(), executor_def=in_process_executor, tags={RECONCILE_TAG: "true"},
+        "reconcile", selection=incremental, executor_def=in_process_executor, tags={RECONCILE_TAG: "true"},
         description="The safety net: read both CRMs whole, compare every linked pair with the shadow, record what "
                     "disagrees in sync.drift (counts by cause in the plan's metadata) and heal it.")
     reconcile_schedule = ScheduleDefinition(name="reconcile_schedule", job=reconcile,
                                             cron_schedule=config.schedule.reconcile_cron,
                                             default_status=DefaultScheduleStatus.STOPPED)
     return Definitions(
-        assets=assets, asset_checks=checks, jobs=[sync_cycle, reconcile], schedules=[schedule, reconcile_schedule],
+        assets=assets, asset_checks=checks, jobs=[sync_cycle, reconcile, backfill],
+        schedules=[schedule, reconcile_schedule],
         resources={"sync_config": SyncConfigResource(path=config_path),
                    "state": SyncStateResource(config_path=config_path),
                    "salesforce": SalesforceResource(config_path=config_path),

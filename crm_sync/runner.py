@@ -61,6 +61,137 @@ def run_cycle(config_path: str, verbose: bool = False) -> int:
     return 0 if outcome.success else 1
 
 
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+
+
+@dataclass
+class BackfillBatch:
+    partitions: list[str]
+    run_id: str
+    success: bool
+    rows_read: int
+    writes: int
+    api_calls: int
+    error: str | None = None
+
+
+def backfill_batches(config_path: str | Path, instance: DagsterInstance | None = None, again: bool = False,
+                     first: str | None = None, last: str | None = None):
+    """Run the backfill job over its partitions, backfill.partitions_per_run a run, oldest first; yields a
+    BackfillBatch per run, then stops at the first run that fails. Partitions already read are skipped (unless
+    again): running `crm-sync backfill` again resumes."""
+    from crm_sync.definitions import build_definitions
+
+    config = load_config(Path(config_path))
+    job = build_definitions(str(config_path)).resolve_job_def("backfill")
+    keys = [k for k in job.partitions_def.get_partition_keys() if (first is None or k >= first)
+            and (last is None or k <= last)]
+    con = db.connect(config.state_path)
+    try:
+        done = {k for (k,) in con.execute("SELECT partition_key FROM sync.backfill_reads GROUP BY ALL").fetchall()}
+    finally:
+        con.close()
+    todo = keys if again else [k for k in keys if k not in done]
+    size = config.backfill.partitions_per_run
+    instance = instance or DagsterInstance.ephemeral()
+    for start in range(0, len(todo), size):
+        batch = todo[start:start + size]
+        # A run takes a contiguous range: split where a partition in between was done already.
+        for part in _contiguous(batch, keys):
+            result = job.execute_in_process(
+                tags={RANGE_START: part[0], RANGE_END: part[-1]}, instance=instance, raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+            yield _batch_figures(config, part, result)
+            if not result.success:
+                return
+
+
+def _contiguous(batch: list[str], keys: list[str]) -> list[list[str]]:
+    parts: list[list[str]] = []
+    for k in batch:
+        if parts and keys.index(k) == keys.index(parts[-1][-1]) + 1:
+            parts[-1].append(k)
+        else:
+            parts.append([k])
+    return parts
+
+
+def _batch_figures(config, part: list[str], result) -> BackfillBatch:
+    con = db.connect(config.state_path)
+    try:
+        marks = ", ".join("?" for _ in part)
+        rows = con.execute(f"SELECT COALESCE(sum(rows_read), 0) FROM sync.backfill_reads WHERE partition_key IN "
+                           f"({marks})", part).fetchone()[0]
+        writes = con.execute("SELECT count(*) FROM sync.audit WHERE run_id = ?", [result.run_id]).fetchone()[0]
+        calls = con.execute("SELECT COALESCE(sum(calls), 0) FROM sync.api_usage WHERE run_id = ?",
+                            [result.run_id]).fetchone()[0]
+    finally:
+        con.close()
+    error = None
+    if not result.success:
+        failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        error = str(failures[0].event_specific_data.error.message).strip() if failures else "the run failed"
+    return BackfillBatch(part, result.run_id, result.success, int(rows), int(writes), int(calls), error)
+
+
+def run_backfill(config_path: str, again: bool = False, first: str | None = None, last: str | None = None) -> int:
+    """`crm-sync backfill`: the backfill job partition range by range, with progress (rich) on the terminal."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=False)
+    try:
+        config = load_config(Path(config_path))
+        from crm_sync.definitions import build_definitions
+
+        keys = build_definitions(str(config_path)).resolve_job_def("backfill").partitions_def.get_partition_keys()
+    except ConfigError as exc:
+        print(f"crm-sync backfill: {exc}", file=sys.stderr)
+        return 2
+    wanted = [k for k in keys if (first is None or k >= first) and (last is None or k <= last)]
+    totals = {"rows": 0, "writes": 0, "calls": 0}
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("left"), TimeRemainingColumn()]
+    with Progress(*columns, console=console) as progress:
+        overall = progress.add_task(f"backfill ({config.backfill.partition}ly partitions)", total=len(wanted))
+        for batch in backfill_batches(config_path, again=again, first=first, last=last):
+            totals["rows"] += batch.rows_read
+            totals["writes"] += batch.writes
+            totals["calls"] += batch.api_calls
+            label = batch.partitions[0] if len(batch.partitions) == 1 else f"{batch.partitions[0]} .. " \
+                                                                            f"{batch.partitions[-1]}"
+            task = progress.add_task(f"  {label}", total=len(batch.partitions), completed=len(batch.partitions))
+            progress.update(task, description=f"  {label}: {batch.rows_read:,} read, {batch.writes:,} written, "
+                                              f"{batch.api_calls:,} API calls" + ("" if batch.success else " FAILED"))
+            progress.update(overall, advance=len(batch.partitions) if batch.success else 0,
+                            description=f"backfill: {totals['rows']:,} read, {totals['writes']:,} written, "
+                                        f"{totals['calls']:,} API calls")
+            if not batch.success:
+                progress.stop()
+                done = progress.tasks[overall].completed
+                print(f"crm-sync backfill stopped in {label} ({done:.0f} of {len(wanted)} partitions done): "
+                      f"{batch.error}\nNothing of the failed range is lost: run `crm-sync backfill` again "
+                      "to resume from it.", file=sys.stderr)
+                return 1
+        progress.update(overall, completed=len(wanted))
+    con = db.connect(config.state_path)
+    try:
+        links = dict(con.execute("SELECT pair, count(*) FROM sync.links GROUP BY ALL ORDER BY ALL").fetchall())
+    finally:
+        con.close()
+    print(f"Backfill done: {totals['rows']:,} records read, {totals['writes']:,} writes, {totals['calls']:,} API "
+          f"calls; links {links}. The incremental cycle (`crm-sync run`, the schedule) takes over from where the "
+          "backfill began.")
+    return 0
+
+
 def run_reconcile(config_path: str, verbose: bool = False) -> int:
     """`crm-sync reconcile`: the reconcile job, then what it found by cause and what it healed."""
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Literal
 
@@ -157,11 +158,22 @@ class Schedule(Strict):
         return value
 
 
+class BackfillSettings(Strict):
+    """The initial sync as partitions of creation time (the `backfill` job, `crm-sync backfill`)."""
+
+    start: dt.date = Field(default=dt.date(2021, 1, 1), description="the first partition begins here; it also "
+                           "takes every record created before")
+    partition: Literal["month", "week", "day"] = "month"
+    partitions_per_run: int = Field(default=6, ge=1, description="partitions one run reads, links, plans and "
+                                    "loads together (BackfillPolicy.multi_run)")
+
+
 class SyncConfig(Strict):
     connections: Connections = Field(default_factory=Connections)
     state_path: Path = Path("data/state/crm_sync.duckdb")
     schedule: Schedule = Field(default_factory=Schedule)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     pairs: dict[str, PairConfig]
 
     @model_validator(mode="after")

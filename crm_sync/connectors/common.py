@@ -119,6 +119,10 @@ class Connector(Protocol):
                      settled_until: datetime | None = None) -> Iterator[pd.DataFrame]:
         """Records changed since `since` (all records when None), deletes where the CRM reads them so."""
 
+    def read_created(self, obj: str, fields: list[str], start: datetime | None,
+                     end: datetime | None) -> Iterator[pd.DataFrame]:
+        """Live records created in [start, end), for a backfill partition (None: unbounded)."""
+
     def read_deleted(self, obj: str, fields: list[str]) -> Iterator[pd.DataFrame]:
         """Deleted records that the change read does not return (HubSpot's archived list)."""
 

@@ -154,6 +154,15 @@ class HubSpotConnector:
         for page in pages:
             yield columns.frame(page)
 
+    def read_created(self, obj: str, fields: list[str], start: datetime | None,
+                     end: datetime | None) -> Iterator[pd.DataFrame]:
+        """Staging frames of the live records created in [start, end) (a backfill partition), by search on
+        createdate (200 a page). Association columns other than primary-company properties are not in them:
+        read them with read_associations for the ids read."""
+        columns = _Columns(obj, fields)
+        for page in self.extract_created(obj, columns.wanted, start, end):
+            yield columns.frame(page)
+
     def read_deleted(self, obj: str, fields: list[str]) -> Iterator[pd.DataFrame]:
         """Archived records (archived=True, stamped with archivedAt), listed whole."""
         if obj == "owners":
@@ -261,25 +270,37 @@ class HubSpotConnector:
             # records a call a million records take 10,000 of a portal's 625,000+ daily calls.
             yield from self._list(object_type, properties, archived=False, associations=associations)
             return
-        modified = modified_property(object_type)
-        wanted = list(dict.fromkeys([*properties, modified]))
-        limit = max(1, min(page_size, SEARCH_PAGE))
-        # Every page is a fresh search from the last timestamp seen (skipping ids already returned at exactly
-        # that instant), not an `after` offset: offsets shift when a record read earlier is modified meanwhile
-        # (the record behind it is skipped), and one query can never page past 10,000 results.
         windows = [(epoch_ms(lo), epoch_ms(hi) if hi else None) for lo, hi in read_windows(since, overlap,
                                                                                           settled_until)]
+        yield from self._walk(object_type, properties, modified_property(object_type), windows, page_size)
+
+    def extract_created(self, object_type: str, properties: list[str], start: datetime | None,
+                        end: datetime | None, page_size: int = 200) -> Iterator[list[dict]]:
+        """Pages of flat records created in [start, end) (None: unbounded), by search on createdate."""
+        lo = epoch_ms(start) if start else 0
+        yield from self._walk(object_type, properties, "createdate", [(lo, epoch_ms(end) - 1 if end else None)],
+                              page_size)
+
+    def _walk(self, object_type: str, properties: list[str], stamp: str, windows: list[tuple[int, int | None]],
+              page_size: int) -> Iterator[list[dict]]:
+        """Search pages over windows of the `stamp` datetime property (inclusive bounds, epoch ms), in stamp order.
+
+        Every page is a fresh search from the last timestamp seen (skipping ids already returned at exactly
+        that instant), not an `after` offset: offsets shift when a record read earlier is modified meanwhile
+        (the record behind it is skipped), and one query can never page past 10,000 results."""
+        wanted = list(dict.fromkeys([*properties, modified_property(object_type), stamp]))
+        limit = max(1, min(page_size, SEARCH_PAGE))
         bound, op, seen = windows[0][0], "GTE", set()  # seen: (id, stamp) at the bound
         instant, after = None, 0  # set while walking one instant by id
         while True:
             if instant is None:
-                groups, sort = _window_groups(modified, windows, bound, op), modified
+                groups, sort = _window_groups(stamp, windows, bound, op), stamp
                 if not groups:
                     return
             else:
-                groups = [[_filter(modified, "EQ", instant), _filter("hs_object_id", "GT", after)]]
+                groups = [[_filter(stamp, "EQ", instant), _filter("hs_object_id", "GT", after)]]
                 sort = "hs_object_id"
-            stamped = [(r, _stamp(r, modified)) for r in self._search_page(object_type, groups, sort, wanted, limit)]
+            stamped = [(r, _stamp(r, stamp)) for r in self._search_page(object_type, groups, sort, wanted, limit)]
             fresh = [r for r, t in stamped if (r["id"], t) not in seen]
             if fresh:
                 yield [_flat(r, properties) for r in fresh]

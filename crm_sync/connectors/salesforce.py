@@ -271,6 +271,14 @@ class SalesforceConnector:
         for page in self.extract(obj, fields, since=since, overlap=overlap, settled_until=settled_until):
             yield _staging_frame(page, fields)
 
+    def read_created(self, obj: str, fields: list[str], start: datetime | None,
+                     end: datetime | None) -> Iterator[pd.DataFrame]:
+        """Staging frames of the live records created in [start, end) (a backfill partition; None: unbounded):
+        REST keyset pages of 2,000, or one Bulk API 2.0 query when the window holds more than bulk_threshold."""
+        for page in self.extract(obj, fields, since=None, overlap=timedelta(0), include_deleted=False,
+                                 created=(start, end)):
+            yield _staging_frame(page, fields)
+
     def read_deleted(self, obj: str, fields: list[str]) -> Iterator[pd.DataFrame]:
         """Nothing apart: the change read returns deleted records (IsDeleted) already."""
         return iter(())
@@ -338,7 +346,8 @@ class SalesforceConnector:
 
     def extract(self, sobject: str, fields: list[str], since: datetime | None, overlap: timedelta,
                 include_deleted: bool = True, page_size: int = 2000,
-                settled_until: datetime | None = None) -> Iterator[list[dict]]:
+                settled_until: datetime | None = None,
+                created: tuple[datetime | None, datetime | None] | None = None) -> Iterator[list[dict]]:
         """Pages of flat records (Id, fields, SystemModstamp, LastModifiedDate, IsDeleted) changed since `since`
         (less the overlap; with settled_until, the windows of `read_windows`).
 
@@ -347,8 +356,9 @@ class SalesforceConnector:
         """
         sobject = _ident(sobject)
         select = _select_list(fields)
-        if since is None and self._count(sobject, include_deleted) > self.bulk_threshold:
-            yield from self._bulk_pages(sobject, select, include_deleted)
+        where = _created_filter(created)
+        if since is None and self._count(sobject, include_deleted, where) > self.bulk_threshold:
+            yield from self._bulk_pages(sobject, select, include_deleted, where)
             return
         # Keyset paging, not nextRecordsUrl: every page is a fresh query continuing after (SystemModstamp, Id),
         # so no server cursor can expire (locators die after ~15 idle minutes and an org keeps only a few per
@@ -357,7 +367,7 @@ class SalesforceConnector:
         windows = read_windows(since, overlap, settled_until) if since is not None else []
         last: tuple[str, str] | None = None
         while True:
-            records = self._page(sobject, select, windows, last, limit, include_deleted)
+            records = self._page(sobject, select, windows, last, limit, include_deleted, where)
             if records:
                 yield records
             if len(records) < limit:
@@ -365,9 +375,9 @@ class SalesforceConnector:
             last = (records[-1]["SystemModstamp"], records[-1]["Id"])
 
     def _page(self, sobject: str, select: list[str], windows: list[Window], last: tuple[str, str] | None,
-              limit: int, include_deleted: bool) -> list[dict]:
+              limit: int, include_deleted: bool, created: str = "") -> list[dict]:
         soql = format_soql("SELECT {:literal} FROM {:literal}", ", ".join(select), sobject)
-        where = []
+        where = [created] if created else []
         if windows:
             ranges = [format_soql("SystemModstamp >= {:literal}", _soql_datetime(lo))
                       + (format_soql(" AND SystemModstamp <= {:literal}", _soql_datetime(hi)) if hi else "")
@@ -386,15 +396,18 @@ class SalesforceConnector:
             rows += result["records"]
         return [_pick(_flatten(r), select) for r in rows]
 
-    def _count(self, sobject: str, include_deleted: bool) -> int:
-        result = self.sf.query(format_soql("SELECT COUNT() FROM {:literal}", sobject), include_deleted=include_deleted)
+    def _count(self, sobject: str, include_deleted: bool, where: str = "") -> int:
+        soql = format_soql("SELECT COUNT() FROM {:literal}", sobject) + (f" WHERE {where}" if where else "")
+        result = self.sf.query(soql, include_deleted=include_deleted)
         return int(result["totalSize"])
 
-    def _bulk_pages(self, sobject: str, select: list[str], include_deleted: bool) -> Iterator[list[dict]]:
+    def _bulk_pages(self, sobject: str, select: list[str], include_deleted: bool,
+                    where: str = "") -> Iterator[list[dict]]:
         types = {f["name"].lower(): f["type"] for f in self.describe(sobject)["fields"]}
         handler = getattr(self.sf.bulk2, sobject)
         run = handler.query_all if include_deleted else handler.query
         soql = format_soql("SELECT {:literal} FROM {:literal}", ", ".join(select), sobject)
+        soql += f" WHERE {where}" if where else ""
         for text in run(soql, max_records=BULK_PAGE, wait=self.bulk_wait):
             rows = list(csv.DictReader(io.StringIO(text)))
             if rows:
@@ -485,6 +498,14 @@ def _staging_frame(records: list[dict], fields: list[str]) -> pd.DataFrame:
     frame["cursor_at"] = pd.to_datetime(frame["cursor_at"], utc=True, format="ISO8601")
     frame["modified_at"] = pd.to_datetime(frame["modified_at"], utc=True, format="ISO8601")
     return frame
+
+
+def _created_filter(created: tuple[datetime | None, datetime | None] | None) -> str:
+    """SOQL condition for records created in [start, end) ("" when unbounded)."""
+    start, end = created or (None, None)
+    parts = ([format_soql("CreatedDate >= {:literal}", _soql_datetime(start))] if start else []) + (
+        [format_soql("CreatedDate < {:literal}", _soql_datetime(end))] if end else [])
+    return " AND ".join(parts)
 
 
 def _ident(name: str) -> str:

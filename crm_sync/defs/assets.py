@@ -6,12 +6,24 @@ report. The decisions are the engine's, the HTTP the connectors'.
 
 import datetime as dt
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    DailyPartitionsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    MonthlyPartitionsDefinition,
+    TimeWindowPartitionsDefinition,
+    WeeklyPartitionsDefinition,
+    asset,
+)
 
 from crm_sync.config import SyncConfig
+from crm_sync.config.models import ASSOCIATION_PREFIX, BackfillSettings
 from crm_sync.connectors.common import ApiUsage
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
-from crm_sync.engine import associations, metadata, outbox, staging
+from crm_sync.engine import associations, backfill, metadata, outbox, staging
 from crm_sync.engine.link import link_pair
 from crm_sync.engine.mapping import PairSpec, extract_fields, pair_specs
 from crm_sync.engine.plan import plan_pair
@@ -89,33 +101,99 @@ def extract_asset(system: str, obj: str, fields: list[str], cross_id: str | None
     return _extract
 
 
+LOOKUPS = {("hubspot", "owners"), ("salesforce", "User")}  # read whole by their incremental extracts
+
+
+def backfill_partitions(settings: BackfillSettings) -> TimeWindowPartitionsDefinition:
+    """Creation-time partitions from backfill.start to the current period (included)."""
+    kind = {"month": MonthlyPartitionsDefinition, "week": WeeklyPartitionsDefinition,
+            "day": DailyPartitionsDefinition}[settings.partition]
+    return kind(start_date=settings.start.isoformat(), end_offset=1)
+
+
+class Backfill:
+    """What the backfill's assets share: the partitions and the objects every partition reads."""
+
+    def __init__(self, config: SyncConfig):
+        self.partitions_def = backfill_partitions(config.backfill)
+        self.policy = BackfillPolicy.multi_run(config.backfill.partitions_per_run)
+        self.objects = [k for k in extract_fields(pair_specs(config)) if k not in LOOKUPS]
+
+    def partitions(self) -> list[tuple[str, dt.datetime]]:
+        return [(k, self.partitions_def.time_window_for_partition_key(k).start)
+                for k in self.partitions_def.get_partition_keys()]
+
+    def asset_keys(self) -> list[AssetKey]:
+        return [AssetKey([system, "backfill", obj]) for system, obj in self.objects]
+
+
+def backfill_asset(system: str, obj: str, fields: list[str], cross_id: str | None, plan: Backfill):
+    @asset(key=[system, "backfill", obj], group_name="backfill", kinds={system, "duckdb"},
+           partitions_def=plan.partitions_def, backfill_policy=plan.policy,
+           description=f"The initial sync of {system} {obj}: the live records created in the partitions' window "
+                       f"(the first partition reaches back without limit, none past the backfill's start), "
+                       f"staged like any read into raw_{system}.{obj}.")
+    def _backfill(context: AssetExecutionContext, sync_config: SyncConfigResource, state: SyncStateResource,
+                  salesforce: SalesforceResource, hubspot: HubSpotResource) -> MaterializeResult:
+        connector, run_id = (salesforce if system == "salesforce" else hubspot).connector, context.run.run_id
+        calls = CallsDuring(connector.usage)
+        now = dt.datetime.now(dt.UTC)
+        span = context.partition_time_window
+        keys = context.partition_keys
+        with state.connect() as con:
+            began = backfill.begin(con, now, plan.objects, run_id)
+            window = backfill.window(span.start, span.end, keys[0] == plan.partitions_def.get_first_partition_key(),
+                                     began)
+            if cross_id is not None and metadata.is_due(con, system, obj, now):
+                connector.ensure_cross_id(obj, cross_id)
+                metadata.store(con, system, obj, connector.field_metadata(obj), run_id, now)
+            rows = 0 if window.empty else sum(
+                staging.stage(con, system, obj, frame, run_id)
+                for frame in connector.read_created(obj, fields, window.start, window.end))
+            columns = [f for f in fields if f.startswith(ASSOCIATION_PREFIX)]
+            ids = staging.changed_ids(con, system, obj, run_id) if columns and rows else []
+            for frame in connector.read_associations(obj, columns, ids):
+                staging.set_columns(con, system, obj, frame, run_id)
+            backfill.record_read(con, keys, system, obj, window, rows, run_id)
+            outbox.record_usage(con, run_id, system, calls.snapshot())
+        stats = {"rows_read": rows, "partitions": len(keys), "window_start": str(window.start or "(unbounded)"),
+                 "window_end": str(window.end), "association_reads": len(ids)}
+        return _result(stats, calls.snapshot())
+
+    return _backfill
+
+
 def _extract_keys(spec: PairSpec) -> list[AssetKey]:
     keys = [AssetKey(["hubspot", "raw", spec.hubspot_object]), AssetKey(["hubspot", "raw", "owners"]),
             AssetKey(["salesforce", "raw", "User"])]
     return keys + [AssetKey(["salesforce", "raw", o]) for o in (*spec.salesforce_objects, *spec.salesforce_children)]
 
 
-def plan_asset(spec: PairSpec, after: list[AssetKey]):
+def plan_asset(spec: PairSpec, after: list[AssetKey], plan: Backfill):
     @asset(key=["sync", "plan", spec.name], group_name="plan", kinds={"duckdb"},
-           deps=_extract_keys(spec) + after,
+           deps=_extract_keys(spec) + [k for k in plan.asset_keys() if _reads_for(k, spec)] + after,
            description=f"Links {spec.hubspot_object} to {', '.join(spec.salesforce_objects)} (stored ids, then "
                        f"{spec.match_kind or 'stored ids only'}), plans the three-way diff into sync.outbox and "
                        "validates outgoing values against live metadata (pandera).")
     def _plan(context: AssetExecutionContext, state: SyncStateResource) -> MaterializeResult:
         run_id = context.run.run_id
         with state.connect() as con:
-            links = link_pair(con, spec, run_id)
-            plan = plan_pair(con, spec, run_id, sides_built=True, reconcile=is_reconcile(context))
+            # While a backfill has partitions unread, a record not read yet could make a natural key ambiguous or
+            # be the counterpart a create would duplicate: matching by key and creates wait for the last one.
+            unread = backfill.unread(con, plan.partitions(), plan.objects)
+            links = link_pair(con, spec, run_id, by_key=unread == 0)
+            result = plan_pair(con, spec, run_id, sides_built=True, reconcile=is_reconcile(context),
+                               creates=unread == 0)
             valid_sf = validate_outgoing(con, spec.name, "salesforce", run_id)
             valid_hs = validate_outgoing(con, spec.name, "hubspot", run_id)
         stats = {**{f"links_{k}": v for k, v in links.as_dict().items()},
-                 **{k: v for k, v in plan.as_dict().items() if k != "by_field"},
+                 **{k: v for k, v in result.as_dict().items() if k != "by_field"}, "backfill_reads_left": unread,
                  "quarantined_salesforce": valid_sf.invalid_ops, "quarantined_hubspot": valid_hs.invalid_ops}
-        result = _result(stats)
-        result.metadata["changes_by_field"] = _table(plan.by_field) if plan.by_field else MetadataValue.md("(none)")
+        out = _result(stats)
+        out.metadata["changes_by_field"] = _table(result.by_field) if result.by_field else MetadataValue.md("(none)")
         if is_reconcile(context):
-            result.metadata["drift_by_cause"] = _table(plan.drift) if plan.drift else MetadataValue.md("(none)")
-        return result
+            out.metadata["drift_by_cause"] = _table(result.drift) if result.drift else MetadataValue.md("(none)")
+        return out
 
     return _plan
 
@@ -154,14 +232,24 @@ def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
     return _load
 
 
+def _reads_for(key: AssetKey, spec: PairSpec) -> bool:
+    system, _, obj = key.path
+    objects = ({spec.hubspot_object} if system == "hubspot"
+               else {*spec.salesforce_objects, *spec.salesforce_children})
+    return obj in objects
+
+
 def build_assets(config: SyncConfig) -> list:
-    """The asset graph for the configured pairs. Loads of earlier pairs come first (companies before people)."""
+    """The asset graph for the configured pairs. Loads of earlier pairs come first (companies before people).
+    The backfill's partitioned reads feed the same plans and loads as the incremental extracts."""
     specs = pair_specs(config)
-    assets = [extract_asset(system, obj, fields, cross_id)
-              for (system, obj), (fields, cross_id) in extract_fields(specs).items()]
+    plan = Backfill(config)
+    fields = extract_fields(specs)
+    assets = [extract_asset(system, obj, f, cross_id) for (system, obj), (f, cross_id) in fields.items()]
+    assets += [backfill_asset(system, obj, *fields[(system, obj)], plan) for system, obj in plan.objects]
     previous_loads: list[AssetKey] = []
     for spec in specs:
-        assets.append(plan_asset(spec, previous_loads))
+        assets.append(plan_asset(spec, previous_loads, plan))
         loads = [AssetKey(["salesforce", "load", spec.name]), AssetKey(["hubspot", "load", spec.name])]
         assets += [load_asset(spec, "salesforce", previous_loads), load_asset(spec, "hubspot", previous_loads)]
         previous_loads = loads

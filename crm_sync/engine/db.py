@@ -52,6 +52,12 @@ CREATE TABLE IF NOT EXISTS sync.drift (
     run_id VARCHAR, pair VARCHAR, hubspot_id VARCHAR, salesforce_object VARCHAR, salesforce_id VARCHAR,
     field VARCHAR, cause VARCHAR, hubspot_value VARCHAR, salesforce_value VARCHAR, shadow_hubspot VARCHAR,
     shadow_salesforce VARCHAR, healed BOOLEAN DEFAULT false, found_at TIMESTAMPTZ DEFAULT current_timestamp);
+CREATE TABLE IF NOT EXISTS sync.backfill (
+    started_at TIMESTAMPTZ, run_id VARCHAR, recorded_at TIMESTAMPTZ DEFAULT current_timestamp);
+CREATE TABLE IF NOT EXISTS sync.backfill_reads (
+    partition_key VARCHAR, system VARCHAR, object VARCHAR, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,
+    rows_read BIGINT, run_id VARCHAR, read_at TIMESTAMPTZ DEFAULT current_timestamp,
+    PRIMARY KEY (partition_key, system, object));
 CREATE TABLE IF NOT EXISTS sync.audit (
     run_id VARCHAR, op_id VARCHAR, target VARCHAR, object VARCHAR, action VARCHAR, target_id VARCHAR,
     payload JSON, response JSON, success BOOLEAN, sent_at TIMESTAMPTZ DEFAULT current_timestamp);

@@ -67,8 +67,11 @@ def build_sides(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> None:
     b.execute(con, "CREATE OR REPLACE TEMP TABLE _sf AS " + " UNION ALL ".join(parts))
 
 
-def link_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str) -> LinkResult:
-    """Update sync.links for one pair from the current tables; all in one transaction."""
+def link_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, by_key: bool = True) -> LinkResult:
+    """Update sync.links for one pair from the current tables; all in one transaction.
+
+    by_key False (a backfill with partitions unread): no match by natural key yet, since a record not read
+    yet could make the key ambiguous; stored cross-ids link at once."""
     result = LinkResult()
     build_sides(con, spec)
     p = spec.name
@@ -76,7 +79,7 @@ def link_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str) -> Li
         result.moved_conversion = _move_conversions(con, p, run_id)
         result.moved_merge = _move_salesforce_merges(con, spec, run_id) + _move_hubspot_merges(con, spec, run_id)
         result.by_stored_id = _link_stored_ids(con, p, run_id)
-        result.by_key, result.ambiguous = _link_by_key(con, p, run_id) if spec.match_kind else (0, 0)
+        result.by_key, result.ambiguous = _link_by_key(con, p, run_id) if spec.match_kind and by_key else (0, 0)
     return result
 
 

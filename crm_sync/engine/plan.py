@@ -40,6 +40,7 @@ class PlanResult:
     superseded: int = 0
     drift: dict = field(default_factory=dict)  # reconcile: disagreements by cause (engine/reconcile.py)
     drift_healed: int = 0
+    creates_waiting: int = 0  # records to create once every backfill partition is read
     skipped: int = 0  # values decided but not written, each with a sync.errors row (kind 'skipped')
     by_field: dict = field(default_factory=dict)
 
@@ -53,12 +54,13 @@ def ensure_lookup_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full: bool = False,
-              sides_built: bool = False, reconcile: bool = False) -> PlanResult:
+              sides_built: bool = False, reconcile: bool = False, creates: bool = True) -> PlanResult:
     """Write this pair's planned operations to sync.outbox (and agreeing values to sync.shadow).
 
     full: compare every link, not only those with changes since the last plan.
     reconcile (implies full): first record every disagreement in sync.drift with its cause (engine/reconcile.py).
     sides_built: link_pair just built this pair's _hs/_sf on this connection (they do not depend on links).
+    creates: False while a backfill has partitions unread (engine/backfill.py); the creates wait.
     """
     full = full or reconcile
     result = PlanResult()
@@ -107,7 +109,7 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
                         "hs_val VARCHAR, sf_val VARCHAR, hs_new VARCHAR, sf_new VARCHAR, write_sf BOOLEAN, "
                         "write_hs BOOLEAN)")
         _update_ops(con, spec, b, to_sf, to_hs)
-        _create_ops(con, spec, b, h2s, s2h, to_sf, to_hs)
+        result.creates_waiting = _create_ops(con, spec, b, h2s, s2h, to_sf, to_hs, allowed=creates)
         counts = dict(b.execute(con, "SELECT target || ':' || action, count(*) FROM _plan_ops GROUP BY 1").fetchall())
         result.updates_salesforce = counts.get("salesforce:update", 0)
         result.updates_hubspot = counts.get("hubspot:update", 0)
@@ -305,8 +307,10 @@ def _update_ops(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> None:
                'deleted on the other side', NULL FROM _delete_ops""")
 
 
-def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, to_hs: str) -> None:
-    """Unlinked records become creates on the other side (upserts keyed by the source id)."""
+def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, to_hs: str,
+                allowed: bool = True) -> int:
+    """Unlinked records become creates on the other side (upserts keyed by the source id). Not allowed (a
+    backfill with partitions still unread): none is planned; returns how many wait."""
     cfg = spec.config
     free_records(con, spec.name)
     ambiguous_keys(con, spec)
@@ -320,9 +324,12 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
                                                                      WHERE system = 'salesforce')
           AND id NOT IN (SELECT record_id FROM _tombstoned WHERE system = 'salesforce')""")
     values = values_sql(spec, linked=False, b=b)
-    if not values or not con.execute("SELECT (SELECT count(*) FROM _creates_sf) + (SELECT count(*) FROM "
-                                     "_creates_hs)").fetchone()[0]:
-        return
+    waiting = con.execute("SELECT (SELECT count(*) FROM _creates_sf) + (SELECT count(*) FROM _creates_hs)"
+                          ).fetchone()[0]
+    if not allowed:
+        return waiting
+    if not values or not waiting:
+        return 0
     b.execute(con, f"""INSERT INTO _plan_ops
         WITH v AS (SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM ({values})),
         sf_rows AS (SELECT hubspot_id, sf_object, sf_field, field, hs_val, hs_as_sf AS sf_new FROM v
@@ -364,6 +371,7 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
                   AND json_extract(payload, {b('$.' + json.dumps(sf_field))}) IS NULL""")
         b.execute(con, f"""UPDATE _plan_ops SET payload = json_merge_patch(json_object({b(sf_field)},
             {b(value)}), payload) WHERE target = 'salesforce' AND action = 'create' AND object = {b(target)}""")
+    return 0
 
 
 def _record_part(value: str) -> str:
