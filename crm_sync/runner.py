@@ -86,9 +86,13 @@ def backfill_batches(config_path: str | Path, instance: DagsterInstance | None =
     job = build_definitions(str(config_path)).resolve_job_def("backfill")
     keys = [k for k in job.partitions_def.get_partition_keys() if (first is None or k >= first)
             and (last is None or k <= last)]
+    from crm_sync.defs.assets import Backfill
+
+    objects = len(Backfill(config).objects)
     con = db.connect(config.state_path)
-    try:
-        done = {k for (k,) in con.execute("SELECT partition_key FROM sync.backfill_reads GROUP BY ALL").fetchall()}
+    try:  # a partition is done once every object of it was read (a run stopped mid-way read only some)
+        done = {k for (k,) in con.execute("SELECT partition_key FROM sync.backfill_reads GROUP BY partition_key "
+                                          "HAVING count(*) = ?", [objects]).fetchall()}
     finally:
         con.close()
     todo = keys if again else [k for k in keys if k not in done]

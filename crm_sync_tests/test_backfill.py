@@ -3,8 +3,10 @@ partitions of a seeded org and portal with years of history, the real clients, t
 
 from __future__ import annotations
 
+import yaml
+
 from crm_sync.runner import backfill_batches, run_backfill
-from crm_sync_tests.sync_harness import call_kind, sync_env
+from crm_sync_tests.sync_harness import call_kind, converged_env, sync_env
 
 # Monthly partitions from 2021 (the seed's history starts there), two years a run: 3 runs for the whole org.
 BACKFILL = {"backfill": {"start": "2021-01-01", "partition": "month", "partitions_per_run": 24}}
@@ -25,7 +27,7 @@ def writes_sent(env) -> int:
     return sum(n for s in ("salesforce", "hubspot") for k, n in env.usage(s).items() if call_kind(s, k) == "write")
 
 
-def test_partitions_cover_every_record_exactly_once_and_creates_wait_for_the_last(tmp_path, capsys):
+def test_partitions_cover_every_record_once_creates_wait_for_the_last_and_a_rerun_writes_nothing(tmp_path, capsys):
     with sync_env(tmp_path, seed_size=100, seed=21, extra=BACKFILL) as env:
         before = live_ids(env)
         runs = list(backfill_batches(env.config_path))
@@ -50,10 +52,7 @@ def test_partitions_cover_every_record_exactly_once_and_creates_wait_for_the_las
         assert run_backfill(str(env.config_path)) == 0  # everything read: nothing left to run
         assert "0 records read, 0 writes" in capsys.readouterr().out
 
-
-def test_a_partition_run_twice_writes_nothing_the_second_time(tmp_path):
-    with sync_env(tmp_path, seed_size=100, seed=22, extra=BACKFILL) as env:
-        assert all(r.success for r in backfill_batches(env.config_path))
+        # A partition run again (with records in it) reads them again and writes nothing.
         env.converge()
         env.sf_admin("usage/reset")
         env.hs_admin("usage/reset")
@@ -77,12 +76,12 @@ def synced_people(env) -> list[tuple]:
 
 
 def test_the_backfill_converges_to_what_the_incremental_cycle_does(tmp_path):
-    with sync_env(tmp_path / "incremental", seed_size=100, seed=23, extra=BACKFILL) as env:
-        env.converge()
+    # The incremental cycle's converged org and portal of seed 11 are shared by the suite (converged_env).
+    with converged_env(tmp_path / "incremental") as env:
         with env.state() as con:
             incremental_links = dict(con.execute("SELECT pair, count(*) FROM sync.links GROUP BY ALL").fetchall())
         incremental = synced_people(env)
-    with sync_env(tmp_path / "backfill", seed_size=100, seed=23, extra=BACKFILL) as env:
+    with sync_env(tmp_path / "backfill", seed_size=100, seed=11, extra=BACKFILL) as env:
         assert all(r.success for r in backfill_batches(env.config_path))
         env.converge()
         with env.state() as con:
@@ -133,3 +132,46 @@ def test_edits_made_during_the_backfill_reach_the_other_side_after_it(tmp_path):
         assert {hs.crm.contacts.basic_api.get_by_id(h, properties=["jobtitle"]).properties["jobtitle"]
                 for h in hs_ids} == {"Edited Mid Backfill"}
         assert getattr(sf, sf_object).get(sf_id)["Title"] == "Edited Before Its Partition"
+
+
+def assert_converged_cleanly(env) -> None:
+    """The convergence oracle over both CRMs, with no user edits: nothing duplicated, every record linked or
+    explained, no link to a dead record, no value held without its error row."""
+    from crm_sync_tests.convergence import Report, judge
+
+    report = judge(env, env.root / "no-edits.jsonl", Report(seed=0))
+    assert {k: getattr(report, k) for k in ("duplicates", "dead_links", "creates_missing", "held_unexplained")} \
+        == {"duplicates": 0, "dead_links": 0, "creates_missing": 0, "held_unexplained": 0}, report.examples
+
+
+def test_a_spent_allocation_stops_the_backfill_and_the_retry_after_the_day_rolls_over_finishes(tmp_path, capsys):
+    with sync_env(tmp_path, seed_size=100, seed=25, extra=BACKFILL) as env:
+        today = env.sf_admin("usage", method="GET")["today"]
+        env.sf_admin("allocation", {"daily": today + 12})  # enough for the first run's reads, not the backfill
+        assert run_backfill(str(env.config_path)) == 1
+        err = capsys.readouterr().err
+        assert "salesforce daily API limit reached" in err and "partitions done" in err
+        assert "run `crm-sync backfill` again to resume" in err
+        with env.state() as con:
+            read_before = con.execute("SELECT count(DISTINCT partition_key) FROM sync.backfill_reads").fetchone()[0]
+        env.sf_admin("usage/reset")  # the day rolls over
+        env.sf_admin("allocation", {"daily": 100_000})
+        assert run_backfill(str(env.config_path)) == 0
+        with env.state() as con:
+            assert con.execute("SELECT count(DISTINCT partition_key) FROM sync.backfill_reads").fetchone()[0] \
+                > read_before
+        env.converge()
+        assert_converged_cleanly(env)
+
+
+def test_a_spent_run_budget_stops_between_batches_and_the_next_run_goes_on(tmp_path, capsys):
+    budget = {"budget": {"hubspot": {"per_run": 8}}}
+    with sync_env(tmp_path, seed_size=100, seed=26, extra={**BACKFILL, **budget}) as env:
+        assert run_backfill(str(env.config_path)) == 1
+        assert "hubspot API budget of 8 calls for this run is spent" in capsys.readouterr().err
+        raw = yaml.safe_load(env.config_path.read_text())
+        raw["budget"]["hubspot"]["per_run"] = 10_000
+        env.config_path.write_text(yaml.safe_dump(raw))
+        assert run_backfill(str(env.config_path)) == 0
+        env.converge()
+        assert_converged_cleanly(env)

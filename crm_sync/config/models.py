@@ -158,6 +158,22 @@ class Schedule(Strict):
         return value
 
 
+class SideBudget(Strict):
+    """API calls the sync may spend on one CRM. A run stops between batches when one is spent (nothing half
+    written: the writes that landed are recorded) and says how much it did and when it can go on."""
+
+    per_run: int | None = Field(default=None, ge=1, description="calls per run")
+    per_day: int | None = Field(default=None, ge=1, description="calls per UTC day, all of the sync's runs")
+    reserve: float = Field(default=0.0, ge=0.0, lt=1.0, description="share of the org's or portal's daily "
+                           "allocation left for other integrations, read from live usage (Salesforce "
+                           "Sforce-Limit-Info, HubSpot X-HubSpot-RateLimit-Daily headers)")
+
+
+class Budget(Strict):
+    salesforce: SideBudget = Field(default_factory=SideBudget)
+    hubspot: SideBudget = Field(default_factory=SideBudget)
+
+
 class BackfillSettings(Strict):
     """The initial sync as partitions of creation time (the `backfill` job, `crm-sync backfill`)."""
 
@@ -174,6 +190,7 @@ class SyncConfig(Strict):
     schedule: Schedule = Field(default_factory=Schedule)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
+    budget: Budget = Field(default_factory=Budget)
     pairs: dict[str, PairConfig]
 
     @model_validator(mode="after")

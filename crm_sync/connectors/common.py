@@ -162,10 +162,12 @@ class StopRun(Exception):
 
 
 class BudgetExceeded(StopRun):
-    """The per-run API budget is spent; raised before the call that would pass it."""
+    """An API budget (per run, or per day) is spent; raised before the call that would pass it."""
 
-    def __init__(self, system: str, budget: int, calls: int):
-        super().__init__(f"{system} API budget of {budget} calls for this run is spent ({calls} calls made)")
+    def __init__(self, system: str, budget: int, calls: int, period: str = "for this run"):
+        later = "the next run" if period == "for this run" else "tomorrow (UTC)"
+        super().__init__(f"{system} API budget of {budget} calls {period} is spent ({calls} calls made); "
+                         f"it goes on with {later} or a larger budget (sync.yaml budget.{system})")
         self.system, self.budget, self.calls = system, budget, calls
 
 
@@ -177,21 +179,49 @@ class DailyLimitReached(StopRun):
         self.system, self.message = system, message
 
 
-class Meter:
-    """One connector's calls: counted into the (possibly shared) ApiUsage and checked against its own budget."""
+class AllocationReserved(StopRun):
+    """The org's or portal's daily allocation is down to the share kept for other integrations."""
 
-    def __init__(self, system: str, usage: ApiUsage | None, budget: int | None):
+    def __init__(self, system: str, used: int, limit: int, reserve: float, calls: int):
+        super().__init__(f"{system} daily API allocation is down to the reserve kept for other integrations: "
+                         f"{used:,} of {limit:,} used, {reserve:.0%} reserved ({calls} calls made by this run); "
+                         f"resume once the allocation resets")
+        self.system = system
+
+
+class Meter:
+    """One connector's calls: counted into the (possibly shared) ApiUsage and checked, before each call, against
+    its budget per run, the sync's budget per day (spent_today: earlier runs' calls today), and the reserve
+    share of the live daily allocation (observe() takes it from each response)."""
+
+    def __init__(self, system: str, usage: ApiUsage | None, budget: int | None, per_day: int | None = None,
+                 reserve: float = 0.0):
         self.system, self.usage, self.budget = system, usage or ApiUsage(), budget
+        self.per_day, self.reserve, self.spent_today = per_day, reserve, 0
         self.calls = 0
+        self.daily_used: int | None = None
+        self.daily_limit: int | None = None
         self._lock = threading.Lock()
 
+    def observe(self, used: int, limit: int) -> None:
+        """The allocation as the CRM last reported it (calls used today, daily limit)."""
+        with self._lock:
+            self.daily_used, self.daily_limit = used, limit
+
     def call(self, endpoint: str) -> None:
-        """Account for one HTTP call about to be sent; raises BudgetExceeded instead when the budget is spent."""
+        """Account for one HTTP call about to be sent; raises a StopRun instead when a budget is spent."""
         with self._lock:
             # The budget is this connector's own: a shared ApiUsage may also hold the other CRM's calls.
             if self.budget is not None and self.calls >= self.budget:
                 raise BudgetExceeded(self.system, self.budget, self.calls)
+            if self.per_day is not None and self.spent_today + self.calls >= self.per_day:
+                raise BudgetExceeded(self.system, self.per_day, self.spent_today + self.calls, "per day")
+            if self.reserve and self.daily_limit and self.daily_used is not None \
+                    and self.daily_used + 1 > self.daily_limit * (1 - self.reserve):
+                raise AllocationReserved(self.system, self.daily_used, self.daily_limit, self.reserve, self.calls)
             self.calls += 1
+            if self.daily_used is not None:
+                self.daily_used += 1  # until the next response says
         self.usage.count(endpoint)
 
 

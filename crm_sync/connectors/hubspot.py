@@ -66,11 +66,12 @@ class HubSpotConnector:
 
     def __init__(self, base_url: str, access_token: str, usage: ApiUsage | None = None, max_workers: int = 4,
                  budget: int | None = None, ten_second_limit: int = 190, search_per_second: int = 5,
-                 retries: int = 5, timeout: float = 60.0, *, backoff_base: float = 0.5, ca_file: str | None = None):
+                 retries: int = 5, timeout: float = 60.0, *, backoff_base: float = 0.5, ca_file: str | None = None,
+                 per_day: int | None = None, reserve: float = 0.0):
         self.base_url = base_url.rstrip("/")  # the client appends paths that start with "/"
         self.usage = usage or ApiUsage()
         self.max_workers, self.timeout = max_workers, timeout
-        self.meter = Meter("hubspot", self.usage, budget)
+        self.meter = Meter("hubspot", self.usage, budget, per_day, reserve)
         self.policy = RetryPolicy(retries, backoff_base)
         self.limiter = RateLimiter(ten_second_limit, 10.0, margin=0.25)
         self.search_limiter = RateLimiter(search_per_second, 1.0, margin=0.1)
@@ -100,12 +101,14 @@ class HubSpotConnector:
                 # Raw JSON instead of the generated models: they cost more CPU than the call at scale and
                 # drop error details (context, objectWriteTraceId) the write results need.
                 resp = fn(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs)
+                self._observe(resp.headers)
                 try:
                     data = resp.data
                 finally:
                     resp.release_conn()
                 return json.loads(data) if data else {}
             except Exception as exc:  # noqa: BLE001 - each API package has its own ApiException: go by .status
+                self._observe(getattr(exc, "headers", None) or {})
                 failure = _failure(exc)
                 if failure.status == 429 and failure.code != "DAILY":
                     self._slow_down(limiter, exc)
@@ -114,6 +117,12 @@ class HubSpotConnector:
                     raise HubSpotApiError(failure.status, _body(exc) or failure.message, label) from exc
             self.policy.sleep(decision.delay)
             attempt += 1
+
+    def _observe(self, headers) -> None:
+        """The portal's daily allocation from HubSpot's headers, for the reserve the budget keeps."""
+        daily, left = headers.get("X-HubSpot-RateLimit-Daily"), headers.get("X-HubSpot-RateLimit-Daily-Remaining")
+        if str(daily or "").isdigit() and str(left or "").lstrip("-").isdigit():
+            self.meter.observe(int(daily) - int(left), int(daily))
 
     def _slow_down(self, limiter: RateLimiter, exc: Exception) -> None:
         # The portal allows fewer calls than we were told (other apps share it, or a lower tier): pace to what

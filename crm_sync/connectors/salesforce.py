@@ -42,6 +42,7 @@ BULK_PAGE = 50_000  # rows per Bulk API 2.0 result page
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _API_PREFIX = re.compile(r"^/services/(data/v[\d.]+/?)?")
 _ID_LIKE = re.compile(r"^(?=.*\d)[A-Za-z0-9-]{15,}$")  # record and job ids, query locators ("01g...-2000")
+_LIMIT_INFO = re.compile(r"api-usage=(\d+)/(\d+)")  # Sforce-Limit-Info: the org's calls today / allocation
 _SYSTEM_FIELDS = ("SystemModstamp", "LastModifiedDate", "IsDeleted")
 _STAGING = {"Id": "id", "SystemModstamp": "cursor_at", "LastModifiedDate": "modified_at", "IsDeleted": "deleted"}
 
@@ -200,6 +201,9 @@ class _MeteredSession(requests.Session):
                 failure = Failure("salesforce", None, type(exc).__name__, str(exc),
                                   sent=not isinstance(exc, requests.exceptions.ConnectTimeout))
             else:
+                usage = _LIMIT_INFO.search(resp.headers.get("Sforce-Limit-Info", ""))
+                if usage:
+                    self.meter.observe(int(usage.group(1)), int(usage.group(2)))
                 if resp.status_code < 400:
                     return resp
                 failure = _failure(resp)
@@ -223,12 +227,13 @@ class SalesforceConnector:
 
     def __init__(self, creds: SalesforceCredentials, usage: ApiUsage | None = None, max_workers: int = 4,
                  budget: int | None = None, retries: int = 5, timeout: float = 60.0, *, backoff_base: float = 0.5,
+                 per_day: int | None = None, reserve: float = 0.0,
                  bulk_threshold: int = 10_000, bulk_wait: float = 1.0):
         self.creds = creds
         self.usage = usage or ApiUsage()
         self.max_workers = max_workers
         self.bulk_threshold, self.bulk_wait = bulk_threshold, bulk_wait
-        self.meter = Meter("salesforce", self.usage, budget)
+        self.meter = Meter("salesforce", self.usage, budget, per_day, reserve)
         self.policy = RetryPolicy(retries, backoff_base)
         self._session = _MeteredSession(creds, self.meter, self.policy, timeout, pool_size=max(10, max_workers))
         self._sf: Salesforce | None = None

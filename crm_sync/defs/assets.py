@@ -21,7 +21,7 @@ from dagster import (
 
 from crm_sync.config import SyncConfig
 from crm_sync.config.models import ASSOCIATION_PREFIX, BackfillSettings
-from crm_sync.connectors.common import ApiUsage
+from crm_sync.connectors.common import ApiUsage, StopRun
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
 from crm_sync.engine import associations, backfill, metadata, outbox, staging
 from crm_sync.engine.link import link_pair
@@ -36,6 +36,12 @@ LOAD_CHUNK = 1000  # ops recorded per transaction, so a killed load loses at mos
 def _table(rows: dict) -> MetadataValue:
     lines = ["| name | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in rows.items()]
     return MetadataValue.md("\n".join(lines))
+
+
+def metered(connector, con, run_id: str):
+    """The run's connector with its per-day budget told what the sync's other runs spent today."""
+    connector.meter.spent_today = outbox.calls_today(con, connector.system, run_id)
+    return connector
 
 
 class CallsDuring:
@@ -74,28 +80,31 @@ def extract_asset(system: str, obj: str, fields: list[str], cross_id: str | None
         connector, run_id = (salesforce if system == "salesforce" else hubspot).connector, context.run.run_id
         calls = CallsDuring(connector.usage)
         with state.connect() as con:
-            read = plan_reads(con, system, obj, fields, sync_config.config.sync, dt.datetime.now(dt.UTC),
-                              with_metadata=cross_id is not None, whole=is_reconcile(context))
-            if read.metadata:
-                connector.ensure_cross_id(obj, cross_id)
-                metadata.store(con, system, obj, connector.field_metadata(obj), run_id, read.started)
-            rows = sum(staging.stage(con, system, obj, frame, run_id)
-                       for frame in connector.read_changes(obj, fields, read.since, read.overlap, read.settled_until))
-            if read.deletes:
-                rows += sum(staging.stage(con, system, obj, frame, run_id)
-                            for frame in connector.read_deleted(obj, fields))
-            stats = {"rows_read": rows, "full_read": read.full}
-            if read.association_sweep:
-                stats["association_sweep_changed"] = sum(
-                    staging.refresh_columns(con, system, obj, frame, run_id)
-                    for frame in connector.read_associations(obj, read.association_columns, None))
-            elif read.association_reads:
-                ids = staging.changed_ids(con, system, obj, run_id, new_only=read.association_new_only)
-                for frame in connector.read_associations(obj, read.association_columns, ids):
-                    staging.set_columns(con, system, obj, frame, run_id)
-                stats["association_reads"] = len(ids)
-            finish_reads(con, read, run_id)
-            outbox.record_usage(con, run_id, system, calls.snapshot())
+            metered(connector, con, run_id)
+            try:
+                read = plan_reads(con, system, obj, fields, sync_config.config.sync, dt.datetime.now(dt.UTC),
+                                  with_metadata=cross_id is not None, whole=is_reconcile(context))
+                if read.metadata:
+                    connector.ensure_cross_id(obj, cross_id)
+                    metadata.store(con, system, obj, connector.field_metadata(obj), run_id, read.started)
+                frames = connector.read_changes(obj, fields, read.since, read.overlap, read.settled_until)
+                rows = sum(staging.stage(con, system, obj, frame, run_id) for frame in frames)
+                if read.deletes:
+                    rows += sum(staging.stage(con, system, obj, frame, run_id)
+                                for frame in connector.read_deleted(obj, fields))
+                stats = {"rows_read": rows, "full_read": read.full}
+                if read.association_sweep:
+                    stats["association_sweep_changed"] = sum(
+                        staging.refresh_columns(con, system, obj, frame, run_id)
+                        for frame in connector.read_associations(obj, read.association_columns, None))
+                elif read.association_reads:
+                    ids = staging.changed_ids(con, system, obj, run_id, new_only=read.association_new_only)
+                    for frame in connector.read_associations(obj, read.association_columns, ids):
+                        staging.set_columns(con, system, obj, frame, run_id)
+                    stats["association_reads"] = len(ids)
+                finish_reads(con, read, run_id)
+            finally:  # calls made before a stop count against the day's budget too
+                outbox.record_usage(con, run_id, system, calls.snapshot())
         return _result(stats, calls.snapshot())
 
     return _extract
@@ -141,21 +150,24 @@ def backfill_asset(system: str, obj: str, fields: list[str], cross_id: str | Non
         span = context.partition_time_window
         keys = context.partition_keys
         with state.connect() as con:
+            metered(connector, con, run_id)
             began = backfill.begin(con, now, plan.objects, run_id)
             window = backfill.window(span.start, span.end, keys[0] == plan.partitions_def.get_first_partition_key(),
                                      began)
             if cross_id is not None and metadata.is_due(con, system, obj, now):
                 connector.ensure_cross_id(obj, cross_id)
                 metadata.store(con, system, obj, connector.field_metadata(obj), run_id, now)
-            rows = 0 if window.empty else sum(
-                staging.stage(con, system, obj, frame, run_id)
-                for frame in connector.read_created(obj, fields, window.start, window.end))
-            columns = [f for f in fields if f.startswith(ASSOCIATION_PREFIX)]
-            ids = staging.changed_ids(con, system, obj, run_id) if columns and rows else []
-            for frame in connector.read_associations(obj, columns, ids):
-                staging.set_columns(con, system, obj, frame, run_id)
-            backfill.record_read(con, keys, system, obj, window, rows, run_id)
-            outbox.record_usage(con, run_id, system, calls.snapshot())
+            try:
+                rows = 0 if window.empty else sum(
+                    staging.stage(con, system, obj, frame, run_id)
+                    for frame in connector.read_created(obj, fields, window.start, window.end))
+                columns = [f for f in fields if f.startswith(ASSOCIATION_PREFIX)]
+                ids = staging.changed_ids(con, system, obj, run_id) if columns and rows else []
+                for frame in connector.read_associations(obj, columns, ids):
+                    staging.set_columns(con, system, obj, frame, run_id)
+                backfill.record_read(con, keys, system, obj, window, rows, run_id)
+            finally:  # calls made before a stop count against the day's budget too
+                outbox.record_usage(con, run_id, system, calls.snapshot())
         stats = {"rows_read": rows, "partitions": len(keys), "window_start": str(window.start or "(unbounded)"),
                  "window_end": str(window.end), "association_reads": len(ids)}
         return _result(stats, calls.snapshot())
@@ -210,19 +222,31 @@ def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
         calls = CallsDuring(connector.usage)
         done = outbox.LoadResult()
         with state.connect() as con:
+            metered(connector, con, run_id)
             ops = outbox.ops_to_send(con, spec, target, max_attempts)
-            sent = ops
-            for _ in range(2):  # a second pass sends again what the CRM refused for some fields only, without them
-                for start in range(0, len(sent), LOAD_CHUNK):
-                    chunk = sent.iloc[start:start + LOAD_CHUNK]
-                    done += outbox.record_results(con, outbox.results_frame(connector.apply(chunk)), run_id)
-                if not done.requeued:
-                    break
-                sent = outbox.ops_to_send(con, spec, target, max_attempts)
-            associations.expand(con, spec, target, run_id)
-            changes = associations.changes_to_send(con, spec, target, max_attempts)
-            linked = associations.record(con, changes, connector.apply(changes), run_id)
-            outbox.record_usage(con, run_id, target, calls.snapshot())
+            try:
+                sent = ops
+                for _ in range(2):  # a second pass sends again what the CRM refused for some fields only, without them
+                    for start in range(0, len(sent), LOAD_CHUNK):
+                        chunk = sent.iloc[start:start + LOAD_CHUNK]
+                        done += outbox.record_results(con, outbox.results_frame(_apply(connector, chunk, con, run_id)),
+                                                      run_id)
+                    if not done.requeued:
+                        break
+                    sent = outbox.ops_to_send(con, spec, target, max_attempts)
+                associations.expand(con, spec, target, run_id)
+                changes = associations.changes_to_send(con, spec, target, max_attempts)
+                # A stop here leaves the association ops open: associating or archiving again is harmless, and
+                # the next run sends and records them.
+                answers = connector.apply(changes)
+                linked = associations.record(con, changes, answers, run_id)
+            except StopRun as stop:
+                # Spent budget or allocation: the writes that landed are recorded (above); say how far it got.
+                done += getattr(stop, "recorded", outbox.LoadResult())
+                raise StopRun(f"{stop} - this load sent {done.sent:,} writes ({done.failed:,} refused) of "
+                              f"{len(ops):,} before it stopped; the rest stay in the outbox") from stop
+            finally:
+                outbox.record_usage(con, run_id, target, calls.snapshot())
         stats = {"ops": len(ops), "sent": done.sent, "rejected": done.failed, "links_made": done.links_made,
                  "sent_again_without_refused_fields": done.requeued,
                  "association_ops": linked.sent + linked.failed, "associations_rejected": linked.failed,
@@ -230,6 +254,15 @@ def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
         return _result(stats, calls.snapshot())
 
     return _load
+
+
+def _apply(connector, chunk, con, run_id: str) -> list:
+    """The connector's answers to a chunk of ops; on a StopRun, the answers that came are recorded first."""
+    try:
+        return connector.apply(chunk)
+    except StopRun as stop:
+        stop.recorded = outbox.record_results(con, outbox.results_frame(stop.results), run_id)
+        raise
 
 
 def _reads_for(key: AssetKey, spec: PairSpec) -> bool:

@@ -93,7 +93,9 @@ def salesforce_connector(config: SyncConfig) -> SalesforceConnector:
             ca_file=_env(conn.ca_file_env, required=False),
             username=_env(conn.username_env) if conn.kind == "password" else None,
             password=_env(conn.password_env) if conn.kind == "password" else None)
-    return SalesforceConnector(creds, usage=ApiUsage())
+    budget = config.budget.salesforce
+    return SalesforceConnector(creds, usage=ApiUsage(), budget=budget.per_run, per_day=budget.per_day,
+                               reserve=budget.reserve)
 
 
 def hubspot_connector(config: SyncConfig) -> HubSpotConnector:
@@ -104,8 +106,10 @@ def hubspot_connector(config: SyncConfig) -> HubSpotConnector:
         base_url, token, ca_file = info["base_url"], info["access_token"], info.get("ca_file")
     else:
         base_url, token, ca_file = conn.base_url, _env(conn.access_token_env), _env(conn.ca_file_env, False)
+    budget = config.budget.hubspot
     return HubSpotConnector(base_url, token, usage=ApiUsage(), ten_second_limit=conn.ten_second_limit,
-                            search_per_second=conn.search_per_second, ca_file=ca_file)
+                            search_per_second=conn.search_per_second, ca_file=ca_file, budget=budget.per_run,
+                            per_day=budget.per_day, reserve=budget.reserve)
 
 
 class _ConnectorResource(ConfigurableResource):

@@ -146,3 +146,9 @@ def record_usage(con: duckdb.DuckDBPyConnection, run_id: str, system: str, calls
         con.execute("""INSERT INTO sync.api_usage SELECT current_date, ?, ?, endpoint, calls FROM _usage_frame
             ON CONFLICT (day, run_id, system, endpoint) DO UPDATE SET calls = sync.api_usage.calls + excluded.calls""",
                     [run_id, system])
+
+
+def calls_today(con: duckdb.DuckDBPyConnection, system: str, run_id: str) -> int:
+    """API calls the sync's other runs made on one CRM today (UTC): what a per-day budget has left."""
+    return con.execute("SELECT COALESCE(sum(calls), 0) FROM sync.api_usage WHERE day = current_date AND system = ? "
+                       "AND run_id <> ?", [system, run_id]).fetchone()[0]

@@ -10,7 +10,7 @@ import requests
 
 from crm_sandbox.hubspot.loader import load_objects
 from crm_sandbox.server import running_sandbox
-from crm_sync.connectors.common import ApiUsage, BudgetExceeded, DailyLimitReached
+from crm_sync.connectors.common import AllocationReserved, ApiUsage, BudgetExceeded, DailyLimitReached
 from crm_sync.connectors.hubspot import HubSpotConnector
 
 LIMITS = {"ten_second": 190, "daily": 625_000, "search_per_second": 5}
@@ -255,3 +255,17 @@ def test_budget_and_daily_limit(box, admin):
 
 def test_repr_hides_the_token(box):
     assert box[0]["hubspot"]["access_token"] not in repr(connector(box))
+
+
+def test_the_reserve_is_read_from_hubspots_daily_headers(box, admin):
+    today = admin.usage()["today"]
+    admin.post("rate-limits", {"daily": today * 10 + 100})
+    try:
+        hs = connector(box, reserve=0.9)  # stop once the portal has used 10% of its day
+        with pytest.raises(AllocationReserved):
+            for _ in range(100):
+                hs.properties("contacts")
+        assert hs.meter.daily_limit == today * 10 + 100
+        assert admin.usage()["today"] <= (today * 10 + 100) * 0.1 + 1
+    finally:
+        admin.post("rate-limits", LIMITS)

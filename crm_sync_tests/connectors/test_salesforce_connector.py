@@ -9,7 +9,7 @@ import pytest
 
 from crm_sandbox.salesforce.loader import load_records
 from crm_sandbox.server import running_sandbox
-from crm_sync.connectors.common import ApiUsage, BudgetExceeded, DailyLimitReached
+from crm_sync.connectors.common import AllocationReserved, ApiUsage, BudgetExceeded, DailyLimitReached
 from crm_sync.connectors.salesforce import SalesforceConnector, http_session, sandbox_credentials
 
 
@@ -231,3 +231,25 @@ def test_repr_hides_secrets(box):
     sf.query("SELECT Id FROM User")
     creds = sandbox_credentials(box[0])
     assert creds.client_secret not in repr(sf) and sf._session.token not in repr(sf)
+
+
+def test_the_reserve_and_the_day_budget_stop_before_the_call_that_would_pass_them(box, admin):
+    """The reserve is read from Sforce-Limit-Info: with 95% of the org's allocation kept for others, the
+    connector stops once the org (not this connector) has used 5%. A per-day budget counts earlier runs too."""
+    info = admin.session.get(f"{admin.url}/usage", timeout=30).json()
+    admin.post("allocation", {"daily": info["today"] * 20 + 200})  # the org has used just under 5% so far
+    try:
+        sf = connector(box, reserve=0.95)
+        with pytest.raises(AllocationReserved, match="reserve kept for other integrations") as stopped:
+            for _ in range(50):
+                sf.query("SELECT Id FROM User")
+        assert sf.meter.daily_limit == info["today"] * 20 + 200
+        assert sf.meter.daily_used >= sf.meter.daily_limit * 0.05 - 1
+        assert "resume once the allocation resets" in str(stopped.value)
+    finally:
+        admin.post("allocation", {"daily": info["allocation"]})
+    day = connector(box, per_day=5)
+    day.meter.spent_today = 3  # earlier runs today
+    day.query("SELECT Id FROM User")  # login + query: the 4th and 5th calls of the day
+    with pytest.raises(BudgetExceeded, match="budget of 5 calls per day"):
+        day.query("SELECT Id FROM User")
