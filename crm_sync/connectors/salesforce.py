@@ -228,11 +228,14 @@ class SalesforceConnector:
     def __init__(self, creds: SalesforceCredentials, usage: ApiUsage | None = None, max_workers: int = 4,
                  budget: int | None = None, retries: int = 5, timeout: float = 60.0, *, backoff_base: float = 0.5,
                  per_day: int | None = None, reserve: float = 0.0,
-                 bulk_threshold: int = 10_000, bulk_wait: float = 1.0):
+                 bulk_threshold: int = 10_000, bulk_wait: float = 1.0, bulk_write_threshold: int = 2_000):
         self.creds = creds
         self.usage = usage or ApiUsage()
         self.max_workers = max_workers
         self.bulk_threshold, self.bulk_wait = bulk_threshold, bulk_wait
+        # A Bulk API 2.0 ingest job costs about eight calls (create, upload, close, polls, three result files)
+        # for any number of records: cheaper than collections of 200 from a few thousand records on.
+        self.bulk_write_threshold = bulk_write_threshold
         self.meter = Meter("salesforce", self.usage, budget, per_day, reserve)
         self.policy = RetryPolicy(retries, backoff_base)
         self._session = _MeteredSession(creds, self.meter, self.policy, timeout, pool_size=max(10, max_workers))
@@ -420,8 +423,11 @@ class SalesforceConnector:
 
     # ---- writes -----------------------------------------------------------------------------------------------
     def upsert(self, sobject: str, external_id_field: str, records: list[tuple[str, dict]]) -> list[WriteResult]:
-        """Create or update by external id: [(key, fields incl. the external id value)], 200 per collection call."""
+        """Create or update by external id: [(key, fields incl. the external id value)], 200 per collection call,
+        or one Bulk API 2.0 upsert job from bulk_write_threshold records on."""
         sobject, ext = _ident(sobject), _ident(external_id_field)
+        if len(records) >= self.bulk_write_threshold:
+            return self._bulk_write("upsert", sobject, ext, [(key, fields) for key, fields in records])
         items = [(key, {"attributes": {"type": sobject}, **fields}) for key, fields in records]
         return self._write("upsert", f"composite/sobjects/{sobject}/{ext}", items)
 
@@ -432,11 +438,49 @@ class SalesforceConnector:
         return self._write("create", "composite/sobjects", items)
 
     def update(self, sobject: str, records: list[tuple[str, str, dict]]) -> list[WriteResult]:
-        """Update by id: [(key, id, fields)], 200 per collection call."""
+        """Update by id: [(key, id, fields)], 200 per collection call, or one Bulk API 2.0 update job from
+        bulk_write_threshold records on."""
         sobject = _ident(sobject)
+        if len(records) >= self.bulk_write_threshold:
+            return self._bulk_write("update", sobject, "Id", [
+                (key, {**{k: v for k, v in fields.items() if k.lower() != "id"}, "Id": rid})
+                for key, rid, fields in records])
         items = [(key, {"attributes": {"type": sobject}, **{k: v for k, v in fields.items() if k.lower() != "id"},
                         "id": record_id}) for key, record_id, fields in records]
         return self._write("update", "composite/sobjects", items)
+
+    def _bulk_write(self, kind: str, sobject: str, key_field: str,
+                    records: list[tuple[str, dict]]) -> list[WriteResult]:
+        """One Bulk API 2.0 ingest job; every record's outcome from the job's successful, failed and unprocessed
+        results, matched back by its key field (the external id of an upsert, the Id of an update). A cell left
+        empty changes nothing in Bulk 2.0, so a field cleared is sent as #N/A."""
+        rows = [{k: "#N/A" if v is None else ("true" if v is True else "false" if v is False else str(v))
+                 for k, v in fields.items()} for _, fields in records]
+        handler = getattr(self.sf.bulk2, sobject)
+        jobs = (handler.upsert(records=rows, external_id_field=key_field, wait=self.bulk_wait) if kind == "upsert"
+                else handler.update(records=rows, wait=self.bulk_wait))
+        by_value = {str(fields.get(key_field, "")).lower(): key for key, fields in records}
+        answers: dict[str, WriteResult] = {}
+        for job in jobs:
+            job_id = job["job_id"]
+            for row in csv.DictReader(io.StringIO(handler.get_successful_records(job_id))):
+                key = by_value.get(str(row.get(key_field, "")).lower())
+                if key is not None:
+                    answers[key] = WriteResult.ok(key, row["sf__Id"], row.get("sf__Created") == "true",
+                                                  response={"job": job_id, **row})
+            for row in csv.DictReader(io.StringIO(handler.get_failed_records(job_id))):
+                key = by_value.get(str(row.get(key_field, "")).lower())
+                if key is not None:
+                    code, message, fields = _bulk_error(row.get("sf__Error", ""))
+                    answers[key] = WriteResult.failed(key, code, message, fields, response={"job": job_id, **row})
+            for row in csv.DictReader(io.StringIO(handler.get_unprocessed_records(job_id))):
+                key = by_value.get(str(row.get(key_field, "")).lower())
+                if key is not None:
+                    answers[key] = WriteResult.failed(key, "UNPROCESSED", f"Bulk API 2.0 job {job_id} did not "
+                                                      "process this record (the job was aborted or failed)",
+                                                      response={"job": job_id, **row})
+        return [answers.get(key) or WriteResult.failed(key, "NO_RESULT", "the Bulk API 2.0 job returned no result "
+                                                       "for this record") for key, _ in records]
 
     def delete(self, records: list[tuple[str, str]]) -> list[WriteResult]:
         """Delete by id: [(key, id)], 200 per collection call; an already deleted record counts as success."""
@@ -503,6 +547,17 @@ def _staging_frame(records: list[dict], fields: list[str]) -> pd.DataFrame:
     frame["cursor_at"] = pd.to_datetime(frame["cursor_at"], utc=True, format="ISO8601")
     frame["modified_at"] = pd.to_datetime(frame["modified_at"], utc=True, format="ISO8601")
     return frame
+
+
+def _bulk_error(text: str) -> tuple[str, str, list[str]]:
+    """(code, message, fields) of a Bulk API 2.0 sf__Error cell: "CODE:message:Field1,Field2 --"."""
+    body = text.removesuffix("--").strip()
+    code, _, rest = body.partition(":")
+    message, _, fields = rest.rpartition(":")
+    if not message:  # no fields part
+        message, fields = rest, ""
+    names = [f.strip() for f in fields.split(",") if f.strip() and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", f.strip())]
+    return code.strip() or "UNKNOWN_ERROR", message.strip(), names
 
 
 def _created_filter(created: tuple[datetime | None, datetime | None] | None) -> str:

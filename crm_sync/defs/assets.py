@@ -30,7 +30,10 @@ from crm_sync.engine.plan import plan_pair
 from crm_sync.engine.reads import finish_reads, plan_reads
 from crm_sync.engine.validate import validate_outgoing
 
-LOAD_CHUNK = 1000  # ops recorded per transaction, so a killed load loses at most one chunk of answers
+# Ops sent and recorded per transaction: a killed load loses the answers of at most one chunk, and replays it
+# without duplicating anything (creates are upserts on a key, updates go by id). Large enough for a Bulk API
+# 2.0 ingest job to take the whole chunk.
+LOAD_CHUNK = 10_000
 
 
 def _table(rows: dict) -> MetadataValue:

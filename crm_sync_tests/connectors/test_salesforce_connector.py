@@ -253,3 +253,27 @@ def test_the_reserve_and_the_day_budget_stop_before_the_call_that_would_pass_the
     day.query("SELECT Id FROM User")  # login + query: the 4th and 5th calls of the day
     with pytest.raises(BudgetExceeded, match="budget of 5 calls per day"):
         day.query("SELECT Id FROM User")
+
+
+def test_large_writes_go_by_bulk_ingest_and_failures_come_back_per_record_and_field(box):
+    """From bulk_write_threshold records on, an upsert is one Bulk API 2.0 job: the good records land, each bad
+    one comes back with its own error code and the field Salesforce named (from the job's failedResults)."""
+    sf = connector(box, bulk_write_threshold=1000)
+    records = [(f"k{i}", {"HubSpot_Id__c": f"hs-bulk-{i}", "LastName": f"Bulk {i}", "Company": "Bulk Inc"})
+               for i in range(1200)]
+    records[7] = ("k7", {"HubSpot_Id__c": "hs-bulk-7", "LastName": "Bulk 7"})  # no Company
+    records[9] = ("k9", {"HubSpot_Id__c": "hs-bulk-9", "LastName": "Bulk 9", "Company": "Bulk Inc",
+                         "Title": "T" * 200})  # Title is 128 at most
+    results = sf.upsert("Lead", "HubSpot_Id__c", records)
+    assert [r.key for r in results] == [k for k, _ in records]
+    failed = {r.key: (r.error_code, r.error_fields) for r in results if not r.success}
+    assert failed == {"k7": ("REQUIRED_FIELD_MISSING", ["Company"]), "k9": ("STRING_TOO_LONG", ["Title"])}
+    assert all(r.target_id and r.target_id.startswith("00Q") and r.created for r in results if r.success)
+    usage = sf.usage.snapshot()
+    assert not any(k.startswith("PATCH composite") for k in usage)  # no collection call
+    assert usage.get("POST jobs/ingest", 0) == 1
+    again = sf.update("Lead", [(f"u{i}", r.target_id, {"Title": "Bulk Updated", "Phone": None})
+                               for i, r in enumerate(results) if r.success])
+    assert len(again) == 1198 and all(r.success for r in again)
+    titles = sf.sf.query("SELECT COUNT() FROM Lead WHERE Title = 'Bulk Updated'")["totalSize"]
+    assert titles == 1198
