@@ -201,13 +201,21 @@ def test_a_run_killed_during_the_load_leaves_no_duplicates_and_no_lost_update(tm
         # records both answers after the second. Killing the run once the second call has reached Salesforce leaves
         # the first call's writes applied in Salesforce with their answers never recorded: the hard case for a
         # replay (a kill at the first call, before Salesforce applied anything, is the easy one).
-        writes_before = salesforce_writes()
+        def lead_upserts() -> int:
+            return sum(v for k, v in env.usage("salesforce").items() if "composite/sobjects/Lead/" in k)
+
+        upserts_before = lead_upserts()
         log = (tmp_path / "killed_run.log").open("w")
         proc = subprocess.Popen([sys.executable, "-m", "crm_sync.cli", "run", "--config", str(env.config_path)],
                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         try:
+            # (cross-ids written back to Salesforce by earlier loads of the run are Salesforce writes too: wait for
+            # the people load's Lead upserts, then for the next write after them)
             deadline = time.monotonic() + 180
-            while time.monotonic() < deadline and proc.poll() is None and salesforce_writes() < writes_before + 2:
+            while time.monotonic() < deadline and proc.poll() is None and lead_upserts() <= upserts_before:
+                time.sleep(0.01)
+            writes_before = salesforce_writes()
+            while time.monotonic() < deadline and proc.poll() is None and salesforce_writes() <= writes_before:
                 time.sleep(0.01)
             assert proc.poll() is None, "the run finished before its second Salesforce write: nothing was killed"
             os.kill(proc.pid, signal.SIGKILL)

@@ -221,6 +221,7 @@ def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
     def _load(context: AssetExecutionContext, sync_config: SyncConfigResource, state: SyncStateResource,
               salesforce: SalesforceResource, hubspot: HubSpotResource) -> MaterializeResult:
         connector, run_id = (salesforce if target == "salesforce" else hubspot).connector, context.run.run_id
+        other = (hubspot if target == "salesforce" else salesforce).connector
         max_attempts = sync_config.config.sync.max_attempts
         calls = CallsDuring(connector.usage)
         done = outbox.LoadResult()
@@ -243,6 +244,7 @@ def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
                 # the next run sends and records them.
                 answers = connector.apply(changes)
                 linked = associations.record(con, changes, answers, run_id)
+                stamped = _stamp_created(con, spec, target, run_id, other, max_attempts)
             except StopRun as stop:
                 # Spent budget or allocation: the writes that landed are recorded (above); say how far it got.
                 done += getattr(stop, "recorded", outbox.LoadResult())
@@ -253,10 +255,29 @@ def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
         stats = {"ops": len(ops), "sent": done.sent, "rejected": done.failed, "links_made": done.links_made,
                  "sent_again_without_refused_fields": done.requeued,
                  "association_ops": linked.sent + linked.failed, "associations_rejected": linked.failed,
+                 "cross_ids_written_back": stamped,
                  **{f"{action}s": int(n) for action, n in ops.groupby("action").size().items()}}
         return _result(stats, calls.snapshot())
 
     return _load
+
+
+def _stamp_created(con, spec: PairSpec, target: str, run_id: str, other, max_attempts: int) -> int:
+    """Write the cross-ids of the records just created back to their sources on the other side, in this run
+    (through the outbox, validation and the audit like every write): no second write cycle for them."""
+    other_system = "hubspot" if target == "salesforce" else "salesforce"
+    calls = CallsDuring(other.usage)
+    metered(other, con, run_id)
+    try:
+        ops = outbox.stamp_created(con, spec, target, run_id)
+        if ops.empty:
+            return 0
+        validate_outgoing(con, spec.name, other_system, run_id)
+        ops = ops[ops["op_id"].isin(set(outbox.ops_to_send(con, spec, other_system, max_attempts)["op_id"]))]
+        done = outbox.record_results(con, outbox.results_frame(_apply(other, ops, con, run_id)), run_id)
+        return done.sent
+    finally:
+        outbox.record_usage(con, run_id, other_system, calls.snapshot())
 
 
 def _apply(connector, chunk, con, run_id: str) -> list:
