@@ -1,0 +1,93 @@
+"""The initial sync by the partitioned backfill: API calls and wall time against their floors.
+
+    .venv/bin/python bench/bench_backfill.py --size 2000 --latency-ms 100
+
+Seeds both sandboxes (--size people per side, with their companies and deals), runs `crm-sync backfill`'s
+ranges in-process through Dagster, then incremental cycles until one writes nothing, and prints:
+- calls per side (counted by the sandboxes; logins, describes, properties and owners apart) against the call
+  floor: every record read once at the largest page (Salesforce REST 2,000, or a Bulk API 2.0 query of about
+  five calls for objects of more than 10,000; HubSpot search 200), every write at the largest batch
+  (Salesforce collections of 200, or a Bulk 2.0 ingest job of about eight calls from 2,000; HubSpot 100);
+- wall time against the rate-limit floor: the HubSpot calls of the floor at 19 a second (190 per 10 s), the
+  searches among them at 5 a second, whichever is longer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from crm_sync.runner import backfill_batches, execute_cycle
+from crm_sync_tests.sync_harness import call_kind, sync_env
+
+SF_OBJECTS = ("Account", "Lead", "Contact", "Opportunity", "OpportunityContactRole")
+HS_OBJECTS = ("companies", "contacts", "deals")
+
+
+def sf_read_floor(n: int) -> int:
+    return 5 if n > 10_000 else max(1, math.ceil(n / 2000))
+
+
+def sf_write_floor(n: int) -> int:
+    return 8 if n >= 2000 else math.ceil(n / 200)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--partitions-per-run", type=int, default=12)
+    args = parser.parse_args()
+    extra = {"backfill": {"start": "2021-01-01", "partition": "month", "partitions_per_run": args.partitions_per_run}}
+    with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp, \
+            sync_env(Path(tmp), seed_size=args.size, seed=args.seed, extra=extra) as env:
+        sf, hs = env.sf(), env.hs()
+        counts = {("salesforce", o): sf.query(f"SELECT COUNT() FROM {o}")["totalSize"] for o in SF_OBJECTS}
+        counts |= {("hubspot", o): sum(1 for _ in hs.crm.objects.get_all(o, properties=["hs_object_id"]))
+                   for o in HS_OBJECTS}
+        for admin in (env.sf_admin, env.hs_admin):
+            admin("usage/reset")
+            admin("latency", {"ms": args.latency_ms})
+        started = time.perf_counter()
+        runs = list(backfill_batches(env.config_path))
+        backfill_seconds = time.perf_counter() - started
+        cycles = []
+        for _ in range(6):
+            outcome = execute_cycle(env.config_path)
+            cycles.append(outcome.planned_writes)
+            if outcome.planned_writes == 0:
+                break
+        seconds = time.perf_counter() - started
+        usage = {s: env.usage(s) for s in ("salesforce", "hubspot")}
+        with env.state() as con:
+            writes = con.execute("""SELECT target, object, action, count(*) FROM sync.audit WHERE success
+                GROUP BY ALL""").fetchall()
+    measured = {s: Counter(call_kind(s, k) for k, n in u.items() for _ in range(n)) for s, u in usage.items()}
+    searches = sum(n for k, n in usage["hubspot"].items() if k.endswith("/search"))
+    floor = {"salesforce": Counter(), "hubspot": Counter()}
+    for (system, _obj), n in counts.items():
+        floor[system]["read"] += sf_read_floor(n) if system == "salesforce" else max(1, math.ceil(n / 200))
+    for target, _obj, _action, n in writes:
+        floor[target]["write"] += sf_write_floor(n) if target == "salesforce" else math.ceil(n / 100)
+    floor["hubspot"]["read"] += math.ceil(counts[("hubspot", "deals")] / 1000) * 2  # deal associations
+    print(f"backfill of {args.size:,} people per side ({sum(counts.values()):,} records), {len(runs)} runs, "
+          f"latency {args.latency_ms:g} ms; cycles after it until quiet: writes {cycles}")
+    for system in ("salesforce", "hubspot"):
+        m, f = measured[system], floor[system]
+        total_m, total_f = m["read"] + m["write"], f["read"] + f["write"]
+        print(f"  {system}: reads {m['read']} / floor {f['read']}, writes {m['write']} / floor {f['write']}: "
+              f"{total_m} / {total_f} = {total_m / max(total_f, 1):.2f}x  (other calls: {m['other']})")
+    hs_floor = floor["hubspot"]["read"] + floor["hubspot"]["write"]
+    time_floor = max(hs_floor / 19, math.ceil(counts[("hubspot", "contacts")] / 200) / 5)
+    print(f"  wall time: backfill {backfill_seconds:.1f} s, until quiet {seconds:.1f} s; rate-limit floor "
+          f"{time_floor:.1f} s: {seconds / time_floor:.1f}x  (HubSpot searches made: {searches})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
