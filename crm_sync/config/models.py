@@ -132,6 +132,8 @@ class SyncSettings(Strict):
     overlap_seconds: int = Field(default=60, ge=0, description="re-read window before the previous read's start "
                                  "(covers clock skew and writes that become visible late)")
     max_attempts: int = Field(default=8, ge=1, description="tries per failed write before it waits for a change")
+    request_timeout_seconds: float = Field(default=60.0, gt=0, description="how long one API call may take before "
+                                           "it is given up (and resent where that cannot apply a write twice)")
     hubspot_deletes_minutes: int = Field(
         default=60, ge=0, description="how often HubSpot's archived (deleted) records are listed, which can only be "
         "done whole (0: every cycle)")

@@ -95,7 +95,7 @@ def salesforce_connector(config: SyncConfig) -> SalesforceConnector:
             password=_env(conn.password_env) if conn.kind == "password" else None)
     budget = config.budget.salesforce
     return SalesforceConnector(creds, usage=ApiUsage(), budget=budget.per_run, per_day=budget.per_day,
-                               reserve=budget.reserve)
+                               reserve=budget.reserve, timeout=config.sync.request_timeout_seconds)
 
 
 def hubspot_connector(config: SyncConfig) -> HubSpotConnector:
@@ -109,7 +109,8 @@ def hubspot_connector(config: SyncConfig) -> HubSpotConnector:
     budget = config.budget.hubspot
     return HubSpotConnector(base_url, token, usage=ApiUsage(), ten_second_limit=conn.ten_second_limit,
                             search_per_second=conn.search_per_second, ca_file=ca_file, budget=budget.per_run,
-                            per_day=budget.per_day, reserve=budget.reserve)
+                            per_day=budget.per_day, reserve=budget.reserve,
+                            timeout=config.sync.request_timeout_seconds)
 
 
 class _ConnectorResource(ConfigurableResource):
