@@ -21,7 +21,7 @@ from dagster import (
 )
 
 from crm_sync.config import load_config
-from crm_sync.defs.assets import LOOKUPS, RECONCILE_TAG, Backfill, build_assets
+from crm_sync.defs.assets import LOOKUPS, RECONCILE_TAG, build_assets
 from crm_sync.defs.checks import pair_checks
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
 from crm_sync.engine.mapping import pair_specs
@@ -36,11 +36,10 @@ def build_definitions(config_path: str | Path = "sync.yaml") -> Definitions:
     incremental = AssetSelection.all() - AssetSelection.groups("backfill")
     sync_cycle = define_asset_job("sync_cycle", selection=incremental, executor_def=in_process_executor,
                                   description="One sync cycle: extract both sides, link, plan, validate, load.")
-    plan = Backfill(config)
     lookups = AssetSelection.assets(*[AssetKey([system, "raw", obj]) for system, obj in sorted(LOOKUPS)])
     backfill = define_asset_job(
         "backfill", selection=AssetSelection.groups("backfill", "plan", "load") | lookups,
-        partitions_def=plan.partitions_def, executor_def=in_process_executor,
+        executor_def=in_process_executor,  # partitioned like its backfill assets (Dagster infers it)
         description="The initial sync, by creation-time partitions (backfill.partitions_per_run a run): read both "
                     "sides' records created in the window, link, plan, validate, load. Creates wait until every "
                     "partition is read; the incremental cycle starts where the backfill began.")

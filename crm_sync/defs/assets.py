@@ -5,11 +5,13 @@ report. The decisions are the engine's, the HTTP the connectors'.
 """
 
 import datetime as dt
+import warnings
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
+    BetaWarning,
     DailyPartitionsDefinition,
     MaterializeResult,
     MetadataValue,
@@ -140,6 +142,12 @@ class Backfill:
 
 
 def backfill_asset(system: str, obj: str, fields: list[str], cross_id: str | None, plan: Backfill):
+    with warnings.catch_warnings():  # backfill_policy is a beta parameter of @asset: known and wanted
+        warnings.simplefilter("ignore", BetaWarning)
+        return _backfill_asset(system, obj, fields, cross_id, plan)
+
+
+def _backfill_asset(system: str, obj: str, fields: list[str], cross_id: str | None, plan: Backfill):
     @asset(key=[system, "backfill", obj], group_name="backfill", kinds={system, "duckdb"},
            partitions_def=plan.partitions_def, backfill_policy=plan.policy,
            description=f"The initial sync of {system} {obj}: the live records created in the partitions' window "
