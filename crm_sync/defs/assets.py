@@ -203,7 +203,7 @@ def plan_asset(spec: PairSpec, after: list[AssetKey], plan: Backfill):
         with state.connect() as con:
             # While a backfill has partitions unread, a record not read yet could make a natural key ambiguous or
             # be the counterpart a create would duplicate: matching by key and creates wait for the last one.
-            unread = backfill.unread(con, plan.partitions(), plan.objects)
+            unread = backfill.unread(con, plan.partitions, plan.objects)
             links = link_pair(con, spec, run_id, by_key=unread == 0)
             result = plan_pair(con, spec, run_id, sides_built=True, reconcile=is_reconcile(context),
                                creates=unread == 0)

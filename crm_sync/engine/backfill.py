@@ -15,11 +15,13 @@ any run after it) plans the creates. Running a partition again reads the same ve
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
 
 from crm_sync.engine import cursors
+from crm_sync.engine.db import transaction
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,13 @@ def begin(con: duckdb.DuckDBPyConnection, now: dt.datetime, objects: list[tuple[
     began = started_at(con)
     if began is not None:
         return began
-    con.execute("INSERT INTO sync.backfill (started_at, run_id) VALUES (?, ?)", [now, run_id])
-    for system, obj in objects:
-        if cursors.last_read(con, system, obj) is None:
-            cursors.advance(con, system, obj, run_id, now)
-        if system == "hubspot" and cursors.last_read(con, system, obj, cursors.ASSOCIATIONS) is None:
-            cursors.advance(con, system, obj, run_id, now, cursors.ASSOCIATIONS)
+    with transaction(con):  # the start and the cursors it sets, or neither
+        con.execute("INSERT INTO sync.backfill (started_at, run_id) VALUES (?, ?)", [now, run_id])
+        for system, obj in objects:
+            if cursors.last_read(con, system, obj) is None:
+                cursors.advance(con, system, obj, run_id, now)
+            if system == "hubspot" and cursors.last_read(con, system, obj, cursors.ASSOCIATIONS) is None:
+                cursors.advance(con, system, obj, run_id, now, cursors.ASSOCIATIONS)
     return now
 
 
@@ -72,14 +75,15 @@ def record_read(con: duckdb.DuckDBPyConnection, keys: list[str], system: str, ob
                     [[k, system, obj, w.start, w.end, rows if n == 0 else 0, run_id] for n, k in enumerate(keys)])
 
 
-def unread(con: duckdb.DuckDBPyConnection, partitions: list[tuple[str, dt.datetime]],
+def unread(con: duckdb.DuckDBPyConnection, partitions: Callable[[], list[tuple[str, dt.datetime]]],
            objects: list[tuple[str, str]]) -> int:
     """How many (partition, object) reads a started backfill still lacks. partitions: (key, window start) of
-    every partition; those starting after the backfill began hold nothing to read. 0 without a backfill."""
+    every partition, asked for only once a backfill has begun (every plan calls this); those starting after
+    the backfill began hold nothing to read. 0 without a backfill."""
     began = started_at(con)
     if began is None:
         return 0
-    due = [(k, s, o) for k, start in partitions if start < began for s, o in objects]
+    due = [(k, s, o) for k, start in partitions() if start < began for s, o in objects]
     if not due:
         return 0
     con.execute("CREATE OR REPLACE TEMP TABLE _due_reads (partition_key VARCHAR, system VARCHAR, object VARCHAR)")

@@ -76,6 +76,7 @@ def link_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, by_ke
     build_sides(con, spec)
     p = spec.name
     with transaction(con):
+        _settle_observed_merges(con, p)
         result.moved_conversion = _move_conversions(con, p, run_id)
         result.moved_merge = _move_salesforce_merges(con, spec, run_id) + _move_hubspot_merges(con, spec, run_id)
         result.by_stored_id = _link_stored_ids(con, p, run_id)
@@ -144,6 +145,26 @@ def _move_hubspot_merges(con, spec: PairSpec, run_id: str) -> int:
         FROM _hs h, unnest(string_split(h.merged, ';')) AS u(loser)
         JOIN sync.links l ON l.pair = $pair AND l.hubspot_id = trim(u.loser) LEFT JOIN _hs o ON o.id = l.hubspot_id
         WHERE NOT h.deleted AND h.merged IS NOT NULL AND trim(u.loser) <> h.id""", "hubspot_merge")
+
+
+def _settle_observed_merges(con, p: str) -> None:
+    """A merge op (merges: propagate) whose merge the CRM shows done is done, whether or not its answer was
+    recorded (a run killed between the CRM's answer and its recording): sending it again would only fail (the
+    loser is gone). HubSpot shows it in a survivor's hs_merged_object_ids, Salesforce as a deleted loser whose
+    MasterRecordId is the kept record."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE _merged_seen AS SELECT o.op_id, o.target_id FROM sync.outbox o
+        WHERE o.pair = ? AND o.action = 'merge' AND o.status IN ('pending', 'failed') AND (
+            (o.target = 'hubspot' AND EXISTS (SELECT 1 FROM _hs h WHERE h.merged IS NOT NULL
+                AND list_contains(string_split(h.merged, ';'), o.payload ->> 'merge_id')
+                AND (h.id = o.target_id OR list_contains(string_split(h.merged, ';'), o.target_id))))
+            OR (o.target = 'salesforce' AND EXISTS (SELECT 1 FROM _sf s WHERE s.id = o.payload ->> 'merge_id'
+                AND s.deleted AND s.master = o.target_id)))""", [p])
+    con.execute("""UPDATE sync.outbox o SET status = 'sent', last_error = NULL, updated_at = now()
+        FROM _merged_seen m WHERE o.op_id = m.op_id""")
+    con.execute("""UPDATE sync.duplicates d SET resolution = 'merged into ' || m.target_id FROM _merged_seen m
+        WHERE d.op_id = m.op_id""")
+    con.execute("""UPDATE sync.errors e SET resolved_at = now() WHERE e.resolved_at IS NULL
+        AND e.op_id IN (SELECT op_id FROM _merged_seen)""")
 
 
 def _merge(con, spec: PairSpec, run_id: str, moves_sql: str, how: str) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from crm_sync_tests.engine.test_identity import people
 from crm_sync_tests.engine.world import World
 
 ANN_HS = {"id": "11", "email": "ann@example.org", "firstname": "Ann", "lastname": "Lee", "salesforce_id": "0031"}
@@ -17,16 +18,8 @@ COMBINATIONS = [(loser, survivor) for loser in (True, False) for survivor in (Tr
 
 def world(tmp_path, merges: str, hs: list[dict], sf: list[dict]) -> World:
     """People only, creates off both ways (an unlinked record stays unlinked), linked and quiet."""
-    w = World(tmp_path, only=("people",), pairs={"people": {"merges": merges, "create_in_salesforce": False,
-                                                            "create_in_hubspot": False}})
-    w.stage_hubspot("contacts", hs)
-    w.stage_salesforce("Contact", sf)
-    w.cycle()
-    w.answer_all()
-    w.echo()
-    w.cycle()
-    assert w.ops() == []
-    return w
+    return people(tmp_path, hs, {"Contact": sf}, pairs={"people": {"merges": merges, "create_in_salesforce": False,
+                                                                    "create_in_hubspot": False}})
 
 
 def dead_links(w: World, dead: set[str]) -> list:
@@ -170,3 +163,20 @@ def test_a_deleted_survivor_takes_its_merged_ids_with_it(tmp_path):
     w.cycle()
     assert dead_links(w, {"11", "12", "19"}) == []
     assert w.links("people") == {}
+
+
+def test_a_merge_the_crm_made_whose_answer_was_never_recorded_is_not_sent_again(tmp_path):
+    """The run was killed between HubSpot's answer to the merge and its recording: the next read shows the
+    merge done (the survivor lists both ids), so the op is settled, not sent again to fail on a loser now gone."""
+    w = world(tmp_path, "propagate", [ANN_HS, BEN_HS], [ANN_SF, BEN_SF])
+    w.stage_salesforce("Contact", [{"id": "0032", "deleted": True, "MasterRecordId": "0031"}])
+    w.cycle()
+    assert [o.action for o in w.sendable()] == ["merge"]
+    # HubSpot applied it (a new survivor listing both old ids); the answer never reached the state file.
+    w.stage_hubspot("contacts", [{"id": "19", "email": ANN_HS["email"], "lastname": "Lee", "salesforce_id": "0031",
+                                  "hs_merged_object_ids": "11;12"}])
+    w.cycle()
+    assert [o.action for o in w.sendable() if o.action == "merge"] == []
+    assert [o.status for o in w.ops(status=None) if o.action == "merge"] == ["sent"]
+    assert duplicates(w) == [("hubspot", "12", "11", "merged into 11")]
+    assert {h: s for h, (_, s, _) in w.links("people").items()} == {"19": "0031"}
