@@ -64,6 +64,14 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir), size=args.size, seed=args.seed, churn_seconds=args.churn_seconds)
 
 
+def _with_config(command: argparse.ArgumentParser, verbose: str | None = None) -> argparse.ArgumentParser:
+    """The options every verb that works on a connection takes: --config (and --verbose where it has a log)."""
+    command.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
+    if verbose:
+        command.add_argument("--verbose", action="store_true", help=verbose)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-sync", description="Bidirectional HubSpot <-> Salesforce sync.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,28 +81,24 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("rest", nargs=argparse.REMAINDER, help="up | seed | churn and their options (see -h)")
     sandbox.set_defaults(func=_sandbox)
 
-    run = sub.add_parser("run", help="run one sync cycle in-process and print a summary")
-    run.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
-    run.add_argument("--verbose", action="store_true", help="print Dagster's event log (every step's events)")
+    run = _with_config(sub.add_parser("run", help="run one sync cycle in-process and print a summary"),
+                       verbose="print Dagster's event log (every step's events)")
     run.set_defaults(func=_run)
 
-    backfill = sub.add_parser("backfill", help="the initial sync by creation-time partitions, with progress; run "
-                              "it again to resume")
-    backfill.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
+    backfill = _with_config(sub.add_parser("backfill", help="the initial sync by creation-time partitions, with "
+                                           "progress; run it again to resume"))
     backfill.add_argument("--from", dest="first", help="first partition key (e.g. 2023-01-01)")
     backfill.add_argument("--to", dest="last", help="last partition key")
     backfill.add_argument("--again", action="store_true", help="read partitions already read as well")
     backfill.set_defaults(func=_backfill)
 
-    reconcile = sub.add_parser("reconcile", help="read both CRMs whole, report what disagrees with the last sync "
-                               "(sync.drift, by cause) and heal it")
-    reconcile.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
-    reconcile.add_argument("--verbose", action="store_true", help="print Dagster's event log")
+    reconcile = _with_config(sub.add_parser("reconcile", help="read both CRMs whole, report what disagrees with "
+                                            "the last sync (sync.drift, by cause) and heal it"),
+                             verbose="print Dagster's event log")
     reconcile.set_defaults(func=_reconcile)
 
-    relink = sub.add_parser("relink", help="rebuild the links from the cross-ids both CRMs hold (after losing the "
-                            "state file, say); plans and writes nothing")
-    relink.add_argument("--config", default="sync.yaml", help="configuration file (default: %(default)s)")
+    relink = _with_config(sub.add_parser("relink", help="rebuild the links from the cross-ids both CRMs hold "
+                                         "(after losing the state file, say); plans and writes nothing"))
     relink.set_defaults(func=_relink)
 
     ui = sub.add_parser("ui", help="open the Dagster UI on the configured connections (starts the sandbox if used)")

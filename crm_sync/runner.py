@@ -36,16 +36,12 @@ def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = No
 
     defs = build_definitions(str(config_path))
     job = defs.resolve_job_def(job_name)
-    run_config = {"loggers": {"console": {"config": {"log_level": "DEBUG" if verbose else "WARNING"}}}}
-    result = job.execute_in_process(run_config=run_config, instance=instance or DagsterInstance.ephemeral(),
+    result = job.execute_in_process(run_config=_console("DEBUG" if verbose else "WARNING"),
+                                    instance=instance or DagsterInstance.ephemeral(),
                                     raise_on_error=False)
-    config = load_config(Path(config_path))
-    con = db.connect(config.state_path)
-    try:
+    with db.opened(load_config(Path(config_path)).state_path) as con:
         summary = run_summary(con, [result.run_id])
         attempted = con.execute("SELECT count(*) FROM sync.audit WHERE run_id = ?", [result.run_id]).fetchone()[0]
-    finally:
-        con.close()
     return CycleOutcome(result.run_id, result.success, summary, attempted)
 
 
@@ -75,45 +71,55 @@ class BackfillBatch:
     error: str | None = None
 
 
-def backfill_batches(config_path: str | Path, instance: DagsterInstance | None = None, again: bool = False,
-                     first: str | None = None, last: str | None = None):
-    """Run the backfill job over its partitions, backfill.partitions_per_run a run, oldest first; yields a
-    BackfillBatch per run, then stops at the first run that fails. Partitions already read are skipped (unless
-    again): running `crm-sync backfill` again resumes."""
+def _console(level: str) -> dict:
+    """Run config: Dagster's console log at this level (the events stay in the instance)."""
+    return {"loggers": {"console": {"config": {"log_level": level}}}}
+
+
+def _backfill_job(config_path: str | Path, first: str | None, last: str | None):
+    """(config, the backfill job, its partition keys from first to last)."""
     from crm_sync.definitions import build_definitions
 
     config = load_config(Path(config_path))
     job = build_definitions(str(config_path)).resolve_job_def("backfill")
     keys = [k for k in job.partitions_def.get_partition_keys() if (first is None or k >= first)
             and (last is None or k <= last)]
+    return config, job, keys
+
+
+def backfill_batches(config_path: str | Path, instance: DagsterInstance | None = None, again: bool = False,
+                     first: str | None = None, last: str | None = None):
+    """Run the backfill job over its partitions, backfill.partitions_per_run a run, oldest first; yields a
+    BackfillBatch per run, then stops at the first run that fails. Partitions already read are skipped (unless
+    again): running `crm-sync backfill` again resumes."""
+    config, job, keys = _backfill_job(config_path, first, last)
+    yield from _backfill_ranges(config, job, keys, instance or DagsterInstance.ephemeral(), again)
+
+
+def _backfill_ranges(config, job, keys: list[str], instance: DagsterInstance, again: bool):
     from crm_sync.defs.assets import Backfill
 
     objects = len(Backfill(config).objects)
-    con = db.connect(config.state_path)
-    try:  # a partition is done once every object of it was read (a run stopped mid-way read only some)
+    with db.opened(config.state_path) as con:  # a partition is done once every object of it was read
         done = {k for (k,) in con.execute("SELECT partition_key FROM sync.backfill_reads GROUP BY partition_key "
                                           "HAVING count(*) = ?", [objects]).fetchall()}
-    finally:
-        con.close()
     todo = keys if again else [k for k in keys if k not in done]
     size = config.backfill.partitions_per_run
-    instance = instance or DagsterInstance.ephemeral()
     for start in range(0, len(todo), size):
-        batch = todo[start:start + size]
         # A run takes a contiguous range: split where a partition in between was done already.
-        for part in _contiguous(batch, keys):
-            result = job.execute_in_process(
-                tags={RANGE_START: part[0], RANGE_END: part[-1]}, instance=instance, raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+        for part in _contiguous(todo[start:start + size], keys):
+            result = job.execute_in_process(tags={RANGE_START: part[0], RANGE_END: part[-1]}, instance=instance,
+                                            raise_on_error=False, run_config=_console("ERROR"))
             yield _batch_figures(config, part, result)
             if not result.success:
                 return
 
 
 def _contiguous(batch: list[str], keys: list[str]) -> list[list[str]]:
+    position = {k: n for n, k in enumerate(keys)}
     parts: list[list[str]] = []
     for k in batch:
-        if parts and keys.index(k) == keys.index(parts[-1][-1]) + 1:
+        if parts and position[k] == position[parts[-1][-1]] + 1:
             parts[-1].append(k)
         else:
             parts.append([k])
@@ -121,16 +127,12 @@ def _contiguous(batch: list[str], keys: list[str]) -> list[list[str]]:
 
 
 def _batch_figures(config, part: list[str], result) -> BackfillBatch:
-    con = db.connect(config.state_path)
-    try:
-        marks = ", ".join("?" for _ in part)
-        rows = con.execute(f"SELECT COALESCE(sum(rows_read), 0) FROM sync.backfill_reads WHERE partition_key IN "
-                           f"({marks})", part).fetchone()[0]
+    with db.opened(config.state_path) as con:
+        rows = con.execute("SELECT COALESCE(sum(rows_read), 0) FROM sync.backfill_reads "
+                           "WHERE list_contains(?, partition_key)", [part]).fetchone()[0]
         writes = con.execute("SELECT count(*) FROM sync.audit WHERE run_id = ?", [result.run_id]).fetchone()[0]
         calls = con.execute("SELECT COALESCE(sum(calls), 0) FROM sync.api_usage WHERE run_id = ?",
                             [result.run_id]).fetchone()[0]
-    finally:
-        con.close()
     error = None
     if not result.success:
         failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -152,20 +154,16 @@ def run_backfill(config_path: str, again: bool = False, first: str | None = None
 
     console = Console(stderr=False)
     try:
-        config = load_config(Path(config_path))
-        from crm_sync.definitions import build_definitions
-
-        keys = build_definitions(str(config_path)).resolve_job_def("backfill").partitions_def.get_partition_keys()
+        config, job, wanted = _backfill_job(config_path, first, last)
     except ConfigError as exc:
         print(f"crm-sync backfill: {exc}", file=sys.stderr)
         return 2
-    wanted = [k for k in keys if (first is None or k >= first) and (last is None or k <= last)]
     totals = {"rows": 0, "writes": 0, "calls": 0}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("left"), TimeRemainingColumn()]
     with Progress(*columns, console=console) as progress:
         overall = progress.add_task(f"backfill ({config.backfill.partition}ly partitions)", total=len(wanted))
-        for batch in backfill_batches(config_path, again=again, first=first, last=last):
+        for batch in _backfill_ranges(config, job, wanted, DagsterInstance.ephemeral(), again):
             totals["rows"] += batch.rows_read
             totals["writes"] += batch.writes
             totals["calls"] += batch.api_calls
@@ -185,11 +183,8 @@ def run_backfill(config_path: str, again: bool = False, first: str | None = None
                       "to resume from it.", file=sys.stderr)
                 return 1
         progress.update(overall, completed=len(wanted))
-    con = db.connect(config.state_path)
-    try:
+    with db.opened(config.state_path) as con:
         links = dict(con.execute("SELECT pair, count(*) FROM sync.links GROUP BY ALL ORDER BY ALL").fetchall())
-    finally:
-        con.close()
     print(f"Backfill done: {totals['rows']:,} records read, {totals['writes']:,} writes, {totals['calls']:,} API "
           f"calls; links {links}. The incremental cycle (`crm-sync run`, the schedule) takes over from where the "
           "backfill began.")
@@ -203,12 +198,9 @@ def run_reconcile(config_path: str, verbose: bool = False) -> int:
     except ConfigError as exc:
         print(f"crm-sync reconcile: {exc}", file=sys.stderr)
         return 2
-    con = db.connect(load_config(Path(config_path)).state_path)
-    try:
+    with db.opened(load_config(Path(config_path)).state_path) as con:
         found = con.execute("""SELECT pair, cause, count(*), count(*) FILTER (WHERE healed) FROM sync.drift
             WHERE run_id = ? GROUP BY ALL ORDER BY ALL""", [outcome.run_id]).fetchall()
-    finally:
-        con.close()
     print(f"Reconcile {outcome.run_id}: {'succeeded' if outcome.success else 'FAILED (--verbose for the log)'}")
     print("Drift found (sync.drift):" if found else "No drift: every linked pair agrees with the shadow.")
     for pair, cause, n, healed in found:
@@ -232,13 +224,9 @@ def relink(config_path: str | Path, instance: DagsterInstance | None = None) -> 
     job = build_definitions(str(config_path)).resolve_job_def("sync_cycle")
     extracts = [AssetKey([system, "raw", obj]) for system, obj in extract_fields(specs)]
     result = job.execute_in_process(asset_selection=extracts, instance=instance or DagsterInstance.ephemeral(),
-                                    run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-                                    raise_on_error=True)
-    con = db.connect(config.state_path)
-    try:
+                                    run_config=_console("WARNING"), raise_on_error=True)
+    with db.opened(config.state_path) as con:
         return {spec.name: link_pair(con, spec, result.run_id).as_dict() for spec in specs}
-    finally:
-        con.close()
 
 
 def run_relink(config_path: str) -> int:

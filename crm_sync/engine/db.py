@@ -85,6 +85,16 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+@contextlib.contextmanager
+def opened(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The state file open for a block (outside Dagster runs, which share one connection per run)."""
+    con = connect(path)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
 def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Bring a state file written by an earlier version to the current tables (nothing in it is dropped)."""
     columns = {(t, c) for t, c in con.execute(

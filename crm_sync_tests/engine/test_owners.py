@@ -17,6 +17,14 @@ def with_owners(tmp_path) -> World:
     return w
 
 
+def stage_linked_x(w: World, salesforce_owner: str) -> None:
+    """X, linked by cross-ids: owned by HubSpot owner 901, and by `salesforce_owner` in Salesforce."""
+    w.stage_hubspot("contacts", [{"id": "11", "salesforce_id": "0031", "email": "x@example.org", "lastname": "X",
+                                  "hubspot_owner_id": "901"}])
+    w.stage_salesforce("Contact", [{"id": "0031", "HubSpot_Id__c": "11", "Email": "x@example.org", "LastName": "X",
+                                    "OwnerId": salesforce_owner}])
+
+
 def test_hubspot_owner_becomes_the_salesforce_user_with_the_same_email(tmp_path):
     """A new contact owned by owner 901 becomes a Lead owned by User 0051 (email compared trimmed, case-blind)."""
     w = with_owners(tmp_path)
@@ -28,10 +36,7 @@ def test_hubspot_owner_becomes_the_salesforce_user_with_the_same_email(tmp_path)
 def test_salesforce_owner_change_reaches_hubspot_as_the_owner_id(tmp_path):
     """Reassigning the Contact to User 0052 sets hubspot_owner_id 902; the shadow holds the owner's email."""
     w = with_owners(tmp_path)
-    w.stage_hubspot("contacts", [{"id": "11", "salesforce_id": "0031", "email": "x@example.org", "lastname": "X",
-                                  "hubspot_owner_id": "901"}])
-    w.stage_salesforce("Contact", [{"id": "0031", "HubSpot_Id__c": "11", "Email": "x@example.org", "LastName": "X",
-                                    "OwnerId": "0051"}])
+    stage_linked_x(w, salesforce_owner="0051")
     w.cycle()
     assert w.ops() == []
     w.stage_salesforce("Contact", [{"id": "0031", "OwnerId": "0052"}])
@@ -45,10 +50,7 @@ def test_an_owner_without_a_counterpart_is_not_written_and_says_so(tmp_path):
     """A Salesforce user with no HubSpot owner does not clear or guess the HubSpot owner; an error row names the
     field and the reason, and it is resolved once the owner has a counterpart."""
     w = with_owners(tmp_path)
-    w.stage_hubspot("contacts", [{"id": "11", "salesforce_id": "0031", "email": "x@example.org", "lastname": "X",
-                                  "hubspot_owner_id": "901"}])
-    w.stage_salesforce("Contact", [{"id": "0031", "HubSpot_Id__c": "11", "Email": "x@example.org", "LastName": "X",
-                                    "OwnerId": "0053"}])
+    stage_linked_x(w, salesforce_owner="0053")
     w.cycle()
     assert w.ops() == []
     assert [(e["kind"], e["system"], e["record_id"], e["code"], e["fields"]) for e in w.errors()] == [
@@ -74,10 +76,7 @@ def test_a_skipped_owner_is_written_once_its_counterpart_appears_without_an_edit
     """The owner's cause is outside the record: when the HubSpot owner appears, the next plan writes it and
     resolves the row, though the contact itself did not change."""
     w = with_owners(tmp_path)
-    w.stage_hubspot("contacts", [{"id": "11", "salesforce_id": "0031", "email": "x@example.org", "lastname": "X",
-                                  "hubspot_owner_id": "901"}])
-    w.stage_salesforce("Contact", [{"id": "0031", "HubSpot_Id__c": "11", "Email": "x@example.org", "LastName": "X",
-                                    "OwnerId": "0053"}])
+    stage_linked_x(w, salesforce_owner="0053")
     w.cycle()
     assert [e["code"] for e in w.errors()] == ["NO_COUNTERPART"]
     w.cycle()
