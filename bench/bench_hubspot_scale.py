@@ -64,7 +64,7 @@ def main() -> None:
         print(f"loaded {args.n:,} contacts directly in {load_s:.1f} s ({args.n / load_s:,.0f} rows/s); "
               f"file {db_mb:,.0f} MB")
         with running_sandbox(directory) as info:
-            server = psutil.Process(info["pid"])
+            server = psutil.Process(info["pids"]["hubspot"])
             hs = HubSpot(access_token=info["hubspot"]["access_token"], host=info["hubspot"]["base_url"])
             peak = server.memory_info().rss
 

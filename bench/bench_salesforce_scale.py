@@ -62,7 +62,7 @@ def main() -> None:
         print(f"loaded {args.n:,} Contacts directly in {load_s:.1f} s ({args.n / load_s:,.0f} rows/s); "
               f"file {db_mb:,.0f} MB")
         with running_sandbox(directory) as info:
-            server = psutil.Process(info["pid"])
+            server = psutil.Process(info["pids"]["salesforce"])
             sf = connect(sandbox_credentials(info))
             since = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).replace(microsecond=0)
             fields = "Id, FirstName, LastName, Email, Phone, Title, AccountId, HubSpot_Id__c, SystemModstamp"

@@ -16,8 +16,7 @@ def _up(args: argparse.Namespace) -> int:
     print(f"{args.prog}: serving from {args.dir} (Salesforce on https://127.0.0.1:{args.sf_port or 'any'}, HubSpot "
           f"on {hs_scheme}://127.0.0.1:{args.hs_port or 'any'}); connection settings in "
           f"{Path(args.dir) / 'sandbox.json'}. Ctrl-C to stop.", flush=True)
-    serve(Path(args.dir), sf_port=args.sf_port, hs_port=args.hs_port, hs_https=args.hs_https)
-    return 0
+    return serve(Path(args.dir), sf_port=args.sf_port, hs_port=args.hs_port, hs_https=args.hs_https)
 
 
 def _seed(args: argparse.Namespace) -> int:

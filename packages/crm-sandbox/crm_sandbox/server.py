@@ -1,4 +1,5 @@
-"""Run the sandbox CRMs: bind the ports, serve until SIGTERM/Ctrl-C, publish connection settings in sandbox.json."""
+"""Run the sandbox CRMs, each in a process of its own: bind the ports, serve until SIGTERM/Ctrl-C, publish the
+connection settings in sandbox.json."""
 
 from __future__ import annotations
 
@@ -14,21 +15,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import uvicorn
-
 from crm_sandbox.tls import ensure_tls
 
 DEFAULT_DIR = Path("data/sandbox")
 DEFAULT_SF_PORT = 8443
 DEFAULT_HS_PORT = 8090
 SANDBOX_FILE = "sandbox.json"
-
-
-class _Server(uvicorn.Server):
-    # Several servers share one loop; signals are handled once, for all of them, in _serve_all.
-    @contextlib.contextmanager
-    def capture_signals(self):
-        yield
 
 
 def _bind(port: int) -> socket.socket:
@@ -42,93 +34,153 @@ def _bind(port: int) -> socket.socket:
     return sock
 
 
-async def _serve_all(directory: Path, sf_port: int, hs_port: int = DEFAULT_HS_PORT, hs_https: bool = False) -> None:
-    from crm_sandbox.hubspot.app import HubSpotService
-    from crm_sandbox.salesforce.app import SalesforceService
+SYSTEMS = ("salesforce", "hubspot")
+
+
+def _part_file(directory: Path, system: str) -> Path:
+    return directory / f"sandbox.{system}.json"
+
+
+def _publish(target: Path, info: dict) -> None:
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.replace(target)  # readers never see a half-written file
+
+
+async def _serve_one(directory: Path, system: str, port: int, https: bool) -> None:
+    """Serve one CRM in this process until SIGTERM/SIGINT; publish its settings in sandbox.SYSTEM.json."""
+    import uvicorn  # here: the watching process of serve() never needs it
+
+    class _Server(uvicorn.Server):
+        # Signals are handled by the loop's handlers below, which also cut idle keep-alive connections.
+        @contextlib.contextmanager
+        def capture_signals(self):
+            yield
 
     directory = directory.resolve()
-    directory.mkdir(parents=True, exist_ok=True)
     tls = ensure_tls(directory)
-    sf_sock = _bind(sf_port)
-    sf_url = f"https://127.0.0.1:{sf_sock.getsockname()[1]}"
-    salesforce = SalesforceService(directory, base_url=sf_url)
-    hs_sock = _bind(hs_port)
-    hs_url = f"{'https' if hs_https else 'http'}://127.0.0.1:{hs_sock.getsockname()[1]}"
-    hubspot = HubSpotService(directory, base_url=hs_url)
-    common = {"log_level": "warning", "access_log": False, "lifespan": "off", "timeout_keep_alive": 30,
-              "timeout_graceful_shutdown": 5}
-    hs_tls = {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)} if hs_https else {}
-    servers = [
-        (_Server(uvicorn.Config(salesforce.app, ssl_certfile=str(tls.cert_file), ssl_keyfile=str(tls.key_file),
-                                **common)), sf_sock),
-        (_Server(uvicorn.Config(hubspot.app, **hs_tls, **common)), hs_sock),
-    ]
-    s = salesforce.settings
-    info = {
-        "pid": os.getpid(),
-        "started_at": time.time(),
-        "salesforce": {
-            "instance_url": sf_url,
-            "token_url": f"{sf_url}/services/oauth2/token",
-            "admin_url": f"{sf_url}/__sandbox",
-            "client_id": s["client_id"],
-            "client_secret": s["client_secret"],
-            "username": s["username"],
-            "password": s["password"],
-            "security_token": s["security_token"],
-            "api_version": s["api_version"],
-            "ca_file": str(tls.ca_file),
-        },
-        "hubspot": {
-            "base_url": hs_url,
-            "access_token": hubspot.access_token,
-            "admin_url": f"{hs_url}/__sandbox",
-        },
-    }
-    if hs_https:
-        info["hubspot"]["ca_file"] = str(tls.ca_file)
+    sock = _bind(port)
+    scheme = "https" if system == "salesforce" or https else "http"
+    url = f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
+    if system == "salesforce":
+        from crm_sandbox.salesforce.app import SalesforceService
+
+        service = SalesforceService(directory, base_url=url)
+        s = service.settings
+        info = {"instance_url": url, "token_url": f"{url}/services/oauth2/token", "admin_url": f"{url}/__sandbox",
+                "client_id": s["client_id"], "client_secret": s["client_secret"], "username": s["username"],
+                "password": s["password"], "security_token": s["security_token"], "api_version": s["api_version"],
+                "ca_file": str(tls.ca_file)}
+        close = service.cursors.close_all
+    else:
+        from crm_sandbox.hubspot.app import HubSpotService
+
+        service = HubSpotService(directory, base_url=url)
+        info = {"base_url": url, "access_token": service.access_token, "admin_url": f"{url}/__sandbox"}
+        if https:
+            info["ca_file"] = str(tls.ca_file)
+        close = service.close
+    tls_options = {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)} if scheme == "https" else {}
+    server = _Server(uvicorn.Config(service.app, log_level="warning", access_log=False, lifespan="off",
+                                    timeout_keep_alive=30, timeout_graceful_shutdown=5, **tls_options))
     loop = asyncio.get_running_loop()
 
     async def abort_idle_connections() -> None:
         # Idle keep-alive TLS connections wait for the client's close_notify (30 s by default);
         # clients never send it while idle, so give in-flight requests a moment and then cut them.
         await asyncio.sleep(0.5)
-        for server, _ in servers:
-            for connection in list(server.server_state.connections):
-                transport = getattr(connection, "transport", None)
-                if transport is not None:
-                    transport.abort()
+        for connection in list(server.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
 
     def stop() -> None:
-        for server, _ in servers:
-            server.should_exit = True
+        server.should_exit = True
         loop.create_task(abort_idle_connections())
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop)
-    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
-    while not all(server.started for server, _ in servers):
-        if any(t.done() for t in tasks):
-            break
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
         await asyncio.sleep(0.01)
-    target = directory / SANDBOX_FILE
-    tmp = target.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info, indent=2))
-    tmp.replace(target)  # readers never see a half-written file
+    target = _part_file(directory, system)
+    if server.started:
+        _publish(target, {"pid": os.getpid(), system: info})
     try:
-        await asyncio.gather(*tasks)
+        await task
     finally:
-        salesforce.cursors.close_all()
-        hubspot.close()
+        close()
         with contextlib.suppress(FileNotFoundError):
             if json.loads(target.read_text()).get("pid") == os.getpid():
                 target.unlink()
 
 
+def serve_one(directory: Path, system: str, port: int, https: bool = False) -> None:
+    asyncio.run(_serve_one(directory, system, port, https))
+
+
+def _stop(procs: list[subprocess.Popen], timeout: float = 20.0) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def serve(directory: Path = DEFAULT_DIR, sf_port: int = DEFAULT_SF_PORT, hs_port: int = DEFAULT_HS_PORT,
-          hs_https: bool = False) -> None:
-    """Serve in the foreground until SIGTERM or Ctrl-C."""
-    asyncio.run(_serve_all(directory, sf_port, hs_port, hs_https))
+          hs_https: bool = False, timeout: float = 60.0) -> int:
+    """Serve in the foreground until SIGTERM or Ctrl-C: each CRM in a process of its own, so neither one's CPU
+    slows the other's answers; this process watches both and publishes sandbox.json once both are up.
+    Returns 0 on a requested stop, 1 when a CRM's process ended by itself (its part of sandbox.log says why)."""
+    import threading
+
+    directory = Path(directory).resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    ensure_tls(directory)  # once, here: two processes must not both create the CA
+    target = directory / SANDBOX_FILE
+    for system in SYSTEMS:
+        with contextlib.suppress(FileNotFoundError):
+            _part_file(directory, system).unlink()
+    stopping = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    ports = {"salesforce": sf_port, "hubspot": hs_port}
+    procs = {system: subprocess.Popen(
+        [sys.executable, "-m", "crm_sandbox.server", "--dir", str(directory), "--system", system,
+         "--port", str(ports[system])] + (["--https"] if system == "hubspot" and hs_https else []))
+        for system in SYSTEMS}
+    try:
+        deadline = time.monotonic() + timeout
+        parts: dict[str, dict] = {}
+        while len(parts) < len(SYSTEMS):
+            if stopping.is_set() or any(p.poll() is not None for p in procs.values()):
+                return 0 if stopping.is_set() else 1
+            if time.monotonic() > deadline:
+                print(f"sandbox: not up within {timeout}s", file=sys.stderr)
+                return 1
+            for system, proc in procs.items():
+                with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+                    part = json.loads(_part_file(directory, system).read_text())
+                    if part.get("pid") == proc.pid:
+                        parts[system] = part[system]
+            stopping.wait(0.02)
+        _publish(target, {"pid": os.getpid(), "pids": {s: p.pid for s, p in procs.items()},
+                          "started_at": time.time(), **parts})
+        while not stopping.is_set():
+            if any(p.poll() is not None for p in procs.values()):
+                return 1
+            stopping.wait(0.2)
+        return 0
+    finally:
+        _stop(list(procs.values()))
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+            if json.loads(target.read_text()).get("pid") == os.getpid():
+                target.unlink()
 
 
 @contextlib.contextmanager
@@ -166,3 +218,20 @@ def running_sandbox(directory: Path, sf_port: int = 0, hs_port: int = 0, hs_http
                 proc.kill()
                 proc.wait()
         log.close()
+
+
+def _main(argv: list[str] | None = None) -> None:
+    """`python -m crm_sandbox.server --system salesforce|hubspot`: one CRM's process, started by serve()."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="crm_sandbox.server")
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--system", choices=SYSTEMS, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--https", action="store_true")
+    args = parser.parse_args(argv)
+    serve_one(Path(args.dir), args.system, args.port, args.https)
+
+
+if __name__ == "__main__":
+    _main()
