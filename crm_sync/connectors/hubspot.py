@@ -142,7 +142,7 @@ class HubSpotConnector:
             kind = "email" if p.get("fieldType") == "email" or p["name"] == "email" else p.get("type", "string")
             rows.append({"field": p["name"], "label": p.get("label"), "type": kind, "length": 0,
                          "createable": not read_only, "updateable": not read_only, "restricted": restricted,
-                         "options": options})
+                         "options": options, "default_value": None})
         return rows
 
     def ensure_cross_id(self, obj: str, field_name: str) -> None:

@@ -73,8 +73,9 @@ def http_session(ca_file: str | None) -> requests.Session:
     return session
 
 
-def fetch_token(creds: SalesforceCredentials, session: requests.Session) -> tuple[str, str]:
-    """OAuth 2.0 token request (client credentials, or password when a username is set): (token, instance_url)."""
+def fetch_token(creds: SalesforceCredentials, session: requests.Session) -> tuple[str, str, str | None]:
+    """OAuth 2.0 token request (client credentials, or password when a username is set): (token, instance_url,
+    the API user's id: the last part of the identity URL `id`, when the answer has one)."""
     if creds.username:
         data = {"grant_type": "password", "client_id": creds.client_id, "client_secret": creds.client_secret,
                 "username": creds.username, "password": creds.password or ""}
@@ -90,13 +91,14 @@ def fetch_token(creds: SalesforceCredentials, session: requests.Session) -> tupl
     if resp.status_code != 200 or "access_token" not in body:
         raise SalesforceAuthenticationFailed(body.get("error", resp.status_code),
                                              body.get("error_description", "token request failed"))
-    return body["access_token"], body["instance_url"]
+    identity = str(body.get("id") or "")
+    return body["access_token"], body["instance_url"], identity.rstrip("/").rsplit("/", 1)[-1] or None
 
 
 def connect(creds: SalesforceCredentials) -> Salesforce:
     """A simple-salesforce client on a direct session obtained from the token URL."""
     session = http_session(creds.ca_file)
-    token, instance_url = fetch_token(creds, session)
+    token, instance_url, _ = fetch_token(creds, session)
     return Salesforce(instance_url=instance_url, session_id=token, session=session, version=creds.api_version)
 
 
@@ -162,11 +164,12 @@ class _MeteredSession(requests.Session):
         self.creds, self.meter, self.policy, self.timeout = creds, meter, policy, timeout
         self.token: str | None = None
         self.instance_url: str | None = None
+        self.user_id: str | None = None  # the API user: the owner Salesforce gives a record created without one
         self.client: Salesforce | None = None
         self._auth_lock = threading.Lock()
 
     def login(self) -> None:
-        self.token, self.instance_url = fetch_token(self.creds, self)
+        self.token, self.instance_url, self.user_id = fetch_token(self.creds, self)
         if self.client is not None:
             self.client.session_id = self.token
             self.client.headers["Authorization"] = f"Bearer {self.token}"
@@ -262,12 +265,18 @@ class SalesforceConnector:
         return self.sf.restful(f"sobjects/{_ident(sobject)}/describe")
 
     def field_metadata(self, obj: str) -> list[dict]:
-        """What a write check needs from the sObject describe (active picklist values only)."""
+        """What a write check and a create need from the sObject describe (active picklist values only)."""
+        fields = self.describe(obj)["fields"]
         return [{"field": f["name"], "label": f.get("label"), "type": f["type"], "length": int(f.get("length") or 0),
                  "createable": bool(f.get("createable")), "updateable": bool(f.get("updateable")),
                  "restricted": bool(f.get("restrictedPicklist")),
-                 "options": [p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)]}
-                for f in self.describe(obj)["fields"]]
+                 "options": [p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)],
+                 # The value the org gives a new record that leaves the field empty: a picklist's default, and
+                 # for OwnerId the API user (Salesforce makes the creating user the owner).
+                 "default_value": self._session.user_id if f["name"] == "OwnerId" else next(
+                     (p["value"] for p in f.get("picklistValues") or []
+                      if p.get("defaultValue") and p.get("active", True)), None)}
+                for f in fields]
 
     def ensure_cross_id(self, obj: str, field_name: str) -> None:
         """Salesforce fields are made by the org's admin, not by the sync: a missing external id field shows up as

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS sync.outbox (
     sf_object VARCHAR, record_key VARCHAR, target_id VARCHAR, payload JSON, shadow JSON, reason VARCHAR, status VARCHAR,
     attempts INTEGER DEFAULT 0, last_error VARCHAR, created_at TIMESTAMPTZ DEFAULT current_timestamp,
     updated_at TIMESTAMPTZ DEFAULT current_timestamp, associations JSON, parent_op_id VARCHAR, field VARCHAR,
-    held_from VARCHAR);
+    held_from VARCHAR, echo JSON);
 CREATE TABLE IF NOT EXISTS sync.errors (
     error_key VARCHAR PRIMARY KEY, kind VARCHAR, pair VARCHAR, system VARCHAR, object VARCHAR, record_id VARCHAR,
     op_id VARCHAR, code VARCHAR, message VARCHAR, fields VARCHAR, first_seen TIMESTAMPTZ, last_seen TIMESTAMPTZ,
@@ -66,7 +66,7 @@ CREATE TABLE IF NOT EXISTS sync.api_usage (
     PRIMARY KEY (day, run_id, system, endpoint));
 CREATE TABLE IF NOT EXISTS sync.metadata (
     system VARCHAR, object VARCHAR, field VARCHAR, label VARCHAR, type VARCHAR, length INTEGER,
-    createable BOOLEAN, updateable BOOLEAN, restricted BOOLEAN, options VARCHAR[],
+    createable BOOLEAN, updateable BOOLEAN, restricted BOOLEAN, options VARCHAR[], default_value VARCHAR,
     refreshed_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (system, object, field));
 """
 
@@ -114,8 +114,11 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     if ("duplicates", "pair") in columns:
         for column in ("resolution VARCHAR", "op_id VARCHAR"):
             con.execute(f"ALTER TABLE sync.duplicates ADD COLUMN IF NOT EXISTS {column}")
+    if ("metadata", "field") in columns:
+        con.execute("ALTER TABLE sync.metadata ADD COLUMN IF NOT EXISTS default_value VARCHAR")
     if ("outbox", "op_id") in columns:
-        for column in ("associations JSON", "parent_op_id VARCHAR", "field VARCHAR", "held_from VARCHAR"):
+        for column in ("associations JSON", "parent_op_id VARCHAR", "field VARCHAR", "held_from VARCHAR",
+                       "echo JSON"):
             con.execute(f"ALTER TABLE sync.outbox ADD COLUMN IF NOT EXISTS {column}")
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 from crm_sync.engine import cursors
 from crm_sync.engine.db import registered, transaction
 
-COLUMNS = ["field", "label", "type", "length", "createable", "updateable", "restricted", "options"]
+COLUMNS = ["field", "label", "type", "length", "createable", "updateable", "restricted", "options", "default_value"]
 TTL = dt.timedelta(hours=1)  # picklists and fields change rarely; a fix made in the CRM is seen within the hour
 
 
@@ -26,6 +26,7 @@ def store(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: list[di
         con.execute("DELETE FROM sync.metadata WHERE system = ? AND object = ?", [system, obj])
         with registered(con, "_meta_frame", frame):
             con.execute("INSERT INTO sync.metadata (system, object, field, label, type, length, createable, "
-                        "updateable, restricted, options) SELECT ?, ?, * FROM _meta_frame", [system, obj])
+                        "updateable, restricted, options, default_value) SELECT ?, ?, * FROM _meta_frame",
+                        [system, obj])
         cursors.advance(con, system, obj, run_id, now, cursors.METADATA)
     return len(frame)

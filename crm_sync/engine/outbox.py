@@ -58,16 +58,22 @@ def ops_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, max
 
 def stamp_created(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, run_id: str) -> pd.DataFrame:
     """The cross-ids of the records this load created on `target`, to write back to their source records on the
-    other side in the same run (not a cycle later): outbox ops (update, the source's cross-id field only),
+    other side in the same run (not a cycle later): outbox ops (update: the source's cross-id field, and for
+    Salesforce creates their echo),
     returned in connectors.common.OP_COLUMNS, pending ones only (validation may hold one back)."""
-    if target == "salesforce":  # a HubSpot record created in Salesforce learns its Salesforce id
+    if target == "salesforce":
+        # A HubSpot record created in Salesforce learns its Salesforce id, and what Salesforce holds that it does
+        # not (the create's echo: picklist defaults, always_salesforce values; engine/plan._salesforce_echo).
         select = """SELECT 'hubspot' AS target, $hs_object AS object, l.salesforce_object AS sf_object,
-            l.salesforce_id AS record_key, l.hubspot_id AS target_id, json_object($hs_xid, l.salesforce_id) AS payload
+            l.salesforce_id AS record_key, l.hubspot_id AS target_id,
+            json_merge_patch(COALESCE(json_extract(o.echo, '$.payload'), '{}'), json_object($hs_xid, l.salesforce_id))
+                AS payload, json_extract(o.echo, '$.shadow') AS shadow
             FROM sync.links l JOIN sync.outbox o ON o.pair = l.pair AND o.target = 'salesforce' AND o.action = 'create'
               AND o.status = 'sent' AND o.record_key = l.hubspot_id"""
     else:  # a Salesforce record created in HubSpot learns its HubSpot id
         select = """SELECT 'salesforce' AS target, l.salesforce_object AS object, l.salesforce_object AS sf_object,
-            l.hubspot_id AS record_key, l.salesforce_id AS target_id, json_object($sf_xid, l.hubspot_id) AS payload
+            l.hubspot_id AS record_key, l.salesforce_id AS target_id, json_object($sf_xid, l.hubspot_id) AS payload,
+            NULL::JSON AS shadow
             FROM sync.links l JOIN sync.outbox o ON o.pair = l.pair AND o.target = 'hubspot' AND o.action = 'create'
               AND o.status = 'sent' AND o.record_key = l.salesforce_id"""
     binds = {"pair": spec.name, "run_id": run_id, "hs_object": spec.hubspot_object, "hs_xid": spec.hs_salesforce_id,
@@ -77,8 +83,8 @@ def stamp_created(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, r
             record_key || '|' || target_id || '|' || CAST(payload AS VARCHAR)) AS op_id, *
         FROM ({select} WHERE l.pair = $pair AND l.linked_by = 'created' AND l.run_id = $run_id)""", used)
     con.execute("""INSERT INTO sync.outbox (op_id, run_id, pair, target, object, action, sf_object, record_key,
-            target_id, payload, reason, status)
-        SELECT op_id, $run_id, $pair, target, object, 'update', sf_object, record_key, target_id, payload,
+            target_id, payload, shadow, reason, status)
+        SELECT op_id, $run_id, $pair, target, object, 'update', sf_object, record_key, target_id, payload, shadow,
                'cross-id of the record created from it this run', 'pending' FROM _stamps
         ON CONFLICT (op_id) DO NOTHING""", {"run_id": run_id, "pair": spec.name})
     frame = con.execute("""SELECT o.op_id, o.object, o.action, o.target_id, CAST(o.payload AS VARCHAR) AS payload,

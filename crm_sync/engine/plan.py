@@ -17,7 +17,7 @@ from crm_sync.engine import cursors
 from crm_sync.engine import reconcile as drift
 from crm_sync.engine.db import NEXT_POSITION, Binds, quote, transaction
 from crm_sync.engine.link import ambiguous_keys, build_sides, free_records
-from crm_sync.engine.mapping import PairSpec, translations, values_sql
+from crm_sync.engine.mapping import PairSpec, canonical, translations, values_sql
 from crm_sync.engine.staging import ensure_tables
 
 # Fields Salesforce requires: a sync never clears them. Native-connector defaults fill them on create.
@@ -89,6 +89,7 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
                 result.drift = drift.record_drift(con, spec, b, REQUIRED_PAIRS)
             _hold_in_flight(con, b)
             _decide(con, cfg.tie_winner)
+            _derive_from_written(con, b, s2h, cfg.tie_winner)
             if reconcile:
                 result.drift_healed = drift.mark_healed(con, b)
             result.skipped = _record_skips(con, spec, b, to_sf, to_hs)
@@ -207,7 +208,11 @@ def _decide(con, tie: str) -> None:
                                                            WHEN hs_val IS NOT NULL THEN 'hs' END
             WHEN 'prefer_hubspot_unless_blank' THEN CASE WHEN hs_val IS NOT NULL THEN 'hs'
                                                         WHEN sf_val IS NOT NULL THEN 'sf' END
-            ELSE CASE WHEN hs_changed AND NOT sf_changed THEN 'hs'
+            -- A first comparison (no shadow) takes a value over a blank, whichever side is newer: a blank
+            -- there is a value never set, not one cleared.
+            ELSE CASE WHEN no_shadow AND hs_val IS NULL AND sf_val IS NOT NULL THEN 'sf'
+                      WHEN no_shadow AND sf_val IS NULL AND hs_val IS NOT NULL THEN 'hs'
+                      WHEN hs_changed AND NOT sf_changed THEN 'hs'
                       WHEN sf_changed AND NOT hs_changed THEN 'sf'
                       WHEN hs_changed AND sf_changed THEN CASE
                           WHEN hs_mod > sf_mod THEN 'hs' WHEN sf_mod > hs_mod THEN 'sf' ELSE '{tie_side}' END
@@ -267,6 +272,20 @@ def _record_skips(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> int:
         AND e.resolved_at IS NULL AND e.error_key NOT IN (SELECT {key} FROM _skips)
         AND (e.record_id IN (SELECT hubspot_id FROM _cand) OR e.record_id IN (SELECT salesforce_id FROM _cand))""")
     return skipped
+
+
+def _derive_from_written(con, b: Binds, s2h: str, tie: str) -> None:
+    """A value that always follows a Salesforce field this plan writes (the lifecycle stage derived from the Lead
+    Status while the lead status, two-way, changes that Status) is derived from the value written, not from the
+    one it replaces: else the next cycle derives it again, a second write for every such record."""
+    changed = b.execute(con, """UPDATE _vals v SET sf_val = w.sf_new
+        FROM (SELECT hubspot_id, sf_object, sf_field, first(sf_new) AS sf_new FROM _decisions
+              WHERE write_sf AND kind NOT LIKE 'association%' GROUP BY ALL) w
+        WHERE v.rule = 'always_salesforce' AND v.hubspot_id = w.hubspot_id AND v.sf_object = w.sf_object
+          AND v.sf_field = w.sf_field AND v.sf_val IS DISTINCT FROM w.sf_new""").fetchone()[0]
+    if changed:
+        b.execute(con, f"UPDATE _vals SET sf_as_hs = {s2h} WHERE rule = 'always_salesforce'")
+        _decide(con, tie)
 
 
 def _update_ops(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> None:
@@ -330,8 +349,10 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
         return waiting
     if not values or not waiting:
         return 0
+    b.execute(con, f"CREATE OR REPLACE TEMP TABLE _new_vals AS SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs "
+                   f"FROM ({values})")
     b.execute(con, f"""INSERT INTO _plan_ops
-        WITH v AS (SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs FROM ({values})),
+        WITH v AS (SELECT * FROM _new_vals),
         sf_rows AS (SELECT hubspot_id, sf_object, sf_field, field, hs_val, hs_as_sf AS sf_new FROM v
                     WHERE hubspot_id IS NOT NULL AND hs_as_sf IS NOT NULL AND rule <> 'always_salesforce'
                       AND NOT contains(hs_as_sf, 'unlinked:')),
@@ -371,7 +392,65 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
                   AND json_extract(payload, {b('$.' + json.dumps(sf_field))}) IS NULL""")
         b.execute(con, f"""UPDATE _plan_ops SET payload = json_merge_patch(json_object({b(sf_field)},
             {b(value)}), payload) WHERE target = 'salesforce' AND action = 'create' AND object = {b(target)}""")
+    _salesforce_echo(con, spec, b, s2h, to_hs)
     return 0
+
+
+def _salesforce_echo(con, spec: PairSpec, b: Binds, s2h: str, to_hs: str) -> None:
+    """What a Salesforce create will hold that its HubSpot source does not, written back to the source with its
+    cross-id in the same run (outbox.stamp_created) instead of by a second write cycle:
+    - picklist defaults (describe's defaultValue) for mapped picklists the create leaves empty: sent with the
+      create, so its shadow says what Salesforce holds (and a blank HubSpot value never clears it later), and
+      their HubSpot translation goes back to a HubSpot record that has none;
+    - always_salesforce picklists derived from the record (a lifecycle stage from the Lead Status);
+    - the owner Salesforce gives a record created without one (the API user; describe's OwnerId default as
+      connectors/salesforce.py records it), where the rule lets Salesforce's owner win.
+    Picklists and owners only: their values compare as text on both sides. Kept in _echo (record_key, echo)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _echo (record_key VARCHAR, object VARCHAR, echo JSON)")
+    rows = [(obj, m.name, m.hubspot, m.salesforce_field(obj), m.rule, m.type) for obj in spec.salesforce_objects
+            for m in spec.config.fields if m.salesforce_field(obj) is not None and m.type in ("enum", "owner")
+            and m.rule not in ("dont_sync", "always_hubspot")]
+    if not rows or not con.execute("SELECT count(*) FROM _plan_ops WHERE target = 'salesforce' AND action = "
+                                   "'create'").fetchone()[0]:
+        return
+    b.execute(con, "CREATE OR REPLACE TEMP TABLE _echo_fields (sf_object VARCHAR, field VARCHAR, hs_field VARCHAR, "
+                   "sf_field VARCHAR, rule VARCHAR, kind VARCHAR)")
+    for row in rows:
+        b.execute(con, f"INSERT INTO _echo_fields VALUES ({', '.join(b(v) for v in row)})")
+    con.execute("""CREATE OR REPLACE TEMP TABLE _defaulted AS
+        SELECT p.record_key, p.object, f.field, f.sf_field, f.kind, m.default_value, nv.hs_val
+        FROM _plan_ops p JOIN _echo_fields f ON f.sf_object = p.object
+        JOIN sync.metadata m ON m.system = 'salesforce' AND m.object = p.object AND m.field = f.sf_field
+        LEFT JOIN _new_vals nv ON nv.hubspot_id = p.record_key AND nv.sf_object = p.object AND nv.field = f.field
+        WHERE p.target = 'salesforce' AND p.action = 'create' AND m.default_value IS NOT NULL
+          AND json_extract_string(p.payload, '$.' || CAST(to_json(f.sf_field) AS VARCHAR)) IS NULL""")
+    con.execute("""UPDATE _plan_ops p SET payload = json_merge_patch(p.payload, d.filled),
+            shadow = to_json(list_concat(COALESCE(CAST(p.shadow AS JSON[]), []), d.entries))
+        FROM (SELECT record_key, object, CAST(json_group_object(sf_field, default_value) AS JSON) AS filled,
+                     list(json_object('f', field, 'h', hs_val, 's', default_value, 'k', sf_field)) AS entries
+              FROM (SELECT record_key, object, sf_field, default_value, first(field) AS field, first(hs_val) AS hs_val
+                    FROM _defaulted WHERE kind = 'enum' GROUP BY ALL) GROUP BY record_key, object) d
+        WHERE p.target = 'salesforce' AND p.action = 'create' AND p.record_key = d.record_key
+          AND p.object = d.object""")
+    b.execute(con, f"""INSERT INTO _echo
+        WITH r AS (SELECT p.record_key AS hubspot_id, p.object, f.field, f.hs_field, f.rule, f.kind, nv.hs_val,
+                CASE f.kind WHEN 'owner' THEN d.default_value
+                    ELSE json_extract_string(p.payload, '$.' || CAST(to_json(f.sf_field) AS VARCHAR)) END AS raw,
+                d.record_key IS NOT NULL AS defaulted
+            FROM _plan_ops p JOIN _echo_fields f ON f.sf_object = p.object
+            LEFT JOIN _new_vals nv ON nv.hubspot_id = p.record_key AND nv.sf_object = p.object AND nv.field = f.field
+            LEFT JOIN _defaulted d ON d.record_key = p.record_key AND d.object = p.object AND d.field = f.field
+            WHERE p.target = 'salesforce' AND p.action = 'create'),
+        e AS (SELECT *, CASE kind WHEN 'owner' THEN {canonical('owner', 'raw', 'salesforce', b)} ELSE raw END
+                  AS sf_val FROM r),
+        n AS (SELECT *, {s2h} AS hs_new FROM e WHERE sf_val IS NOT NULL),
+        w AS (SELECT *, to_json(COALESCE({to_hs}, '')) AS v FROM n
+              -- what the next cycle would write: Salesforce's value wins by rule, or fills a blank
+              WHERE (rule IN ('always_salesforce', 'prefer_salesforce_unless_blank') AND hs_new IS DISTINCT FROM hs_val)
+                 OR (defaulted AND hs_val IS NULL AND hs_new IS NOT NULL))
+        SELECT hubspot_id, object, json_object('payload', CAST(json_group_object(hs_field, v) AS JSON),
+            'shadow', to_json(list(json_object('f', field, 'h', hs_new, 's', sf_val, 'k', hs_field) ORDER BY field)))
+        FROM w GROUP BY hubspot_id, object""")
 
 
 def _record_part(value: str) -> str:
@@ -420,11 +499,14 @@ def _store_ops(con, b: Binds) -> int:
     b.execute(con, """CREATE OR REPLACE TEMP TABLE _plan_ops_ids AS SELECT md5(target || '|' || object || '|' || action
         || '|' || record_key || '|' || COALESCE(target_id, '') || '|' || CAST(payload AS VARCHAR)
         || COALESCE('|' || CAST(associations AS VARCHAR), '')) AS op_id, * FROM _plan_ops""")
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS _echo (record_key VARCHAR, object VARCHAR, echo JSON)")
     b.execute(con, """INSERT INTO sync.outbox (op_id, run_id, pair, target, object, action, sf_object, record_key,
-        target_id, payload, shadow, reason, status, associations) SELECT op_id, $run_id, $pair, target, object,
-        action, sf_object, record_key, target_id, payload, shadow, reason, 'pending', associations FROM _plan_ops_ids
+        target_id, payload, shadow, reason, status, associations, echo) SELECT op_id, $run_id, $pair, p.target,
+        p.object, action, sf_object, p.record_key, target_id, payload, shadow, reason, 'pending', associations, e.echo
+        FROM _plan_ops_ids p LEFT JOIN _echo e ON p.target = 'salesforce' AND p.action = 'create'
+            AND e.record_key = p.record_key AND e.object = p.object
         ON CONFLICT (op_id) DO UPDATE SET status = 'pending', attempts = 0, last_error = NULL, run_id = excluded.run_id,
-            updated_at = now() WHERE sync.outbox.status IN ('sent', 'superseded')""")
+            echo = excluded.echo, updated_at = now() WHERE sync.outbox.status IN ('sent', 'superseded')""")
     # The same write planned again after it was sent means the target does not hold it now (a value changed
     # back to an earlier one, or a write undone in the CRM): it goes out again rather than colliding with the
     # old op. One still open is left as it is (same op, same attempts).

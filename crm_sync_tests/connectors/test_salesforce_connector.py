@@ -277,3 +277,15 @@ def test_large_writes_go_by_bulk_ingest_and_failures_come_back_per_record_and_fi
     assert len(again) == 1198 and all(r.success for r in again)
     titles = sf.sf.query("SELECT COUNT() FROM Lead WHERE Title = 'Bulk Updated'")["totalSize"]
     assert titles == 1198
+
+
+def test_field_metadata_names_what_salesforce_gives_a_record_created_without_a_value(box):
+    """The Lead Status picklist's default, and for OwnerId the API user (whose id the token answer names): the
+    plan sends the first with a create and writes both back to HubSpot with the cross-id (engine/plan.py)."""
+    c = connector(box)
+    defaults = {row["field"]: row["default_value"] for row in c.field_metadata("Lead")}
+    assert defaults["Status"] == "Open - Not Contacted"
+    assert defaults["LeadSource"] is None and defaults["LastName"] is None
+    [made] = c.create("Lead", [("k1", {"LastName": "Defaults", "Company": "D Inc"})])
+    record = c.sf.Lead.get(made.target_id)
+    assert defaults["OwnerId"] == record["OwnerId"] and record["Status"] == "Open - Not Contacted"

@@ -27,7 +27,8 @@ def test_create_as_contact_makes_a_contact(tmp_path):
 
 
 def test_new_salesforce_lead_becomes_a_hubspot_create_carrying_its_id(tmp_path):
-    """A Lead nobody links becomes a HubSpot upsert keyed by salesforce_id; the answer links; the echoes go quiet."""
+    """A Lead nobody links becomes a HubSpot upsert keyed by salesforce_id; the answer links, the Lead learns its
+    HubSpot id in the same load; the echoes go quiet."""
     w = World(tmp_path, only=("people",))
     w.stage_salesforce("Lead", [{"id": "00Q1", "Email": "bo@example.org", "LastName": "Bo", "Company": "Bo Inc",
                                  "Status": "Working - Contacted"}])
@@ -38,17 +39,16 @@ def test_new_salesforce_lead_becomes_a_hubspot_create_carrying_its_id(tmp_path):
                           "hs_lead_status": "IN_PROGRESS", "lifecyclestage": "marketingqualifiedlead"}
     w.answer_all(ids={"00Q1": "21"})
     assert w.links("people") == {"21": ("Lead", "00Q1", "created")}
-    w.echo()
-    w.cycle()
-    assert [(o.target, o.payload) for o in w.ops()] == [("salesforce", {"HubSpot_Id__c": "21"})]
-    w.answer_all()
+    assert [(o.target, o.payload) for o in w.ops(status="sent", action="update")] == [
+        ("salesforce", {"HubSpot_Id__c": "21"})]
     w.echo()
     w.cycle()
     assert w.ops() == []
 
 
-def test_successful_create_links_and_its_echo_plans_only_the_cross_id(tmp_path):
-    """After the answer the link exists; the echo plans the HubSpot cross-id once, then nothing."""
+def test_successful_create_links_and_writes_the_cross_id_in_the_same_load(tmp_path):
+    """After the answer the link exists and the HubSpot record has its cross-id (the same load); the echo plans
+    nothing."""
     w = World(tmp_path, only=("people",))
     w.stage_hubspot("contacts", [{"id": "11", "email": "ann@example.org", "firstname": "Ann", "lastname": "Lee",
                                   "company": "Lee & Co"}])
@@ -57,11 +57,10 @@ def test_successful_create_links_and_its_echo_plans_only_the_cross_id(tmp_path):
     assert made == {"11": "00Q1"}
     assert w.links("people") == {"11": ("Lead", "00Q1", "created")}
     assert w.shadow("people", "11")["email"] == ("ann@example.org", "ann@example.org")
-    w.echo()  # the Lead as Salesforce now holds it
-    w.cycle()
-    assert [(o.target, o.action, o.payload) for o in w.ops()] == [("hubspot", "update", {"salesforce_id": "00Q1"})]
-    w.answer_all()
-    w.echo()
+    assert [(o.target, o.payload) for o in w.ops(status="sent", action="update")] == [
+        ("hubspot", {"salesforce_id": "00Q1"})]
+    assert w.record("hubspot", "contacts", "11")["salesforce_id"] == "00Q1"
+    w.echo()  # the Lead and the contact as the CRMs now hold them
     w.cycle()
     assert w.ops() == []
 
@@ -72,6 +71,7 @@ def test_required_field_placeholder_does_not_come_back_to_hubspot(tmp_path):
     w.stage_hubspot("contacts", [{"id": "11", "email": "ann@example.org", "lastname": "Lee"}])  # no company
     w.cycle()
     w.answer_all(ids={"11": "00Q1"})
+    assert [o.payload for o in w.ops(status=None, target="hubspot")] == [{"salesforce_id": "00Q1"}]
     w.echo()
     w.cycle()
-    assert [o.payload for o in w.ops(target="hubspot")] == [{"salesforce_id": "00Q1"}]
+    assert w.ops() == []

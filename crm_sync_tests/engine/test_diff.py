@@ -75,8 +75,9 @@ def test_a_required_salesforce_field_is_never_cleared(tmp_path):
 
 
 def test_lead_status_maps_hubspot_to_salesforce_and_the_echo_does_not_flip_it(tmp_path):
-    """hs_lead_status CONNECTED becomes Lead.Status 'Working - Contacted'; the echo keeps HubSpot's value and only
-    fills the lifecycle stage Salesforce's status implies (always_salesforce)."""
+    """hs_lead_status CONNECTED becomes Lead.Status 'Working - Contacted'; the lifecycle stage that status implies
+    (always_salesforce) goes to HubSpot in the same cycle, derived from the status written, not the one it
+    replaces; the echo keeps HubSpot's value and plans nothing more."""
     w = World(tmp_path, only=("people",))
     w.stage_hubspot("contacts", [{"id": "11", "salesforce_id": "00Q1", "email": "bo@example.org", "lastname": "Bo",
                                   "company": "Bo Inc", "hs_lead_status": "NEW", "lifecyclestage": "lead"}])
@@ -86,11 +87,12 @@ def test_lead_status_maps_hubspot_to_salesforce_and_the_echo_does_not_flip_it(tm
     assert w.ops() == []
     w.stage_hubspot("contacts", [{"id": "11", "hs_lead_status": "CONNECTED"}])
     w.cycle()
-    assert writes(w) == {"salesforce": {"Status": "Working - Contacted"}}
+    assert writes(w) == {"salesforce": {"Status": "Working - Contacted"},
+                         "hubspot": {"lifecyclestage": "marketingqualifiedlead"}}
     w.answer_all()
     w.echo()
     w.cycle()
-    assert writes(w) == {"hubspot": {"lifecyclestage": "marketingqualifiedlead"}}
+    assert w.ops() == []
 
 
 def test_deal_stage_maps_salesforce_to_hubspot_and_stays_quiet(tmp_path):

@@ -25,7 +25,7 @@ import yaml
 from crm_sync.config import load_config
 from crm_sync.config.defaults import DEFAULT_FIELDS
 from crm_sync.connectors.common import WriteResult
-from crm_sync.engine import associations, db, metadata
+from crm_sync.engine import associations, db, metadata, outbox
 from crm_sync.engine.link import link_pair
 from crm_sync.engine.mapping import pair_specs
 from crm_sync.engine.outbox import ops_to_send, record_results
@@ -284,8 +284,24 @@ class World:
             new_id = self.answer(op, success, target_id=(ids or {}).get(op.record_key), **error)
             if success and op.action == "create":
                 made[op.record_key] = new_id
+        if made:
+            self._stamp_created(spec, target)
         self._load_associations(spec, target, success, error)
         return made
+
+    def _stamp_created(self, spec, target: str) -> None:
+        """As the load does after its creates: their cross-ids (and Salesforce creates' echo) go back to the
+        source records at once, through validation like every write."""
+        other = "hubspot" if target == "salesforce" else "salesforce"
+        stamps = outbox.stamp_created(self.con, spec, target, self.run_id)
+        if stamps.empty:
+            return
+        if self._has_metadata(other):
+            validate_outgoing(self.con, spec.name, other, self.run_id)
+        by_id = {o.op_id: o for o in self.ops(status="pending")}
+        for op_id in stamps["op_id"]:
+            if op_id in by_id:
+                self.answer(by_id[op_id])
 
     def answer(self, op: Op, success: bool = True, target_id: str | None = None, error_code: str | None = None,
                error_message: str | None = None, error_fields: list[str] | None = None) -> str | None:
