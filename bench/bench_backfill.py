@@ -42,6 +42,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--partitions-per-run", type=int, default=12)
+    parser.add_argument("--detail", action="store_true", help="also print the calls by endpoint")
     args = parser.parse_args()
     extra = {"backfill": {"start": "2021-01-01", "partition": "month", "partitions_per_run": args.partitions_per_run}}
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp, \
@@ -56,6 +57,7 @@ def main() -> int:
         started = time.perf_counter()
         runs = list(backfill_batches(env.config_path))
         backfill_seconds = time.perf_counter() - started
+        after_backfill = {s: Counter(env.usage(s)) for s in ("salesforce", "hubspot")}
         cycles = []
         for _ in range(6):
             outcome = execute_cycle(env.config_path)
@@ -82,6 +84,10 @@ def main() -> int:
         total_m, total_f = m["read"] + m["write"], f["read"] + f["write"]
         print(f"  {system}: reads {m['read']} / floor {f['read']}, writes {m['write']} / floor {f['write']}: "
               f"{total_m} / {total_f} = {total_m / max(total_f, 1):.2f}x  (other calls: {m['other']})")
+    if args.detail:
+        for system, u in usage.items():
+            for label, n in sorted(u.items(), key=lambda kv: -kv[1])[:15]:
+                print(f"    {system:<10} {n:>6} (backfill {after_backfill[system][label]:>5})  {label}")
     hs_floor = floor["hubspot"]["read"] + floor["hubspot"]["write"]
     time_floor = max(hs_floor / 19, math.ceil(counts[("hubspot", "contacts")] / 200) / 5)
     print(f"  wall time: backfill {backfill_seconds:.1f} s, until quiet {seconds:.1f} s; rate-limit floor "

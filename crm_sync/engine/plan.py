@@ -433,7 +433,8 @@ def _salesforce_echo(con, spec: PairSpec, b: Binds, s2h: str, to_hs: str) -> Non
         WHERE p.target = 'salesforce' AND p.action = 'create' AND p.record_key = d.record_key
           AND p.object = d.object""")
     b.execute(con, f"""INSERT INTO _echo
-        WITH r AS (SELECT p.record_key AS hubspot_id, p.object, f.field, f.hs_field, f.rule, f.kind, nv.hs_val,
+        WITH r AS (SELECT p.record_key AS hubspot_id, p.object, f.field, f.hs_field, f.sf_field, f.rule, f.kind,
+                nv.hs_val,
                 CASE f.kind WHEN 'owner' THEN d.default_value
                     ELSE json_extract_string(p.payload, '$.' || CAST(to_json(f.sf_field) AS VARCHAR)) END AS raw,
                 d.record_key IS NOT NULL AS defaulted
@@ -448,8 +449,11 @@ def _salesforce_echo(con, spec: PairSpec, b: Binds, s2h: str, to_hs: str) -> Non
               -- what the next cycle would write: Salesforce's value wins by rule, or fills a blank
               WHERE (rule IN ('always_salesforce', 'prefer_salesforce_unless_blank') AND hs_new IS DISTINCT FROM hs_val)
                  OR (defaulted AND hs_val IS NULL AND hs_new IS NOT NULL))
-        SELECT hubspot_id, object, json_object('payload', CAST(json_group_object(hs_field, v) AS JSON),
-            'shadow', to_json(list(json_object('f', field, 'h', hs_new, 's', sf_val, 'k', hs_field) ORDER BY field)))
+        -- One entry per HubSpot value: its shadow (f, h, s, k), the value to write (v), and the create's payload
+        -- value it follows from (sk, sv; sv NULL for an owner Salesforce assigns): validation may yet hold that
+        -- back, and outbox.stamp_created then leaves the entry out.
+        SELECT hubspot_id, object, to_json(list(json_object('f', field, 'h', hs_new, 's', sf_val, 'k', hs_field,
+            'v', v, 'sk', sf_field, 'sv', CASE kind WHEN 'owner' THEN NULL ELSE raw END) ORDER BY field))
         FROM w GROUP BY hubspot_id, object""")
 
 
@@ -477,19 +481,21 @@ def _hold_in_flight(con, b: Binds) -> None:
     is the one being written: the target does not hold it yet, and reading that as a change on the target would
     undo the source. A new source value is decided as usual and supersedes the open write (`_store_ops`)."""
     b.execute(con, """CREATE OR REPLACE TEMP TABLE _open_apart AS
-        SELECT c.op_id, c.target, c.record_key, COALESCE(c.field, e ->> 'k') AS key,
+        SELECT c.op_id, c.target, c.record_key, COALESCE(c.field, e ->> 'k') AS key, e ->> 'f' AS mapping,
                CASE c.target WHEN 'salesforce' THEN e ->> 'h' ELSE e ->> 's' END AS source_value
         FROM sync.outbox c, unnest(CAST(c.shadow AS JSON[])) AS u(e)
         WHERE c.pair = $pair AND (c.parent_op_id IS NOT NULL OR c.held_from IS NOT NULL)
           AND c.status IN ('pending', 'failed', 'invalid')""")
-    # Held values whose source changed since: a new op will carry the new value.
+    # Held values whose source changed since: a new op will carry the new value. Matched by mapping as well as
+    # by target field: two mappings may write one field (lead status and lifecycle stage both map Lead.Status).
     b.execute(con, """CREATE OR REPLACE TEMP TABLE _stale_apart AS SELECT DISTINCT a.op_id FROM _open_apart a
-        JOIN _vals v ON (a.target = 'salesforce' AND v.hubspot_id = a.record_key AND v.sf_field = a.key
-                         AND v.hs_val IS DISTINCT FROM a.source_value)
-                     OR (a.target = 'hubspot' AND v.salesforce_id = a.record_key AND v.hs_field = a.key
-                         AND v.sf_val IS DISTINCT FROM a.source_value)""")
+        JOIN _vals v ON (a.mapping IS NULL OR v.field = a.mapping)
+             AND ((a.target = 'salesforce' AND v.hubspot_id = a.record_key AND v.sf_field = a.key
+                   AND v.hs_val IS DISTINCT FROM a.source_value)
+               OR (a.target = 'hubspot' AND v.salesforce_id = a.record_key AND v.hs_field = a.key
+                   AND v.sf_val IS DISTINCT FROM a.source_value))""")
     b.execute(con, """DELETE FROM _vals v WHERE EXISTS (SELECT 1 FROM _open_apart a
-        WHERE a.op_id NOT IN (SELECT op_id FROM _stale_apart)
+        WHERE a.op_id NOT IN (SELECT op_id FROM _stale_apart) AND (a.mapping IS NULL OR v.field = a.mapping)
           AND ((a.target = 'salesforce' AND v.hubspot_id = a.record_key AND v.sf_field = a.key)
             OR (a.target = 'hubspot' AND v.salesforce_id = a.record_key AND v.hs_field = a.key)))""")
 

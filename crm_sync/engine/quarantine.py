@@ -43,8 +43,16 @@ def hold_back(con: duckdb.DuckDBPyConnection, failures: pd.DataFrame, status: st
     con.execute("""UPDATE sync.outbox o SET
             payload = (SELECT json_group_object(j.key, j.value) FROM json_each(o.payload) j
                        WHERE NOT list_contains(h.fields, j.key)),
-            shadow = (SELECT to_json(COALESCE(list(e), [])) FROM unnest(CAST(o.shadow AS JSON[])) AS u(e)
-                      WHERE e ->> 'k' IS NULL OR NOT list_contains(h.fields, e ->> 'k')),
+            -- A create's held field: the new record holds the target's default there (or nothing), not the
+            -- held value; the shadow says so, and a later comparison sees no change on either side (the held op
+            -- keeps the value until its cause is fixed) instead of a first one that may overwrite the source.
+            shadow = (SELECT to_json(COALESCE(list(CASE WHEN o.action = 'create' AND e ->> 'k' IS NOT NULL
+                                                         AND list_contains(h.fields, e ->> 'k')
+                          THEN json_object('f', e ->> 'f', 'h', e ->> 'h', 's', (SELECT m.default_value
+                              FROM sync.metadata m WHERE m.system = o.target AND m.object = o.object
+                                AND m.field = e ->> 'k'), 'k', e ->> 'k') ELSE e END), []))
+                      FROM unnest(CAST(o.shadow AS JSON[])) AS u(e)
+                      WHERE o.action = 'create' OR e ->> 'k' IS NULL OR NOT list_contains(h.fields, e ->> 'k')),
             updated_at = now()
         FROM _hold h WHERE o.op_id = h.op_id""")
     return con.execute("SELECT op_id, held_op_id FROM _hold").df()
