@@ -20,7 +20,6 @@ from crm_sync.connectors.common import (
     RetryPolicy,
     WriteResult,
     apply_ops,
-    as_utc,
     chunks,
     epoch_ms,
     parallel_map,
@@ -292,43 +291,27 @@ class HubSpotConnector:
 
     def _walk(self, object_type: str, properties: list[str], stamp: str, windows: list[tuple[int, int | None]],
               page_size: int) -> Iterator[list[dict]]:
-        """Search pages over windows of the `stamp` datetime property (inclusive bounds, epoch ms), in stamp order.
+        """Search pages over windows of the `stamp` datetime property (inclusive bounds, epoch ms), by id.
 
-        Every page is a fresh search from the last timestamp seen (skipping ids already returned at exactly
-        that instant), not an `after` offset: offsets shift when a record read earlier is modified meanwhile
-        (the record behind it is skipped), and one query can never page past 10,000 results."""
+        Every page is a fresh search for the ids after the last one returned (a keyset), not an `after` offset:
+        offsets shift when a record read earlier is modified meanwhile (the record behind it is skipped), and one
+        query can never page past 10,000 results. Keyed by id rather than by stamp, a page never returns records
+        again: a batch write stamps a hundred records with one instant, and a stamp keyset re-reads the records
+        of the instant it stopped in, up to half of every page. A record modified during the walk (stamped after
+        the read began) is read by the next cycle, whose cursor is this read's start."""
         wanted = list(dict.fromkeys([*properties, modified_property(object_type), stamp]))
         limit = max(1, min(page_size, SEARCH_PAGE))
-        bound, op, seen = windows[0][0], "GTE", set()  # seen: (id, stamp) at the bound
-        instant, after = None, 0  # set while walking one instant by id
+        after = None
         while True:
-            if instant is None:
-                groups, sort = _window_groups(stamp, windows, bound, op), stamp
-                if not groups:
-                    return
-            else:
-                groups = [[_filter(stamp, "EQ", instant), _filter("hs_object_id", "GT", after)]]
-                sort = "hs_object_id"
-            stamped = [(r, _stamp(r, stamp)) for r in self._search_page(object_type, groups, sort, wanted, limit)]
-            fresh = [r for r, t in stamped if (r["id"], t) not in seen]
-            if fresh:
-                yield [_flat(r, properties) for r in fresh]
-            full = len(stamped) == limit
-            if instant is not None:
-                if full:
-                    after = int(stamped[-1][0]["id"])
-                else:
-                    bound, op, instant, seen = instant, "GT", None, set()
-                continue
-            if not full:
+            keyset = [_filter("hs_object_id", "GT", after)] if after is not None else []
+            groups = [[_filter(stamp, "GTE", lo), *([_filter(stamp, "LTE", hi)] if hi is not None else []), *keyset]
+                      for lo, hi in windows]
+            page = self._search_page(object_type, groups, "hs_object_id", wanted, limit)
+            if page:
+                yield [_flat(r, properties) for r in page]
+            if len(page) < limit:
                 return
-            first, last = stamped[0][1], stamped[-1][1]
-            at_last = {(r["id"], t) for r, t in stamped if t == last}
-            if first == last:
-                # A full page at one instant: moving the bound cannot get past it, so walk that instant by id.
-                instant, after, seen = first, 0, {p for p in seen if p[1] == first} | at_last
-            else:
-                bound, op, seen = last, "GTE", at_last
+            after = int(page[-1]["id"])
 
     def _search_page(self, object_type: str, groups: list[list[dict]], sort: str, wanted: list[str], limit: int):
         body = {"filterGroups": [{"filters": filters} for filters in groups],
@@ -615,28 +598,12 @@ def _next_after(data: dict) -> str | None:
     return ((data.get("paging") or {}).get("next") or {}).get("after")
 
 
-def _window_groups(modified: str, windows: list[tuple[int, int | None]], bound: int, op: str) -> list[list[dict]]:
-    """One filter group per window still ahead of the keyset bound (groups are ORed, filters ANDed)."""
-    groups = []
-    for lo, hi in windows:
-        if hi is not None and (hi < bound or (hi == bound and op == "GT")):
-            continue  # the bound has passed this window
-        first = [_filter(modified, "GTE", lo)] if lo > bound else [_filter(modified, op, bound)]
-        groups.append(first + ([_filter(modified, "LTE", hi)] if hi is not None else []))
-    return groups
-
-
 def _filter(name: str, operator: str, value: int) -> dict:
     return {"propertyName": name, "operator": operator, "value": str(value)}
 
 
 def _after(cursor: str | None) -> dict:
     return {"after": cursor} if cursor else {}
-
-
-def _stamp(record: dict, modified: str) -> int:
-    text = (record.get("properties") or {}).get(modified) or record.get("updatedAt")
-    return epoch_ms(as_utc(datetime.fromisoformat(str(text).replace("Z", "+00:00"))))
 
 
 def _association_value(ids: list[str] | None) -> str | None:

@@ -77,6 +77,20 @@ def test_extract_pages_over_a_shared_timestamp(box, admin):
     assert hs.usage.snapshot()["GET /crm/v3/objects/contacts"] == -(-len(listed) // 100)
 
 
+def test_records_stamped_a_hundred_to_an_instant_cost_one_search_per_200(box, admin):
+    """A batch write stamps its hundred records with one instant: the walk keys its pages by id, so each search
+    brings 200 records it has not seen (a walk keyed by the stamp re-read the last instant of every page: up to
+    twice the searches)."""
+    admin.post("rate-limits", {"search_per_second": 100})
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    ids = [i for batch in range(10) for i in load_objects(box[1], "deals", [{"dealname": f"Batch {batch}-{n}"}
+                                                                             for n in range(100)])]
+    hs = connector(box, search_per_second=100)
+    got = ids_of(hs.extract("deals", ["dealname"], start, timedelta(0)))
+    assert len(got) == len(set(got)) and set(ids) <= set(got)
+    assert hs.usage.snapshot()["POST /crm/v3/objects/deals/search"] <= -(-len(got) // 200) + 1
+
+
 def test_incremental_past_the_search_cap(box, admin):
     """10,100 changes in one window (two instants): no query pages past 10,000, none skipped or repeated."""
     admin.post("rate-limits", {"search_per_second": 100})
