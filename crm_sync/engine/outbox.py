@@ -70,13 +70,17 @@ def stamp_created(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, r
             e.shadow
             FROM sync.links l JOIN sync.outbox o ON o.pair = l.pair AND o.target = 'salesforce' AND o.action = 'create'
               AND o.status = 'sent' AND o.record_key = l.hubspot_id
-            -- the echo entries whose source the create sent as planned (validation held none of them back)
+            -- the echo entries of what the create sent (engine/plan._salesforce_echo): a value as planned, or
+            -- the default Salesforce gave in place of one validation held back
             LEFT JOIN LATERAL (SELECT json_group_object(x ->> 'k', x -> 'v') AS v,
                     to_json(list(json_object('f', x ->> 'f', 'h', x ->> 'h', 's', x ->> 's', 'k', x ->> 'k')))
                         AS shadow
                 FROM unnest(CAST(o.echo AS JSON[])) AS u(x)
-                WHERE json_extract_string(o.payload, '$.' || CAST(to_json(x ->> 'sk') AS VARCHAR))
-                      IS NOT DISTINCT FROM (x ->> 'sv')) e ON true"""
+                WHERE CASE x ->> 'when'
+                    WHEN 'held' THEN json_extract_string(o.payload, '$.' || CAST(to_json(x ->> 'sk') AS VARCHAR))
+                                     IS NULL
+                    ELSE json_extract_string(o.payload, '$.' || CAST(to_json(x ->> 'sk') AS VARCHAR))
+                         IS NOT DISTINCT FROM (x ->> 'sv') END) e ON true"""
     else:  # a Salesforce record created in HubSpot learns its HubSpot id
         select = """SELECT 'salesforce' AS target, l.salesforce_object AS object, l.salesforce_object AS sf_object,
             l.hubspot_id AS record_key, l.salesforce_id AS target_id, json_object($sf_xid, l.hubspot_id) AS payload,

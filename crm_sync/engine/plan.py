@@ -437,23 +437,32 @@ def _salesforce_echo(con, spec: PairSpec, b: Binds, s2h: str, to_hs: str) -> Non
                 nv.hs_val,
                 CASE f.kind WHEN 'owner' THEN d.default_value
                     ELSE json_extract_string(p.payload, '$.' || CAST(to_json(f.sf_field) AS VARCHAR)) END AS raw,
-                d.record_key IS NOT NULL AS defaulted
+                d.record_key IS NOT NULL AS defaulted, m.default_value AS sf_default
             FROM _plan_ops p JOIN _echo_fields f ON f.sf_object = p.object
             LEFT JOIN _new_vals nv ON nv.hubspot_id = p.record_key AND nv.sf_object = p.object AND nv.field = f.field
             LEFT JOIN _defaulted d ON d.record_key = p.record_key AND d.object = p.object AND d.field = f.field
+            LEFT JOIN sync.metadata m ON m.system = 'salesforce' AND m.object = p.object AND m.field = f.sf_field
             WHERE p.target = 'salesforce' AND p.action = 'create'),
-        e AS (SELECT *, CASE kind WHEN 'owner' THEN {canonical('owner', 'raw', 'salesforce', b)} ELSE raw END
-                  AS sf_val FROM r),
+        e AS (SELECT *, 'sent' AS variant,
+                  CASE kind WHEN 'owner' THEN {canonical('owner', 'raw', 'salesforce', b)} ELSE raw END AS sf_val
+              FROM r
+              UNION ALL BY NAME
+              -- should validation hold the picklist's value back, the record gets the default instead
+              SELECT *, 'held' AS variant, sf_default AS sf_val FROM r
+              WHERE kind = 'enum' AND NOT defaulted AND raw IS NOT NULL AND sf_default IS NOT NULL
+                AND raw <> sf_default AND rule IN ('always_salesforce', 'prefer_salesforce_unless_blank')),
         n AS (SELECT *, {s2h} AS hs_new FROM e WHERE sf_val IS NOT NULL),
         w AS (SELECT *, to_json(COALESCE({to_hs}, '')) AS v FROM n
               -- what the next cycle would write: Salesforce's value wins by rule, or fills a blank
               WHERE (rule IN ('always_salesforce', 'prefer_salesforce_unless_blank') AND hs_new IS DISTINCT FROM hs_val)
                  OR (defaulted AND hs_val IS NULL AND hs_new IS NOT NULL))
         -- One entry per HubSpot value: its shadow (f, h, s, k), the value to write (v), and the create's payload
-        -- value it follows from (sk, sv; sv NULL for an owner Salesforce assigns): validation may yet hold that
-        -- back, and outbox.stamp_created then leaves the entry out.
+        -- value it follows from (sk, sv; sv NULL for an owner Salesforce assigns). Validation may yet hold that
+        -- back: outbox.stamp_created takes the 'sent' entries whose value went out, the 'held' ones (what the
+        -- default implies) where it did not.
         SELECT hubspot_id, object, to_json(list(json_object('f', field, 'h', hs_new, 's', sf_val, 'k', hs_field,
-            'v', v, 'sk', sf_field, 'sv', CASE kind WHEN 'owner' THEN NULL ELSE raw END) ORDER BY field))
+            'v', v, 'sk', sf_field, 'sv', CASE kind WHEN 'owner' THEN NULL ELSE raw END, 'when', variant)
+            ORDER BY field, variant))
         FROM w GROUP BY hubspot_id, object""")
 
 

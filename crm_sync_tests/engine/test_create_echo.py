@@ -92,20 +92,21 @@ def test_a_first_comparison_takes_a_value_over_a_blank_whichever_side_is_newer(t
 
 def test_a_status_salesforce_refuses_is_held_and_the_hubspot_value_is_never_overwritten(tmp_path):
     """hs_lead_status NURTURING has no Salesforce counterpart: validation holds Status back from the create (the
-    Lead gets the org's default), nothing derived from the held value goes back with the cross-id, and the next
+    Lead gets the org's default), the lifecycle stage goes back as that default implies it, and the next
     cycles neither overwrite HubSpot's value with the default nor drop the held value: it waits, with its error,
     for the picklist to gain it."""
     w = World(tmp_path, only=("people",))
     w.salesforce_metadata("Lead", STATUS)
     w.stage_hubspot("contacts", [{"id": "11", "email": "ann@example.org", "lastname": "Lee", "company": "Lee Co",
-                                  "hs_lead_status": "NURTURING", "lifecyclestage": "lead"}])
+                                  "hs_lead_status": "NURTURING", "lifecyclestage": "subscriber"}])
     w.cycle()
     held = w.op(status="invalid")
     assert (held.target, held.payload) == ("salesforce", {"Status": "NURTURING"})
     assert "Status" not in w.op(target="salesforce", action="create").payload
     w.answer_all(ids={"11": "00Q1"})
     [stamp] = w.ops(status="sent", target="hubspot", action="update")
-    assert stamp.payload == {"salesforce_id": "00Q1"}  # no lifecycle stage derived from the held status
+    # The lifecycle stage goes back as the default Status implies it, not as the held one would
+    assert stamp.payload == {"salesforce_id": "00Q1", "lifecyclestage": "lead"}
     w.stage_salesforce("Lead", [{"id": "00Q1", "Status": "Open - Not Contacted"}])  # the org's default
     w.echo()
     for _ in range(2):
