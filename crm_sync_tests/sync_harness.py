@@ -125,6 +125,8 @@ def call_kind(system: str, label: str) -> str:
             return "write"
         if path.startswith("jobs/query"):
             return "read"
+        if path.startswith("jobs/ingest"):
+            return "write"  # a Bulk API 2.0 ingest job's calls: create, upload, close, polls, results
         if path.startswith("sobjects/") and path.count("/") == 2 and not path.endswith(("describe", "updated",
                                                                                          "deleted")):
             return "read"  # GET sobjects/X/{id}

@@ -477,12 +477,16 @@ class SalesforceConnector:
                 if key is not None:
                     answers[key] = WriteResult.ok(key, row["sf__Id"], row.get("sf__Created") == "true",
                                                   response={"job": job_id, **row})
-            for row in csv.DictReader(io.StringIO(handler.get_failed_records(job_id))):
+            # The job's counts say whether there is anything to fetch: no call for empty results.
+            failed = handler.get_failed_records(job_id) if job.get("numberRecordsFailed", 1) else ""
+            unprocessed = (handler.get_unprocessed_records(job_id) if job.get("numberRecordsProcessed", 0)
+                           < job.get("numberRecordsTotal", len(records) + 1) else "")
+            for row in csv.DictReader(io.StringIO(failed)):
                 key = by_value.get(str(row.get(key_field, "")).lower())
                 if key is not None:
                     code, message, fields = _bulk_error(row.get("sf__Error", ""))
                     answers[key] = WriteResult.failed(key, code, message, fields, response={"job": job_id, **row})
-            for row in csv.DictReader(io.StringIO(handler.get_unprocessed_records(job_id))):
+            for row in csv.DictReader(io.StringIO(unprocessed)):
                 key = by_value.get(str(row.get(key_field, "")).lower())
                 if key is not None:
                     answers[key] = WriteResult.failed(key, "UNPROCESSED", f"Bulk API 2.0 job {job_id} did not "

@@ -35,7 +35,7 @@ from crm_sync.engine.validate import validate_outgoing
 # Ops sent and recorded per transaction: a killed load loses the answers of at most one chunk, and replays it
 # without duplicating anything (creates are upserts on a key, updates go by id). Large enough for a Bulk API
 # 2.0 ingest job to take the whole chunk.
-LOAD_CHUNK = 10_000
+LOAD_CHUNK = 50_000
 
 
 def _table(rows: dict) -> MetadataValue:

@@ -275,6 +275,11 @@ def test_large_writes_go_by_bulk_ingest_and_failures_come_back_per_record_and_fi
     again = sf.update("Lead", [(f"u{i}", r.target_id, {"Title": "Bulk Updated", "Phone": None})
                                for i, r in enumerate(results) if r.success])
     assert len(again) == 1198 and all(r.success for r in again)
+    usage = sf.usage.snapshot()
+    # The update job failed nothing: its counts say so, and its failed and unprocessed results are not fetched
+    assert usage.get("GET jobs/ingest/{id}/successfulResults") == 2
+    assert usage.get("GET jobs/ingest/{id}/failedResults") == 1  # the upsert's, with its two failures
+    assert "GET jobs/ingest/{id}/unprocessedrecords" not in usage  # both jobs processed every record
     titles = sf.sf.query("SELECT COUNT() FROM Lead WHERE Title = 'Bulk Updated'")["totalSize"]
     assert titles == 1198
 
