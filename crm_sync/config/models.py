@@ -182,7 +182,9 @@ class BackfillSettings(Strict):
     start: dt.date = Field(default=dt.date(2021, 1, 1), description="the first partition begins here; it also "
                            "takes every record created before")
     partition: Literal["month", "week", "day"] = "month"
-    partitions_per_run: int = Field(default=6, ge=1, description="partitions one run reads, links, plans and "
+    # Every run reads each object at least once and pays a run's start: fewer, larger runs cost fewer calls
+    # (two years of monthly partitions a run); smaller ones resume from a finer point after a stop.
+    partitions_per_run: int = Field(default=24, ge=1, description="partitions one run reads, links, plans and "
                                     "loads together (BackfillPolicy.multi_run)")
 
 
