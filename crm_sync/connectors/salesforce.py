@@ -369,7 +369,9 @@ class SalesforceConnector:
         (less the overlap; with settled_until, the windows of `read_windows`).
 
         REST pages come in (SystemModstamp, Id) order. An initial sync (since None) of more than
-        bulk_threshold rows runs as a Bulk API 2.0 query instead, whose pages are in no particular order.
+        bulk_threshold rows runs as a Bulk API 2.0 query instead, whose pages are in no particular order; so does
+        the rest of an incremental read whose first page came full and which a count finds past bulk_threshold
+        (reading back a backfill's writes), at no extra call for the usual small read.
         """
         sobject = _ident(sobject)
         select = _select_list(fields)
@@ -389,22 +391,20 @@ class SalesforceConnector:
                 yield records
             if len(records) < limit:
                 return
+            first_page = last is None
             last = (records[-1]["SystemModstamp"], records[-1]["Id"])
+            if first_page and windows:
+                rest = _where(windows, last, where)
+                if self._count(sobject, include_deleted, rest) > self.bulk_threshold:
+                    yield from self._bulk_pages(sobject, select, include_deleted, rest)
+                    return
 
     def _page(self, sobject: str, select: list[str], windows: list[Window], last: tuple[str, str] | None,
               limit: int, include_deleted: bool, created: str = "") -> list[dict]:
         soql = format_soql("SELECT {:literal} FROM {:literal}", ", ".join(select), sobject)
-        where = [created] if created else []
-        if windows:
-            ranges = [format_soql("SystemModstamp >= {:literal}", _soql_datetime(lo))
-                      + (format_soql(" AND SystemModstamp <= {:literal}", _soql_datetime(hi)) if hi else "")
-                      for lo, hi in windows]
-            where.append("(" + " OR ".join(f"({r})" for r in ranges) + ")")
-        if last is not None:
-            where.append(format_soql("(SystemModstamp > {stamp:literal} OR (SystemModstamp = {stamp:literal} "
-                                     "AND Id > {id}))", stamp=_soql_datetime(last[0]), id=last[1]))
+        where = _where(windows, last, created)
         if where:
-            soql += " WHERE " + " AND ".join(where)
+            soql += " WHERE " + where
         soql += format_soql(" ORDER BY SystemModstamp, Id LIMIT {}", limit)
         result = self.sf.query(soql, include_deleted=include_deleted)
         rows = result["records"]
@@ -571,6 +571,20 @@ def _bulk_error(text: str) -> tuple[str, str, list[str]]:
         message, fields = rest, ""
     names = [f.strip() for f in fields.split(",") if f.strip() and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", f.strip())]
     return code.strip() or "UNKNOWN_ERROR", message.strip(), names
+
+
+def _where(windows: list[Window], last: tuple[str, str] | None, created: str = "") -> str:
+    """The SOQL condition of a keyset read: the stamp windows, after the last (SystemModstamp, Id) read."""
+    where = [created] if created else []
+    if windows:
+        ranges = [format_soql("SystemModstamp >= {:literal}", _soql_datetime(lo))
+                  + (format_soql(" AND SystemModstamp <= {:literal}", _soql_datetime(hi)) if hi else "")
+                  for lo, hi in windows]
+        where.append("(" + " OR ".join(f"({r})" for r in ranges) + ")")
+    if last is not None:
+        where.append(format_soql("(SystemModstamp > {stamp:literal} OR (SystemModstamp = {stamp:literal} "
+                                 "AND Id > {id}))", stamp=_soql_datetime(last[0]), id=last[1]))
+    return " AND ".join(where)
 
 
 def _created_filter(created: tuple[datetime | None, datetime | None] | None) -> str:

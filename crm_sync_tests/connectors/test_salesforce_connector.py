@@ -67,7 +67,8 @@ def test_extract_pages_keyset_over_shared_stamp(box):
     ours = [r for page in pages for r in page if r["Id"] in set(ids)]
     assert len({r["SystemModstamp"] for r in ours}) == 1
     assert set(ours[0]) == {"Id", "LastName", "Company", "SystemModstamp", "LastModifiedDate", "IsDeleted"}
-    assert sf.usage.snapshot()["GET queryAll"] == len(got) // 2000 + 1  # one query per page, no locators
+    # One query per page, no locators; and one count after the first full page (under bulk_threshold: REST on)
+    assert sf.usage.snapshot()["GET queryAll"] == len(got) // 2000 + 1 + 1
 
 
 def test_incremental_returns_newer_records_and_the_overlap(box):
@@ -137,6 +138,26 @@ def test_initial_sync_above_threshold_uses_bulk_api(box):
     assert rows[0]["SystemModstamp"].endswith("+0000")  # typed like REST records
     usage = sf.usage.snapshot()
     assert usage["POST jobs/query"] == 1 and usage["GET jobs/query/{id}/results"] == 1
+
+
+def test_a_large_incremental_read_goes_on_by_bulk_after_its_first_page(box):
+    """Reading back a backfill's writes: the first REST page comes full, a count finds more than bulk_threshold
+    left, and the rest is one Bulk API 2.0 query (not a REST page per 2,000). A read that ends within its first
+    page costs no count."""
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    ids = load_records(box[1], "Case", [{"Subject": f"Readback {i}"} for i in range(3600)])
+    sf = connector(box, bulk_threshold=1000)
+    rows = [r for page in sf.extract("Case", ["Subject"], since, timedelta(0)) for r in page]
+    assert len(rows) == len({r["Id"] for r in rows}) and set(ids) <= {r["Id"] for r in rows}
+    usage = sf.usage.snapshot()
+    assert usage["GET queryAll"] == 2  # the first page and the count
+    assert usage["POST jobs/query"] == 1
+    small = connector(box, bulk_threshold=1000)
+    time.sleep(0.05)
+    later = datetime.now(UTC)
+    load_records(box[1], "Case", [{"Subject": f"Small {i}"} for i in range(20)])
+    assert len([r for page in small.extract("Case", ["Subject"], later, timedelta(0)) for r in page]) >= 20
+    assert small.usage.snapshot().get("GET queryAll") == 1 and "POST jobs/query" not in small.usage.snapshot()
 
 
 def test_upsert_450_uses_three_collection_calls_and_replay_creates_nothing(box, admin):
