@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -60,18 +61,15 @@ class Clients:
         requests.post(f"{info['hubspot']['admin_url']}/rate-limits", json={"ten_second": 10**7, "daily": 10**9},
                       timeout=30).raise_for_status()
         self.pool = ThreadPoolExecutor(threads)
-        self.sessions: dict[int, requests.Session] = {}
+        self.local = threading.local()
 
     def session(self) -> requests.Session:
-        import threading
-
-        key = threading.get_ident()
-        if key not in self.sessions:
-            s = requests.Session()
-            s.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
-            s.verify = self.info["salesforce"]["ca_file"]
-            self.sessions[key] = s
-        return self.sessions[key]
+        """This thread's keep-alive session."""
+        if not hasattr(self.local, "session"):
+            self.local.session = requests.Session()
+            self.local.session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify
+            self.local.session.verify = self.info["salesforce"]["ca_file"]
+        return self.local.session
 
     def run(self, calls) -> float:
         """Run the calls on the pool; returns seconds taken. Every call must succeed record by record."""

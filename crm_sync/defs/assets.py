@@ -277,13 +277,12 @@ def _stamp_created(con, spec: PairSpec, target: str, run_id: str, other, max_att
     calls = CallsDuring(other.usage)
     metered(other, con, run_id)
     try:
-        ops = outbox.stamp_created(con, spec, target, run_id)
-        if ops.empty:
+        stamps = outbox.stamp_created(con, spec, target, run_id)
+        if not stamps:
             return 0
         validate_outgoing(con, spec.name, other_system, run_id)
-        # As validation left them: a value it held back is not in the payload sent.
         due = outbox.ops_to_send(con, spec, other_system, max_attempts)
-        ops = due[due["op_id"].isin(set(ops["op_id"]))]
+        ops = due[due["op_id"].isin(stamps)]
         done = outbox.record_results(con, outbox.results_frame(_apply(other, ops, con, run_id)), run_id)
         return done.sent
     finally:

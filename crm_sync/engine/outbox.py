@@ -56,11 +56,11 @@ def ops_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, max
     return frame
 
 
-def stamp_created(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, run_id: str) -> pd.DataFrame:
+def stamp_created(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, run_id: str) -> set[str]:
     """The cross-ids of the records this load created on `target`, to write back to their source records on the
     other side in the same run (not a cycle later): outbox ops (update: the source's cross-id field, and for
-    Salesforce creates their echo),
-    returned in connectors.common.OP_COLUMNS, pending ones only (validation may hold one back)."""
+    Salesforce creates their echo). Returns their op ids: validate them, then send them as ops_to_send gives
+    them (a value validation held back is no longer in the payload)."""
     if target == "salesforce":
         # A HubSpot record created in Salesforce learns its Salesforce id, and what Salesforce holds that it does
         # not (the create's echo: picklist defaults, always_salesforce values; engine/plan._salesforce_echo).
@@ -98,11 +98,7 @@ def stamp_created(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, r
         SELECT op_id, $run_id, $pair, target, object, 'update', sf_object, record_key, target_id, payload, shadow,
                'cross-id of the record created from it this run', 'pending' FROM _stamps
         ON CONFLICT (op_id) DO NOTHING""", {"run_id": run_id, "pair": spec.name})
-    frame = con.execute("""SELECT o.op_id, o.object, o.action, o.target_id, CAST(o.payload AS VARCHAR) AS payload,
-            NULL AS key_field FROM sync.outbox o JOIN _stamps USING (op_id) WHERE o.status = 'pending'
-        ORDER BY o.op_id""").df()
-    frame["payload"] = frame["payload"].map(json.loads)
-    return frame
+    return {op_id for (op_id,) in con.execute("SELECT op_id FROM _stamps").fetchall()}
 
 
 def results_frame(results: list[WriteResult]) -> pd.DataFrame:

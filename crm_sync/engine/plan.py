@@ -331,6 +331,8 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
     """Unlinked records become creates on the other side (upserts keyed by the source id). Not allowed (a
     backfill with partitions still unread): none is planned; returns how many wait."""
     cfg = spec.config
+    # What the Salesforce creates of this plan will echo back (_salesforce_echo); _store_ops reads it.
+    con.execute("CREATE OR REPLACE TEMP TABLE _echo (record_key VARCHAR, object VARCHAR, echo JSON)")
     free_records(con, spec.name)
     ambiguous_keys(con, spec)
     target = {"lead": "Lead", "contact": "Contact"}.get(cfg.create_as or "", spec.salesforce_objects[0])
@@ -406,7 +408,6 @@ def _salesforce_echo(con, spec: PairSpec, b: Binds, s2h: str, to_hs: str) -> Non
     - the owner Salesforce gives a record created without one (the API user; describe's OwnerId default as
       connectors/salesforce.py records it), where the rule lets Salesforce's owner win.
     Picklists and owners only: their values compare as text on both sides. Kept in _echo (record_key, echo)."""
-    con.execute("CREATE OR REPLACE TEMP TABLE _echo (record_key VARCHAR, object VARCHAR, echo JSON)")
     rows = [(obj, m.name, m.hubspot, m.salesforce_field(obj), m.rule, m.type) for obj in spec.salesforce_objects
             for m in spec.config.fields if m.salesforce_field(obj) is not None and m.type in ("enum", "owner")
             and m.rule not in ("dont_sync", "always_hubspot")]
@@ -415,8 +416,8 @@ def _salesforce_echo(con, spec: PairSpec, b: Binds, s2h: str, to_hs: str) -> Non
         return
     b.execute(con, "CREATE OR REPLACE TEMP TABLE _echo_fields (sf_object VARCHAR, field VARCHAR, hs_field VARCHAR, "
                    "sf_field VARCHAR, rule VARCHAR, kind VARCHAR)")
-    for row in rows:
-        b.execute(con, f"INSERT INTO _echo_fields VALUES ({', '.join(b(v) for v in row)})")
+    values = ", ".join("(" + ", ".join(b(v) for v in row) + ")" for row in rows)
+    b.execute(con, f"INSERT INTO _echo_fields VALUES {values}")
     con.execute("""CREATE OR REPLACE TEMP TABLE _defaulted AS
         SELECT p.record_key, p.object, f.field, f.sf_field, f.kind, m.default_value, nv.hs_val
         FROM _plan_ops p JOIN _echo_fields f ON f.sf_object = p.object
@@ -514,7 +515,6 @@ def _store_ops(con, b: Binds) -> int:
     b.execute(con, """CREATE OR REPLACE TEMP TABLE _plan_ops_ids AS SELECT md5(target || '|' || object || '|' || action
         || '|' || record_key || '|' || COALESCE(target_id, '') || '|' || CAST(payload AS VARCHAR)
         || COALESCE('|' || CAST(associations AS VARCHAR), '')) AS op_id, * FROM _plan_ops""")
-    con.execute("CREATE TEMP TABLE IF NOT EXISTS _echo (record_key VARCHAR, object VARCHAR, echo JSON)")
     b.execute(con, """INSERT INTO sync.outbox (op_id, run_id, pair, target, object, action, sf_object, record_key,
         target_id, payload, shadow, reason, status, associations, echo) SELECT op_id, $run_id, $pair, p.target,
         p.object, action, sf_object, p.record_key, target_id, payload, shadow, reason, 'pending', associations, e.echo

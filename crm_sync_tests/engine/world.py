@@ -294,14 +294,13 @@ class World:
         source records at once, through validation like every write."""
         other = "hubspot" if target == "salesforce" else "salesforce"
         stamps = outbox.stamp_created(self.con, spec, target, self.run_id)
-        if stamps.empty:
+        if not stamps:
             return
         if self._has_metadata(other):
             validate_outgoing(self.con, spec.name, other, self.run_id)
-        by_id = {o.op_id: o for o in self.ops(status="pending")}
-        for op_id in stamps["op_id"]:
-            if op_id in by_id:
-                self.answer(by_id[op_id])
+        for op in self._due(spec, other):
+            if op.op_id in stamps:
+                self.answer(op)
 
     def answer(self, op: Op, success: bool = True, target_id: str | None = None, error_code: str | None = None,
                error_message: str | None = None, error_fields: list[str] | None = None) -> str | None:

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,8 +137,6 @@ def serve(directory: Path = DEFAULT_DIR, sf_port: int = DEFAULT_SF_PORT, hs_port
     """Serve in the foreground until SIGTERM or Ctrl-C: each CRM in a process of its own, so neither one's CPU
     slows the other's answers; this process watches both and publishes sandbox.json once both are up.
     Returns 0 on a requested stop, 1 when a CRM's process ended by itself (its part of sandbox.log says why)."""
-    import threading
-
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
     ensure_tls(directory)  # once, here: two processes must not both create the CA
