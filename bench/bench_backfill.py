@@ -24,6 +24,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from dagster import DagsterEventType, DagsterInstance
+
 from crm_sync.runner import backfill_batches, execute_cycle
 from crm_sync_tests.sync_harness import call_kind, sync_env
 
@@ -37,6 +39,22 @@ def sf_read_floor(n: int) -> int:
 
 def sf_write_floor(n: int) -> int:
     return 8 if n >= 2000 else math.ceil(n / 200)
+
+
+def step_seconds(instance: DagsterInstance) -> Counter:
+    """Seconds each step took, summed over the instance's runs, and each run's time outside its steps."""
+    spent: Counter = Counter()
+    for run in instance.get_runs():
+        events = [r for r in instance.all_logs(run.run_id) if r.is_dagster_event]
+        starts = {r.step_key: r.timestamp for r in events if r.dagster_event_type == DagsterEventType.STEP_START}
+        in_steps = 0.0
+        for r in events:
+            if r.dagster_event_type == DagsterEventType.STEP_SUCCESS and r.step_key in starts:
+                spent[r.step_key] += r.timestamp - starts[r.step_key]
+                in_steps += r.timestamp - starts[r.step_key]
+        if events:
+            spent["(outside steps)"] += events[-1].timestamp - events[0].timestamp - in_steps
+    return spent
 
 
 def main() -> int:
@@ -61,12 +79,13 @@ def main() -> int:
             admin("usage/reset")
             admin("latency", {"ms": args.latency_ms})
         started = time.perf_counter()
-        runs = list(backfill_batches(env.config_path))
+        instance = DagsterInstance.ephemeral()
+        runs = list(backfill_batches(env.config_path, instance=instance))
         backfill_seconds = time.perf_counter() - started
         after_backfill = {s: Counter(env.usage(s)) for s in ("salesforce", "hubspot")}
         cycles = []
         for _ in range(6):
-            outcome = execute_cycle(env.config_path)
+            outcome = execute_cycle(env.config_path, instance=instance)
             cycles.append(outcome.planned_writes)
             if outcome.planned_writes == 0:
                 break
@@ -100,6 +119,9 @@ def main() -> int:
         for system, u in usage.items():
             for label, n in sorted(u.items(), key=lambda kv: -kv[1])[:15]:
                 print(f"    {system:<10} {n:>6} (backfill {after_backfill[system][label]:>5})  {label}")
+        print("    seconds by step, summed over the runs (backfill, then the cycles):")
+        for label, seconds_ in step_seconds(instance).most_common(20):
+            print(f"    {seconds_:>8.1f}  {label}")
     hs_floor = floor["hubspot"]["read"] + floor["hubspot"]["write"]
     time_floor = max(hs_floor / 19, search_floor / 5)
     print(f"  wall time: backfill {backfill_seconds:.1f} s, until quiet {seconds:.1f} s; rate-limit floor "
