@@ -19,6 +19,7 @@ from crm_sync.engine.db import NEXT_POSITION, Binds, quote, transaction
 from crm_sync.engine.link import ambiguous_keys, build_sides, free_records
 from crm_sync.engine.mapping import PairSpec, canonical, translations, values_sql
 from crm_sync.engine.staging import ensure_tables
+from crm_sync.engine.validate import in_options
 
 # Fields Salesforce requires: a sync never clears them. Native-connector defaults fill them on create.
 REQUIRED_FIELDS = {"Lead": ("LastName", "Company"), "Contact": ("LastName",), "Account": ("Name",),
@@ -278,9 +279,14 @@ def _derive_from_written(con, b: Binds, s2h: str, tie: str) -> None:
     """A value that always follows a Salesforce field this plan writes (the lifecycle stage derived from the Lead
     Status while the lead status, two-way, changes that Status) is derived from the value written, not from the
     one it replaces: else the next cycle derives it again, a second write for every such record."""
-    changed = b.execute(con, """UPDATE _vals v SET sf_val = w.sf_new
-        FROM (SELECT hubspot_id, sf_object, sf_field, first(sf_new) AS sf_new FROM _decisions
-              WHERE write_sf AND kind NOT LIKE 'association%' GROUP BY ALL) w
+    # Only from a value Salesforce will take: a picklist value it lacks is held back by validation, the Status
+    # stays what it is, and so does what it implies.
+    changed = b.execute(con, f"""UPDATE _vals v SET sf_val = w.sf_new
+        FROM (SELECT d.hubspot_id, d.sf_object, d.sf_field, first(d.sf_new) AS sf_new FROM _decisions d
+              LEFT JOIN sync.metadata m ON m.system = 'salesforce' AND m.object = d.sf_object AND m.field = d.sf_field
+              WHERE d.write_sf AND d.kind NOT LIKE 'association%'
+                AND (d.sf_new IS NULL OR NOT COALESCE(m.restricted, false) OR {in_options("m", "d.sf_new")})
+              GROUP BY ALL) w
         WHERE v.rule = 'always_salesforce' AND v.hubspot_id = w.hubspot_id AND v.sf_object = w.sf_object
           AND v.sf_field = w.sf_field AND v.sf_val IS DISTINCT FROM w.sf_new""").fetchone()[0]
     if changed:

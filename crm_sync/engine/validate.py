@@ -63,14 +63,20 @@ class ValidationResult:
         return dict(self.__dict__)
 
 
+def in_options(meta: str, value: str) -> str:
+    """SQL: every value of `value` (a multi-select's split on ';') is an option of the field whose sync.metadata
+    row is `meta`; the test of INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, for the plan to use before validation."""
+    return f"list_has_all({meta}.options, string_split({value}, ';'))"
+
+
 def outgoing_values(con: duckdb.DuckDBPyConnection, pair: str, target: str) -> pd.DataFrame:
     """Every field value of the pair's open create/update ops for one target, with the target's metadata."""
-    return con.execute("""
+    return con.execute(f"""
         SELECT o.op_id, o.object, o.action, j.key AS field, j.value ->> '$' AS value,
                m.field IS NOT NULL AS known,
                COALESCE(CASE o.action WHEN 'create' THEN m.createable ELSE m.updateable END, false) AS writable,
                m.type, m.length, m.restricted, m.label,
-               list_has_all(m.options, string_split(j.value ->> '$', ';')) AS in_options
+               {in_options("m", "j.value ->> '$'")} AS in_options
         FROM sync.outbox o, json_each(o.payload) j
         LEFT JOIN sync.metadata m ON m.system = o.target AND m.object = o.object AND m.field = j.key
         WHERE o.pair = ? AND o.target = ? AND o.action IN ('create', 'update')

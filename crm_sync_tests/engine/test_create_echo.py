@@ -117,3 +117,26 @@ def test_a_status_salesforce_refuses_is_held_and_the_hubspot_value_is_never_over
     assert w.record("hubspot", "contacts", "11")["hs_lead_status"] == "NURTURING"
     assert w.op(status="invalid").op_id == held.op_id
     assert [e["fields"] for e in w.errors()] == ["Status"]
+
+
+def test_a_status_salesforce_refuses_does_not_hide_the_stage_its_own_status_implies(tmp_path):
+    """Linked on the first comparison, HubSpot's newer NURTURING wins the lead status but Salesforce refuses it
+    (held with its error): the lifecycle stage follows the Status Salesforce keeps, in this cycle, not the
+    refused one, or the next cycle writes it (51 such writes after the 50,000-people backfill)."""
+    w = World(tmp_path, only=("people",))
+    w.salesforce_metadata("Lead", STATUS)
+    w.stage_salesforce("Lead", [{"id": "00Q1", "Email": "ann@example.org", "LastName": "Lee", "Company": "Lee Co",
+                                 "Status": "Working - Contacted"}])
+    w.stage_hubspot("contacts", [{"id": "11", "email": "ann@example.org", "lastname": "Lee", "company": "Lee Co",
+                                  "hs_lead_status": "NURTURING", "lifecyclestage": "subscriber"}])
+    w.cycle()
+    held = w.op(status="invalid")
+    assert (held.target, held.payload) == ("salesforce", {"Status": "NURTURING"})
+    [to_hubspot] = w.ops(target="hubspot")
+    assert to_hubspot.payload["lifecyclestage"] == "marketingqualifiedlead"
+    w.answer_all()
+    w.echo()
+    w.cycle()
+    assert [o.payload for o in w.ops()] == []
+    assert w.record("hubspot", "contacts", "11")["lifecyclestage"] == "marketingqualifiedlead"
+    assert [e["fields"] for e in w.errors()] == ["Status"]
