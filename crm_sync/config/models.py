@@ -27,24 +27,97 @@ class ValueMap(Strict):
     salesforce_to_hubspot: dict[str, str] = Field(default_factory=dict)
 
 
+class When(Strict):
+    """One arm of a conditional value: where `if` holds for the source record, the value is `then`."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    if_: str = Field(alias="if", description="a condition over the source record's fields")
+    then: str = Field(description="the value's expression where the condition holds")
+
+
+class Conditional(Strict):
+    """A conditional value: the first arm whose condition holds, else `else` (null when absent)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    when: list[When] = Field(min_length=1)
+    else_: str | None = Field(default=None, alias="else")
+
+    def text(self) -> str:
+        arms = " ".join(f"WHEN ({w.if_}) THEN ({w.then})" for w in self.when)
+        return f"CASE {arms} ELSE ({self.else_ if self.else_ is not None else 'NULL'}) END"
+
+
+Transform = str | Conditional
+_ONE_WAY = {"to_salesforce": ("always_hubspot", "HubSpot to Salesforce only", "to_hubspot"),
+            "to_hubspot": ("always_salesforce", "Salesforce to HubSpot only", "to_salesforce")}
+
+
 class FieldMapping(Strict):
-    """One mapped field: the HubSpot property, the Salesforce field (per object where they differ), the rule."""
+    """One mapped field: the HubSpot property, the Salesforce field (per object where they differ), the rule, and
+    optionally per direction the expression that computes the written value (the mapping language, README)."""
 
     name: str
-    hubspot: str
-    salesforce: str | dict[str, str | None]
+    hubspot: str | None = None
+    salesforce: str | dict[str, str | None] | None = None
     rule: Rule = "two_way"
     type: ValueType = "string"
     value_map: ValueMap | None = None
     links_to: str | None = Field(default=None, description="association: the pair whose links translate ids")
+    to_salesforce: Transform | None = Field(
+        default=None, description="the value Salesforce gets, as an expression over the HubSpot record's "
+        "properties (or a conditional: when/if/then/else); without to_hubspot the field is one-way")
+    to_hubspot: Transform | None = Field(
+        default=None, description="the value HubSpot gets, as an expression over the Salesforce record's fields "
+        "(or a conditional); without to_salesforce the field is one-way")
+
+    def transform(self, direction: str):
+        """The parsed expression of a direction ('to_salesforce' | 'to_hubspot'), or None."""
+        from crm_sync.engine.expressions import parse
+
+        given = getattr(self, direction)
+        if given is None:
+            return None
+        return parse(given.text() if isinstance(given, Conditional) else given,
+                     "HubSpot" if direction == "to_salesforce" else "Salesforce")
+
+    @model_validator(mode="after")
+    def _transforms(self) -> FieldMapping:
+        from crm_sync.engine.expressions import ExpressionError, parse
+
+        for direction, (one_way, meaning, inverse) in _ONE_WAY.items():
+            given = getattr(self, direction)
+            if given is None:
+                continue
+            if self.type in ("association", "association_set", "owner"):
+                raise ValueError(f"field {self.name!r}: {direction} cannot apply to a field of type {self.type}")
+            side = "HubSpot" if direction == "to_salesforce" else "Salesforce"
+            parts = ([w.if_ for w in given.when] + [w.then for w in given.when] + [given.else_ or "NULL"]
+                     if isinstance(given, Conditional) else [given])
+            try:
+                for part in parts:
+                    parse(part, side)
+                self.transform(direction)
+            except ExpressionError as err:
+                raise ValueError(f"field {self.name!r}: {direction}: {err}") from None
+            if getattr(self, inverse) is None and self.rule not in (one_way, "dont_sync"):
+                raise ValueError(
+                    f"field {self.name!r}: {direction} has no inverse ({inverse}), so the field can only sync one "
+                    f"way: set rule: {one_way} ({meaning}), or give {inverse}")
+        if self.hubspot is None and not (self.to_salesforce is not None and self.rule == "always_hubspot"):
+            raise ValueError(f"field {self.name!r} needs hubspot: <property> (only a one-way field computed by "
+                             "to_salesforce, rule always_hubspot, can go without)")
+        if self.salesforce is None and not (self.to_hubspot is not None and self.rule == "always_salesforce"):
+            raise ValueError(f"field {self.name!r} needs salesforce: <field> (only a one-way field computed by "
+                             "to_hubspot, rule always_salesforce, can go without)")
+        return self
 
     @model_validator(mode="after")
     def _association(self) -> FieldMapping:
         if self.type in ("association", "association_set"):
-            if not self.hubspot.startswith(ASSOCIATION_PREFIX) or not self.links_to:
+            if not (self.hubspot or "").startswith(ASSOCIATION_PREFIX) or not self.links_to:
                 raise ValueError(f"association field {self.name!r} needs hubspot: '{ASSOCIATION_PREFIX}<object>' "
                                  "and links_to: <pair name>")
-        elif self.hubspot.startswith(ASSOCIATION_PREFIX):
+        elif self.hubspot is not None and self.hubspot.startswith(ASSOCIATION_PREFIX):
             raise ValueError(f"field {self.name!r}: '{self.hubspot}' is an association; set type: association")
         return self
 
@@ -54,9 +127,13 @@ class FieldMapping(Strict):
         return self.hubspot.removeprefix(ASSOCIATION_PREFIX) if self.type.startswith("association") else None
 
     def salesforce_field(self, sobject: str) -> str | None:
-        if isinstance(self.salesforce, str):
+        if self.salesforce is None or isinstance(self.salesforce, str):
             return self.salesforce
         return self.salesforce.get(sobject)
+
+    def applies_to(self, sobject: str) -> bool:
+        """The mapping has a value for this Salesforce object: a field of it, or a to_hubspot computed from it."""
+        return self.salesforce_field(sobject) is not None or (self.salesforce is None and self.to_hubspot is not None)
 
 
 class PairConfig(Strict):

@@ -82,6 +82,10 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     _migrate(con)
     con.execute(DDL)
+    from crm_sync.engine.expressions import macro_ddl  # it builds on Binds and quote, here
+
+    for ddl in macro_ddl():  # the mapping language's own functions (engine/expressions.py)
+        con.execute(ddl)
     return con
 
 

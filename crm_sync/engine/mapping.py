@@ -51,7 +51,8 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
     specs = []
     for name, pair in sorted(config.pairs.items(), key=lambda kv: order.get(kv[1].hubspot, 9)):
         hs_match, sf_match, kind = MATCH_KEYS.get(pair.hubspot, (None, {}, None))
-        hs_props = {m.hubspot for m in pair.fields} | {hs_sfid}
+        hs_props = {m.hubspot for m in pair.fields if m.hubspot} | {hs_sfid}
+        hs_props |= {f for m in pair.fields if m.to_salesforce is not None for f in m.transform("to_salesforce").fields}
         if hs_match:
             hs_props.add(hs_match)
         if pair.hubspot in ("contacts", "companies"):
@@ -61,6 +62,8 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
                     if m.type == "association_set"}
         for obj in pair.salesforce:
             names = {m.salesforce_field(obj) for m in pair.fields if m.type != "association_set"} - {None}
+            names |= {f for m in pair.fields if m.to_hubspot is not None and m.applies_to(obj)
+                      for f in m.transform("to_hubspot").fields}
             names |= {sf_ext, *SF_EXTRAS.get(obj, [])}
             if obj in sf_match:
                 names.add(sf_match[obj])
@@ -218,33 +221,44 @@ def values_sql(spec: PairSpec, linked: bool, b: Binds) -> str:
         sf_table = f"raw_salesforce.{quote(obj + '_current')}"
         for m in spec.config.fields:
             sf_field = m.salesforce_field(obj)
-            if sf_field is None or m.rule == "dont_sync":
+            if not m.applies_to(obj) or m.rule == "dont_sync":
                 continue
+            # A transform's value, in the target's canonical form: what the source record gives the other side.
+            hs_xf = sf_xf = "NULL::VARCHAR"
+            if m.to_salesforce is not None:
+                hs_xf = canonical(m.type, m.transform("to_salesforce").sql("h", b), "salesforce", b)
+            if m.to_hubspot is not None:
+                sf_xf = canonical(m.type, m.transform("to_hubspot").sql("s", b), "hubspot", b)
             if m.type == "association_set":
                 child = (sf_field, *spec.salesforce_children[sf_field][:2])
                 hs_val = canonical_set(col("h", m.hubspot), m.links_to, "hubspot", b,
                                        member_object=SF_CHILD_SETS[sf_field][2])
                 sf_val = canonical_set("s.id", m.links_to, "salesforce", b, child)
             else:
-                hs_val = canonical(m.type, col("h", m.hubspot), "hubspot", b, m.links_to)
-                sf_val = canonical(m.type, col("s", sf_field), "salesforce", b, m.links_to)
+                # A side without a field of its own (a one-way field computed from it) compares as the transform
+                hs_val = canonical(m.type, col("h", m.hubspot), "hubspot", b, m.links_to) if m.hubspot else hs_xf
+                sf_val = canonical(m.type, col("s", sf_field), "salesforce", b, m.links_to) if sf_field else sf_xf
             select = (f"SELECT {{hid}} AS hubspot_id, {b(obj)} AS sf_object, {{sid}} AS salesforce_id, "
-                      f"{b(m.name)} AS field, {b(m.hubspot)} AS hs_field, {b(sf_field)} AS "
+                      f"{b(m.name)} AS field, {_name(m.hubspot, b)} AS hs_field, {_name(sf_field, b)} AS "
                       f"sf_field, {b(m.type)} AS kind, {b(m.rule)} AS rule, {{hv}} AS hs_val, "
-                      f"{{sv}} AS sf_val, {{hm}} AS hs_mod, {{sm}} AS sf_mod")
+                      f"{{sv}} AS sf_val, {{hm}} AS hs_mod, {{sm}} AS sf_mod, {{hx}} AS hs_xf, {{sx}} AS sf_xf")
             if linked:
                 parts.append(select.format(hid="l.hubspot_id", sid="l.salesforce_id", hv=hs_val, sv=sf_val,
-                                           hm="h.modified_at", sm="s.modified_at")
+                                           hm="h.modified_at", sm="s.modified_at", hx=hs_xf, sx=sf_xf)
                              + f" FROM _cand l JOIN {hs_table} h ON h.id = l.hubspot_id JOIN {sf_table} s ON "
                                f"s.id = l.salesforce_id WHERE l.salesforce_object = {b(obj)}")
             else:
                 parts.append(select.format(hid="h.id", sid="NULL", hv=hs_val, sv="NULL", hm="h.modified_at",
-                                           sm="NULL::TIMESTAMPTZ")
+                                           sm="NULL::TIMESTAMPTZ", hx=hs_xf, sx="NULL::VARCHAR")
                              + f" FROM _creates_sf c JOIN {hs_table} h ON h.id = c.id WHERE c.object = {b(obj)}")
                 parts.append(select.format(hid="NULL", sid="s.id", hv="NULL", sv=sf_val, hm="NULL::TIMESTAMPTZ",
-                                           sm="s.modified_at")
+                                           sm="s.modified_at", hx="NULL::VARCHAR", sx=sf_xf)
                              + f" FROM _creates_hs c JOIN {sf_table} s ON s.id = c.id WHERE c.object = {b(obj)}")
     return " UNION ALL ".join(parts) if parts else ""
+
+
+def _name(name: str | None, b: Binds) -> str:
+    return b(name) if name is not None else "NULL::VARCHAR"
 
 
 def translations(spec: PairSpec, b: Binds) -> tuple[str, str, str, str]:
@@ -252,8 +266,9 @@ def translations(spec: PairSpec, b: Binds) -> tuple[str, str, str, str]:
     h2s, s2h, to_sf, to_hs = [], [], [], []
     for m in spec.config.fields:
         name = b(m.name)
-        h2s.append(f"WHEN {name} THEN {translate(m, 'hs_val', 'h2s', b)}")
-        s2h.append(f"WHEN {name} THEN {translate(m, 'sf_val', 's2h', b)}")
+        # A transform computes the other side's value from the record; a value map then still applies.
+        h2s.append(f"WHEN {name} THEN {translate(m, 'hs_xf' if m.to_salesforce else 'hs_val', 'h2s', b)}")
+        s2h.append(f"WHEN {name} THEN {translate(m, 'sf_xf' if m.to_hubspot else 'sf_val', 's2h', b)}")
         to_sf.append(f"WHEN {name} THEN "
                      f"{json_for_salesforce(m.type, writable(m.type, 'sf_new', 'salesforce', b, m.links_to))}")
         to_hs.append(f"WHEN {name} THEN {writable(m.type, 'hs_new', 'hubspot', b, m.links_to)}")

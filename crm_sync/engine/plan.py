@@ -416,7 +416,7 @@ def _salesforce_echo(con, spec: PairSpec, b: Binds, s2h: str, to_hs: str) -> Non
     Picklists and owners only: their values compare as text on both sides. Kept in _echo (record_key, echo)."""
     rows = [(obj, m.name, m.hubspot, m.salesforce_field(obj), m.rule, m.type) for obj in spec.salesforce_objects
             for m in spec.config.fields if m.salesforce_field(obj) is not None and m.type in ("enum", "owner")
-            and m.rule not in ("dont_sync", "always_hubspot")]
+            and m.rule not in ("dont_sync", "always_hubspot") and m.to_hubspot is None]
     if not rows or not con.execute("SELECT count(*) FROM _plan_ops WHERE target = 'salesforce' AND action = "
                                    "'create'").fetchone()[0]:
         return
@@ -444,7 +444,8 @@ def _salesforce_echo(con, spec: PairSpec, b: Binds, s2h: str, to_hs: str) -> Non
                 nv.hs_val,
                 CASE f.kind WHEN 'owner' THEN d.default_value
                     ELSE json_extract_string(p.payload, '$.' || CAST(to_json(f.sf_field) AS VARCHAR)) END AS raw,
-                d.record_key IS NOT NULL AS defaulted, m.default_value AS sf_default
+                d.record_key IS NOT NULL AS defaulted, m.default_value AS sf_default,
+                NULL::VARCHAR AS hs_xf, NULL::VARCHAR AS sf_xf  -- transforms do not echo (their fields are not here)
             FROM _plan_ops p JOIN _echo_fields f ON f.sf_object = p.object
             LEFT JOIN _new_vals nv ON nv.hubspot_id = p.record_key AND nv.sf_object = p.object AND nv.field = f.field
             LEFT JOIN _defaulted d ON d.record_key = p.record_key AND d.object = p.object AND d.field = f.field

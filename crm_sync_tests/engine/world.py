@@ -105,6 +105,8 @@ class World:
                     m["links_to"] = pair_of[mapping.association_target]
                 m.update(changes.get(m["name"], {}))
                 mappings.append(m)
+            known = {m["name"] for m in mappings}  # names not shipped: mappings added
+            mappings += [{"name": n, **c} for n, c in changes.items() if n not in known]
             raw["pairs"][name]["fields"] = mappings
         self.config_path = tmp_path / "sync.yaml"
         self.config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
