@@ -51,6 +51,37 @@ def _relink(args: argparse.Namespace) -> int:
     return run_relink(args.config)
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from crm_sync.runner import run_plan
+
+    return run_plan(args.config, json_path=args.json, sample=args.sample)
+
+
+def _errors(args: argparse.Namespace) -> int:
+    from crm_sync.health import run_errors
+
+    return run_errors(args.config, code=args.code, field=args.field, system=args.system, as_json=args.json)
+
+
+def _retry(args: argparse.Namespace) -> int:
+    from crm_sync.health import run_retry
+
+    return run_retry(args.config, code=args.code, field=args.field, system=args.system)
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from crm_sync.health import run_schema
+
+    return run_schema()
+
+
+def _selection(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    command.add_argument("--code", help="only errors with this code (e.g. INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST)")
+    command.add_argument("--field", help="only errors naming this field")
+    command.add_argument("--system", choices=("salesforce", "hubspot"), help="only errors of writes to this CRM")
+    return command
+
+
 def _ui(args: argparse.Namespace) -> int:
     from crm_sync.runner import run_ui
 
@@ -100,6 +131,24 @@ def build_parser() -> argparse.ArgumentParser:
     relink = _with_config(sub.add_parser("relink", help="rebuild the links from the cross-ids both CRMs hold "
                                          "(after losing the state file, say); plans and writes nothing"))
     relink.set_defaults(func=_relink)
+
+    plan = _with_config(sub.add_parser("plan", help="the next cycle's writes without sending any: counts by pair, "
+                                       "target and action, and field diffs (old -> new, with the rule)"))
+    plan.add_argument("--json", metavar="FILE", help="also write the plan to FILE (JSON) for review")
+    plan.add_argument("--sample", type=int, default=20, help="field changes to show (default: %(default)s)")
+    plan.set_defaults(func=_plan)
+
+    errors = _selection(_with_config(sub.add_parser(
+        "errors", help="open errors grouped by cause (kind, CRM, object, code, field) with counts and samples")))
+    errors.add_argument("--json", action="store_true", help="print the groups as JSON")
+    errors.set_defaults(func=_errors)
+
+    retry = _selection(_with_config(sub.add_parser(
+        "retry", help="re-queue refused writes now (all, or one group: --code, --field, --system)")))
+    retry.set_defaults(func=_retry)
+
+    schema = sub.add_parser("schema", help="print the JSON schema of sync.yaml (for editors)")
+    schema.set_defaults(func=_schema)
 
     ui = sub.add_parser("ui", help="open the Dagster UI on the configured connections (starts the sandbox if used)")
     ui.add_argument("--config", default="sync.yaml")
