@@ -43,6 +43,10 @@ def build_definitions(config_path: str | Path = "sync.yaml") -> Definitions:
         description="The initial sync, by creation-time partitions (backfill.partitions_per_run a run): read both "
                     "sides' records created in the window, link, plan, validate, load. Creates wait until every "
                     "partition is read; the incremental cycle starts where the backfill began.")
+    plan = define_asset_job(
+        "plan", selection=AssetSelection.groups("extract", "plan"), executor_def=in_process_executor,
+        description="The next cycle without its writes: extract, link, plan and validate into the outbox; "
+                    "`crm-sync plan` (or each plan asset's next_load metadata) shows what the next run will send.")
     schedule = ScheduleDefinition(name="sync_cycle_schedule", job=sync_cycle, cron_schedule=config.schedule.cron,
                                   default_status=DefaultScheduleStatus.STOPPED)
     reconcile = define_asset_job(
@@ -53,7 +57,7 @@ def build_definitions(config_path: str | Path = "sync.yaml") -> Definitions:
                                             cron_schedule=config.schedule.reconcile_cron,
                                             default_status=DefaultScheduleStatus.STOPPED)
     return Definitions(
-        assets=assets, asset_checks=checks, jobs=[sync_cycle, reconcile, backfill],
+        assets=assets, asset_checks=checks, jobs=[sync_cycle, reconcile, backfill, plan],
         schedules=[schedule, reconcile_schedule],
         resources={"sync_config": SyncConfigResource(path=config_path),
                    "state": SyncStateResource(config_path=config_path),

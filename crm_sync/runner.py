@@ -57,6 +57,70 @@ def run_cycle(config_path: str, verbose: bool = False) -> int:
     return 0 if outcome.success else 1
 
 
+@dataclass
+class PlanOutcome:
+    run_id: str
+    success: bool
+    writes: object  # pandas frame: one row per write the next load sends (engine/preview.py)
+    summary: object  # counts by pair, target and action
+    diffs: object  # a sample of field changes: old -> new, mapping, rule
+
+
+def execute_plan(config_path: str | Path, instance: DagsterInstance | None = None, sample: int = 20) -> PlanOutcome:
+    """The `plan` job (extract, link, plan, validate; no load) through Dagster, then what the next load sends."""
+    from crm_sync.definitions import build_definitions
+    from crm_sync.engine import preview
+    from crm_sync.engine.mapping import pair_specs
+
+    config = load_config(Path(config_path))
+    job = build_definitions(str(config_path)).resolve_job_def("plan")
+    result = job.execute_in_process(run_config=_console("WARNING"), instance=instance or DagsterInstance.ephemeral(),
+                                    raise_on_error=False)
+    specs, attempts = pair_specs(config), config.sync.max_attempts
+    with db.opened(config.state_path) as con:
+        return PlanOutcome(result.run_id, result.success, preview.writes(con, specs, attempts),
+                           preview.summary(con, specs, attempts), preview.field_diffs(con, specs, attempts, sample))
+
+
+def run_plan(config_path: str, json_path: str | None = None, sample: int = 20) -> int:
+    """`crm-sync plan`: the next cycle's writes without sending any (they wait in the outbox for the next run)."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    try:
+        outcome = execute_plan(config_path, sample=sample)
+    except ConfigError as exc:
+        print(f"crm-sync plan: {exc}", file=sys.stderr)
+        return 2
+    console = Console()
+    if not outcome.success:
+        console.print(f"Plan run {outcome.run_id} FAILED (see the errors above); what it planned so far is below.")
+    if outcome.summary.empty:
+        console.print("The next run writes nothing: both CRMs agree with what the sync last read.")
+    else:
+        table = Table(title=f"The next run's writes ({len(outcome.writes):,}; nothing sent)")
+        for column in ("pair", "target", "action", "writes"):
+            table.add_column(column, justify="right" if column == "writes" else "left")
+        for row in outcome.summary.itertuples():
+            table.add_row(row.pair, row.target, row.action, f"{row.writes:,}")
+        console.print(table)
+        diffs = Table(title=f"A sample of field changes (first {sample})")
+        for column in ("pair", "target", "object", "action", "record", "field", "old", "new", "mapping", "rule"):
+            diffs.add_column(column, overflow="fold")
+        for row in outcome.diffs.itertuples():
+            diffs.add_row(*(str(v) if v is not None and v == v else "" for v in row[1:]))
+        console.print(diffs)
+    if json_path:
+        document = {"run_id": outcome.run_id, "success": outcome.success,
+                    "by_pair": outcome.summary.to_dict("records"), "writes": outcome.writes.to_dict("records"),
+                    "field_diffs": outcome.diffs.astype(object).where(outcome.diffs.notna(), None).to_dict("records")}
+        Path(json_path).write_text(json.dumps(document, indent=2, default=str))
+        console.print(f"Written to {json_path}.")
+    return 0 if outcome.success else 1
+
+
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 

@@ -25,7 +25,7 @@ from crm_sync.config import SyncConfig
 from crm_sync.config.models import ASSOCIATION_PREFIX, BackfillSettings
 from crm_sync.connectors.common import ApiUsage, StopRun
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
-from crm_sync.engine import associations, backfill, metadata, outbox, staging
+from crm_sync.engine import associations, backfill, metadata, outbox, preview, staging
 from crm_sync.engine.link import link_pair
 from crm_sync.engine.mapping import PairSpec, extract_fields, pair_specs
 from crm_sync.engine.plan import plan_pair
@@ -198,7 +198,8 @@ def plan_asset(spec: PairSpec, after: list[AssetKey], plan: Backfill):
            description=f"Links {spec.hubspot_object} to {', '.join(spec.salesforce_objects)} (stored ids, then "
                        f"{spec.match_kind or 'stored ids only'}), plans the three-way diff into sync.outbox and "
                        "validates outgoing values against live metadata (pandera).")
-    def _plan(context: AssetExecutionContext, state: SyncStateResource) -> MaterializeResult:
+    def _plan(context: AssetExecutionContext, sync_config: SyncConfigResource,
+              state: SyncStateResource) -> MaterializeResult:
         run_id = context.run.run_id
         with state.connect() as con:
             # While a backfill has partitions unread, a record not read yet could make a natural key ambiguous or
@@ -209,11 +210,15 @@ def plan_asset(spec: PairSpec, after: list[AssetKey], plan: Backfill):
                                creates=unread == 0)
             valid_sf = validate_outgoing(con, spec.name, "salesforce", run_id)
             valid_hs = validate_outgoing(con, spec.name, "hubspot", run_id)
+            next_load = preview.summary(con, [spec], sync_config.config.sync.max_attempts)
         stats = {**{f"links_{k}": v for k, v in links.as_dict().items()},
                  **{k: v for k, v in result.as_dict().items() if k != "by_field"}, "backfill_reads_left": unread,
                  "quarantined_salesforce": valid_sf.invalid_ops, "quarantined_hubspot": valid_hs.invalid_ops}
         out = _result(stats)
         out.metadata["changes_by_field"] = _table(result.by_field) if result.by_field else MetadataValue.md("(none)")
+        # What the loads will send (record writes, cross-id write-backs included): `crm-sync plan` prints the same
+        out.metadata["next_load"] = _table({f"{r.target} {r.action}": int(r.writes) for r in next_load.itertuples()}
+                                           ) if not next_load.empty else MetadataValue.md("(nothing to write)")
         if is_reconcile(context):
             out.metadata["drift_by_cause"] = _table(result.drift) if result.drift else MetadataValue.md("(none)")
         return out

@@ -1,0 +1,49 @@
+"""`crm-sync plan`: the next cycle's writes without sending any, and then the next run does exactly those."""
+
+from __future__ import annotations
+
+import collections
+import json
+
+from hubspot.crm.contacts import SimplePublicObjectInput, SimplePublicObjectInputForCreate
+
+from crm_sync.cli import main
+from crm_sync_tests.sync_harness import converged_env
+
+
+def test_plan_lists_the_next_runs_writes_without_sending_and_the_run_then_does_them(tmp_path, capsys,
+                                                                                      monkeypatch):
+    monkeypatch.setenv("COLUMNS", "220")
+    with converged_env(tmp_path) as env:
+        with env.state() as con:
+            hs_id, sf_id = con.execute("""SELECT hubspot_id, salesforce_id FROM sync.links WHERE pair = 'people'
+                AND salesforce_object = 'Contact' ORDER BY hubspot_id LIMIT 1""").fetchone()
+        client, sf = env.hs(), env.sf()
+        title = sf.Contact.get(sf_id)["Title"]
+        client.crm.contacts.basic_api.update(hs_id, SimplePublicObjectInput(properties={"jobtitle": "Chief Planner"}))
+        sf.Contact.update(sf_id, {"Phone": "+1 555 0177"})
+        created = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={
+            "email": "planned.person@example.org", "firstname": "Planned", "lastname": "Person"}))
+        report = tmp_path / "plan.json"
+        assert main(["plan", "--config", str(env.config_path), "--json", str(report)]) == 0
+        printed = capsys.readouterr().out
+        assert "The next run's writes" in printed and "Chief Planner" in printed and "two_way" in printed
+        plan = json.loads(report.read_text())
+        planned = collections.Counter((w["target"], w["action"], w["record"]) for w in plan["writes"])
+        assert planned[("salesforce", "update", sf_id)] == 1 and planned[("hubspot", "update", hs_id)] == 1
+        assert planned[("salesforce", "create", created.id)] == 1  # and its cross-id goes back to HubSpot:
+        assert planned[("hubspot", "update", created.id)] == 1
+        title_diff = [d for d in plan["field_diffs"] if d["record"] == sf_id and d["field"] == "Title"]
+        assert [(d["old"], d["new"], d["mapping"], d["rule"]) for d in title_diff] == [
+            (title, "Chief Planner", "title", "two_way")]
+        # Nothing was sent
+        assert sf.Contact.get(sf_id)["Title"] == title
+        assert not sf.query("SELECT Id FROM Lead WHERE Email = 'planned.person@example.org'")["records"]
+        outcome = env.cycle()
+        with env.state() as con:
+            done = collections.Counter(con.execute("""SELECT a.target, a.action,
+                    CASE WHEN a.action = 'create' THEN o.record_key ELSE a.target_id END
+                FROM sync.audit a JOIN sync.outbox o USING (op_id)
+                WHERE a.run_id = ? AND o.parent_op_id IS NULL""", [outcome.run_id]).fetchall())
+        assert done == planned  # write for write
+        assert sf.Contact.get(sf_id)["Title"] == "Chief Planner"
