@@ -118,8 +118,15 @@ def test_edits_made_during_the_backfill_reach_the_other_side_after_it(tmp_path):
             written = {system: {r[0] for r in con.execute("SELECT target_id FROM sync.audit WHERE target = ? AND "
                                                           "run_id <> ?", [system, cycle.run_id]).fetchall()}
                        for system in ("salesforce", "hubspot")}
-        assert set(early_sf) <= reread["salesforce"] <= written["salesforce"] | set(early_sf)
-        assert late.id in reread["hubspot"] and reread["hubspot"] <= written["hubspot"] | {late.id}
+            # ... and the overlap before that start (sync.overlap_seconds): records the seed stamped just before
+            overlap = {system: {r[0] for r in con.execute(
+                f'SELECT id FROM raw_{system}."{obj}" WHERE _run_id = ? AND modified_at < '
+                '(SELECT min(started_at) FROM sync.backfill)', [cycle.run_id]).fetchall()}
+                for system, obj in (("salesforce", "Contact"), ("hubspot", "contacts"))}
+        assert set(early_sf) <= reread["salesforce"]
+        assert reread["salesforce"] - overlap["salesforce"] <= written["salesforce"] | set(early_sf)
+        assert late.id in reread["hubspot"]
+        assert reread["hubspot"] - overlap["hubspot"] <= written["hubspot"] | {late.id}
         env.converge()
         with env.state() as con:
             # (a Contact whose email another record shares stays unlinked and is reported, so not all five)
