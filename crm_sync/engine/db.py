@@ -64,6 +64,8 @@ CREATE TABLE IF NOT EXISTS sync.audit (
 CREATE TABLE IF NOT EXISTS sync.api_usage (
     day DATE, run_id VARCHAR, system VARCHAR, endpoint VARCHAR, calls INTEGER,
     PRIMARY KEY (day, run_id, system, endpoint));
+CREATE TABLE IF NOT EXISTS sync.pair_configs (
+    pair VARCHAR PRIMARY KEY, fingerprint VARCHAR, run_id VARCHAR, planned_at TIMESTAMPTZ DEFAULT current_timestamp);
 CREATE TABLE IF NOT EXISTS sync.metadata (
     system VARCHAR, object VARCHAR, field VARCHAR, label VARCHAR, type VARCHAR, length INTEGER,
     createable BOOLEAN, updateable BOOLEAN, restricted BOOLEAN, options VARCHAR[], default_value VARCHAR,

@@ -8,6 +8,7 @@ pair's tie_winner). Our own writes come back equal to the shadow, so they plan n
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -63,7 +64,7 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
     sides_built: link_pair just built this pair's _hs/_sf on this connection (they do not depend on links).
     creates: False while a backfill has partitions unread (engine/backfill.py); the creates wait.
     """
-    full = full or reconcile
+    full = full or reconcile or _config_changed(con, spec)
     result = PlanResult()
     ensure_lookup_tables(con)
     if not sides_built:
@@ -119,7 +120,22 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
         result.creates_hubspot = counts.get("hubspot:create", 0)
         result.superseded = _store_ops(con, b)
         cursors.consume(con, p, upto, run_id)
+        con.execute("""INSERT INTO sync.pair_configs VALUES (?, ?, ?, now()) ON CONFLICT (pair) DO UPDATE SET
+            fingerprint = excluded.fingerprint, run_id = excluded.run_id, planned_at = now()""",
+                    [p, _fingerprint(spec), run_id])
     return result
+
+
+def _fingerprint(spec: PairSpec) -> str:
+    return hashlib.sha256(spec.config.model_dump_json().encode()).hexdigest()
+
+
+def _config_changed(con, spec: PairSpec) -> bool:
+    """The pair's configuration (mappings, rules, transforms, value maps) differs from the one its last plan ran
+    with: every link is decided again, so a mapping fixed or added applies to every record at once, and the
+    values it held back (with their errors) go out under it, with no command."""
+    row = con.execute("SELECT fingerprint FROM sync.pair_configs WHERE pair = ?", [spec.name]).fetchone()
+    return row is not None and row[0] != _fingerprint(spec)
 
 
 def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
@@ -499,18 +515,34 @@ def _hold_in_flight(con, b: Binds) -> None:
     undo the source. A new source value is decided as usual and supersedes the open write (`_store_ops`)."""
     b.execute(con, """CREATE OR REPLACE TEMP TABLE _open_apart AS
         SELECT c.op_id, c.target, c.record_key, COALESCE(c.field, e ->> 'k') AS key, e ->> 'f' AS mapping,
-               CASE c.target WHEN 'salesforce' THEN e ->> 'h' ELSE e ->> 's' END AS source_value
+               CASE c.target WHEN 'salesforce' THEN e ->> 'h' ELSE e ->> 's' END AS source_value,
+               CASE c.target WHEN 'salesforce' THEN e ->> 's' ELSE e ->> 'h' END AS written_value,
+               c.held_from IS NOT NULL AS held
         FROM sync.outbox c, unnest(CAST(c.shadow AS JSON[])) AS u(e)
         WHERE c.pair = $pair AND (c.parent_op_id IS NOT NULL OR c.held_from IS NOT NULL)
           AND c.status IN ('pending', 'failed', 'invalid')""")
-    # Held values whose source changed since: a new op will carry the new value. Matched by mapping as well as
-    # by target field: two mappings may write one field (lead status and lifecycle stage both map Lead.Status).
+    # Held values whose source changed since, or whose mapping now gives another value for it (a value map
+    # fixed, a transform changed): a new op will carry the new value, with no command needed. Matched by mapping
+    # as well as by target field: two mappings may write one field (lead status and lifecycle stage both map
+    # Lead.Status).
     b.execute(con, """CREATE OR REPLACE TEMP TABLE _stale_apart AS SELECT DISTINCT a.op_id FROM _open_apart a
         JOIN _vals v ON (a.mapping IS NULL OR v.field = a.mapping)
              AND ((a.target = 'salesforce' AND v.hubspot_id = a.record_key AND v.sf_field = a.key
-                   AND v.hs_val IS DISTINCT FROM a.source_value)
+                   AND (v.hs_val IS DISTINCT FROM a.source_value
+                        OR (a.held AND v.hs_as_sf IS DISTINCT FROM a.written_value)))
                OR (a.target = 'hubspot' AND v.salesforce_id = a.record_key AND v.hs_field = a.key
-                   AND v.sf_val IS DISTINCT FROM a.source_value))""")
+                   AND (v.sf_val IS DISTINCT FROM a.source_value
+                        OR (a.held AND v.sf_as_hs IS DISTINCT FROM a.written_value))))""")
+    # A held value was decided for its source side: with its mapping changed (source unchanged), it is decided
+    # again as that side's change and the target's value as unchanged (the target never took it; its stamp may
+    # be newer from the sync's own writes), so the new translation goes out.
+    b.execute(con, """UPDATE _vals v SET no_shadow = false,
+            sh_hs = CASE a.target WHEN 'salesforce' THEN NULL ELSE v.hs_val END,
+            sh_sf = CASE a.target WHEN 'hubspot' THEN NULL ELSE v.sf_val END
+        FROM _open_apart a WHERE a.held AND a.op_id IN (SELECT op_id FROM _stale_apart)
+          AND (a.mapping IS NULL OR v.field = a.mapping)
+          AND ((a.target = 'salesforce' AND v.hubspot_id = a.record_key AND v.sf_field = a.key)
+            OR (a.target = 'hubspot' AND v.salesforce_id = a.record_key AND v.hs_field = a.key))""")
     b.execute(con, """DELETE FROM _vals v WHERE EXISTS (SELECT 1 FROM _open_apart a
         WHERE a.op_id NOT IN (SELECT op_id FROM _stale_apart) AND (a.mapping IS NULL OR v.field = a.mapping)
           AND ((a.target = 'salesforce' AND v.hubspot_id = a.record_key AND v.sf_field = a.key)

@@ -140,3 +140,35 @@ def test_a_status_salesforce_refuses_does_not_hide_the_stage_its_own_status_impl
     assert [o.payload for o in w.ops()] == []
     assert w.record("hubspot", "contacts", "11")["lifecyclestage"] == "marketingqualifiedlead"
     assert [e["fields"] for e in w.errors()] == ["Status"]
+
+
+def test_a_refused_value_goes_out_once_the_mapping_is_fixed_with_no_manual_step(tmp_path):
+    """NURTURING is held (Salesforce's Status lacks it); the user adds it to the value map, and the next cycle
+    writes the translated value, with the held write and its error gone: no retry command, no edit needed."""
+    w = World(tmp_path, only=("people",))
+    w.salesforce_metadata("Lead", STATUS)
+    w.stage_salesforce("Lead", [{"id": "00Q1", "Email": "ann@example.org", "LastName": "Lee", "Company": "Lee Co",
+                                 "Status": "Open - Not Contacted"}])
+    w.stage_hubspot("contacts", [{"id": "11", "email": "ann@example.org", "lastname": "Lee", "company": "Lee Co",
+                                  "hs_lead_status": "NURTURING", "lifecyclestage": "lead"}])
+    w.cycle()
+    held = w.op(status="invalid")
+    assert held.payload == {"Status": "NURTURING"}
+    w.answer_all()
+    w.echo()
+    w.cycle()
+    assert w.op(status="invalid").op_id == held.op_id  # waits, unchanged, for its cause to change
+    lead_status = next(m for m in w.config.pairs["people"].fields if m.name == "lead_status")
+    fixed = lead_status.value_map.model_dump()
+    fixed["hubspot_to_salesforce"]["NURTURING"] = "Working - Contacted"
+    w.reconfigure(fields={"people": {"lead_status": {"value_map": fixed}}})
+    w.cycle()
+    assert w.ops(status="invalid") == []
+    assert writes_of(w, "salesforce") == {"Status": "Working - Contacted"}
+    w.answer_all()
+    assert w.record("salesforce", "Lead", "00Q1")["Status"] == "Working - Contacted"
+    assert [e["fields"] for e in w.errors()] == []
+
+
+def writes_of(w: World, target: str) -> dict:
+    return {k: v for o in w.ops(target=target, action="update") for k, v in o.payload.items()}

@@ -194,3 +194,20 @@ def test_a_one_way_transform_loads_and_reads_what_it_needs(tmp_path):
     [spec] = pair_specs(config)
     assert {"firstname", "lastname"} <= set(spec.hubspot_properties)
     assert "Full_Name__c" in spec.salesforce_fields["Lead"]
+
+
+def test_a_mapping_added_later_applies_to_every_linked_record_on_the_next_cycle(tmp_path):
+    """No record changed: the configuration did, and the next plan decides every link again under it."""
+    w = World(tmp_path, only=("people",))
+    w.stage_salesforce("Lead", [ANN_SF, {**ANN_SF, "id": "00Q2", "HubSpot_Id__c": "12", "Email": "bo@example.org",
+                                         "FirstName": "Bo", "LastName": "Dahl"}])
+    w.stage_hubspot("contacts", [ANN_HS, {**ANN_HS, "id": "12", "salesforce_id": "00Q2", "email": "bo@example.org",
+                                          "firstname": "Bo", "lastname": "Dahl"}])
+    w.cycle()
+    settle(w)
+    w.cycle()
+    assert w.ops() == []
+    w.reconfigure(fields={"people": FULL_NAME})
+    w.cycle()
+    assert sorted(o.payload["Full_Name__c"] for o in w.ops(target="salesforce")) == ["Ann Lee", "Bo Dahl"]
+    settle(w)

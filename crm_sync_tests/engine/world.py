@@ -88,6 +88,22 @@ class World:
         """pairs: per-pair settings merged into sync.yaml ({"people": {"deletes": "propagate"}}); fields: per-pair
         changes to the shipped field mappings by mapping name ({"people": {"title": {"rule": "dont_sync"}}});
         only: keep just these pairs (fewer pairs, faster cycles)."""
+        self._tmp, self._only = tmp_path, only
+        self._configure(pairs, fields)
+        self.con = db.connect(self.config.state_path)
+        self.crm: dict[str, dict[str, dict[str, dict]]] = {"hubspot": {}, "salesforce": {}}
+        self._dirty: set[tuple[str, str, str]] = set()
+        self._run = 1
+        self._planned = False
+        self._stamp = 0
+        self._ids = itertools.count(1)
+
+    def reconfigure(self, pairs: dict | None = None, fields: dict | None = None) -> None:
+        """Edit sync.yaml between runs (as a user fixing a mapping would), same state and CRMs."""
+        self._configure(pairs, fields)
+
+    def _configure(self, pairs: dict | None, fields: dict | None) -> None:
+        tmp_path, only = self._tmp, self._only
         raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
         raw["state_path"] = str(tmp_path / "state" / "crm_sync.duckdb")
         for name, override in (pairs or {}).items():
@@ -112,13 +128,6 @@ class World:
         self.config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
         self.config = load_config(self.config_path)
         self.specs = pair_specs(self.config)
-        self.con = db.connect(self.config.state_path)
-        self.crm: dict[str, dict[str, dict[str, dict]]] = {"hubspot": {}, "salesforce": {}}
-        self._dirty: set[tuple[str, str, str]] = set()
-        self._run = 1
-        self._planned = False
-        self._stamp = 0
-        self._ids = itertools.count(1)
 
     # -- configuration ---------------------------------------------------------------------------------------
     def _extracted(self, system: str, obj: str) -> list[str]:
