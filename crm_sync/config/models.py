@@ -136,6 +136,33 @@ class FieldMapping(Strict):
         return self.salesforce_field(sobject) is not None or (self.salesforce is None and self.to_hubspot is not None)
 
 
+class Inclusion(Strict):
+    """Which records of a pair sync: a condition per side over the record's own fields (the mapping language).
+    A record outside its side's condition is neither created on the other side nor written to, and its values
+    go nowhere; its link is kept, and once it matches again (an edit, or this rule changed) it syncs."""
+
+    hubspot: str | None = Field(default=None, description="condition over the HubSpot record's properties")
+    salesforce: str | None = Field(default=None, description="condition over the Salesforce record's fields "
+                                   "(each object of the pair)")
+
+    def condition(self, side: str):
+        from crm_sync.engine.expressions import parse
+
+        text = getattr(self, side)
+        return parse(text, "HubSpot" if side == "hubspot" else "Salesforce") if text else None
+
+    @model_validator(mode="after")
+    def _parse(self) -> Inclusion:
+        from crm_sync.engine.expressions import ExpressionError
+
+        for side in ("hubspot", "salesforce"):
+            try:
+                self.condition(side)
+            except ExpressionError as err:
+                raise ValueError(f"include.{side}: {err}") from None
+        return self
+
+
 class PairConfig(Strict):
     """One object pair: a HubSpot object type and the Salesforce object(s) it syncs with."""
 
@@ -150,6 +177,7 @@ class PairConfig(Strict):
     tie_winner: Literal["hubspot", "salesforce"] = "salesforce"
     create_in_salesforce: bool = True
     create_in_hubspot: bool = True
+    include: Inclusion = Field(default_factory=Inclusion, description="which records sync, per side")
     fields: list[FieldMapping] = Field(default_factory=list)
 
     @field_validator("salesforce", mode="before")

@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS sync.audit (
 CREATE TABLE IF NOT EXISTS sync.api_usage (
     day DATE, run_id VARCHAR, system VARCHAR, endpoint VARCHAR, calls INTEGER,
     PRIMARY KEY (day, run_id, system, endpoint));
+CREATE TABLE IF NOT EXISTS sync.exclusions (
+    pair VARCHAR, system VARCHAR, record_id VARCHAR, reason VARCHAR, run_id VARCHAR,
+    since TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (pair, system, record_id));
 CREATE TABLE IF NOT EXISTS sync.pair_configs (
     pair VARCHAR PRIMARY KEY, fingerprint VARCHAR, run_id VARCHAR, planned_at TIMESTAMPTZ DEFAULT current_timestamp);
 CREATE TABLE IF NOT EXISTS sync.metadata (

@@ -53,6 +53,8 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
         hs_match, sf_match, kind = MATCH_KEYS.get(pair.hubspot, (None, {}, None))
         hs_props = {m.hubspot for m in pair.fields if m.hubspot} | {hs_sfid}
         hs_props |= {f for m in pair.fields if m.to_salesforce is not None for f in m.transform("to_salesforce").fields}
+        if pair.include.hubspot:
+            hs_props |= set(pair.include.condition("hubspot").fields)
         if hs_match:
             hs_props.add(hs_match)
         if pair.hubspot in ("contacts", "companies"):
@@ -64,6 +66,8 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
             names = {m.salesforce_field(obj) for m in pair.fields if m.type != "association_set"} - {None}
             names |= {f for m in pair.fields if m.to_hubspot is not None and m.applies_to(obj)
                       for f in m.transform("to_hubspot").fields}
+            if pair.include.salesforce:
+                names |= set(pair.include.condition("salesforce").fields)
             names |= {sf_ext, *SF_EXTRAS.get(obj, [])}
             if obj in sf_match:
                 names.add(sf_match[obj])

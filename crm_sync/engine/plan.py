@@ -44,6 +44,7 @@ class PlanResult:
     drift_healed: int = 0
     creates_waiting: int = 0  # records to create once every backfill partition is read
     skipped: int = 0  # values decided but not written, each with a sync.errors row (kind 'skipped')
+    excluded: int = 0  # records outside the pair's inclusion rule among those this plan looked at
     by_field: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -80,6 +81,7 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
     with transaction(con):
         _candidates(con, spec, b, full)
         result.unlinked, result.deletes = _deletes(con, spec, b)
+        result.excluded = _exclude(con, spec, b)
         values = values_sql(spec, linked=True, b=b)
         # Compiling the diff costs more than running it on a few records: none to compare, none compiled.
         if values and con.execute("SELECT count(*) FROM _cand").fetchone()[0]:
@@ -124,6 +126,45 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
             fingerprint = excluded.fingerprint, run_id = excluded.run_id, planned_at = now()""",
                     [p, _fingerprint(spec), run_id])
     return result
+
+
+def outside_sql(spec: PairSpec, side: str, b: Binds) -> str | None:
+    """SELECT of the ids of `side`'s records outside the pair's inclusion rule, or None without a rule."""
+    condition = spec.config.include.condition(side)
+    if condition is None:
+        return None
+    if side == "hubspot":
+        return (f"SELECT id FROM raw_hubspot.{quote(spec.hubspot_object + '_current')} h "
+                f"WHERE NOT COALESCE(CAST({condition.sql('h', b)} AS BOOLEAN), false)")
+    return " UNION ALL ".join(
+        f"SELECT id FROM raw_salesforce.{quote(o + '_current')} s "
+        f"WHERE NOT COALESCE(CAST({condition.sql('s', b)} AS BOOLEAN), false)" for o in spec.salesforce_objects)
+
+
+def _exclude(con, spec: PairSpec, b: Binds) -> int:
+    """Links whose records are outside the pair's inclusion rule (engine/expressions.py conditions) leave this
+    plan: nothing is decided or written for them (their open writes are superseded), the link stays. Every
+    record this plan looked at has its standing in sync.exclusions: a row while it is outside, none once in."""
+    hs_out, sf_out = outside_sql(spec, "hubspot", b), outside_sql(spec, "salesforce", b)
+    con.execute("CREATE OR REPLACE TEMP TABLE _outside (system VARCHAR, id VARCHAR)")
+    for side, sql in (("hubspot", hs_out), ("salesforce", sf_out)):
+        if sql:
+            b.execute(con, f"INSERT INTO _outside SELECT {b(side)}, id FROM ({sql})")
+    _record_standing(con, spec, b, """SELECT 'hubspot' AS system, hubspot_id AS id FROM _cand UNION ALL
+        SELECT 'salesforce', salesforce_id FROM _cand""")
+    return b.execute(con, """DELETE FROM _cand WHERE hubspot_id IN (SELECT id FROM _outside WHERE system = 'hubspot')
+        OR salesforce_id IN (SELECT id FROM _outside WHERE system = 'salesforce')""").fetchone()[0]
+
+
+def _record_standing(con, spec: PairSpec, b: Binds, looked_at: str) -> None:
+    """sync.exclusions for the records of `looked_at` (system, id): a row while outside the rule, none once in."""
+    b.execute(con, f"""DELETE FROM sync.exclusions WHERE pair = $pair AND (system, record_id) IN ({looked_at})
+        AND (system, record_id) NOT IN (SELECT system, id FROM _outside)""")
+    b.execute(con, f"""INSERT INTO sync.exclusions (pair, system, record_id, reason, run_id)
+        SELECT $pair, o.system, o.id, 'outside include.' || o.system || ': ' ||
+               CASE o.system WHEN 'hubspot' THEN {b(spec.config.include.hubspot or '')}
+                             ELSE {b(spec.config.include.salesforce or '')} END, $run_id
+        FROM _outside o WHERE (o.system, o.id) IN ({looked_at}) ON CONFLICT DO NOTHING""")
 
 
 def _fingerprint(spec: PairSpec) -> str:
@@ -356,15 +397,19 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
     # What the Salesforce creates of this plan will echo back (_salesforce_echo); _store_ops reads it.
     con.execute("CREATE OR REPLACE TEMP TABLE _echo (record_key VARCHAR, object VARCHAR, echo JSON)")
     free_records(con, spec.name)
+    _record_standing(con, spec, b, "SELECT 'hubspot' AS system, id FROM _hs_free UNION ALL "
+                                   "SELECT 'salesforce', id FROM _sf_free")
     ambiguous_keys(con, spec)
     target = {"lead": "Lead", "contact": "Contact"}.get(cfg.create_as or "", spec.salesforce_objects[0])
     b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _creates_sf AS SELECT id, {b(target)} AS object FROM _hs_free
         WHERE {str(cfg.create_in_salesforce).lower()} AND id NOT IN (SELECT id FROM _ambiguous
                                                                         WHERE system = 'hubspot')
+          AND id NOT IN (SELECT id FROM _outside WHERE system = 'hubspot')
           AND id NOT IN (SELECT record_id FROM _tombstoned WHERE system = 'hubspot')""")
     b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _creates_hs AS SELECT id, object FROM _sf_free
         WHERE {str(cfg.create_in_hubspot).lower()} AND id NOT IN (SELECT id FROM _ambiguous
                                                                      WHERE system = 'salesforce')
+          AND id NOT IN (SELECT id FROM _outside WHERE system = 'salesforce')
           AND id NOT IN (SELECT record_id FROM _tombstoned WHERE system = 'salesforce')""")
     values = values_sql(spec, linked=False, b=b)
     waiting = con.execute("SELECT (SELECT count(*) FROM _creates_sf) + (SELECT count(*) FROM _creates_hs)"
