@@ -163,12 +163,42 @@ class Inclusion(Strict):
         return self
 
 
+class Routing(Strict):
+    """Per-record routing of a person created in Salesforce: a Contact where either test holds, else a Lead."""
+
+    contact_if_company_has_account: bool = Field(
+        default=False, description="Contact when the person's primary company is linked to an Account, or its "
+        "domain matches an Account's website (the Contact is created with that Account)")
+    contact_if: str | None = Field(default=None, description="Contact where this condition over the HubSpot "
+                                   "record's properties holds")
+
+    def condition(self):
+        from crm_sync.engine.expressions import parse
+
+        return parse(self.contact_if, "HubSpot") if self.contact_if else None
+
+    @model_validator(mode="after")
+    def _parse(self) -> Routing:
+        from crm_sync.engine.expressions import ExpressionError
+
+        if not self.contact_if_company_has_account and not self.contact_if:
+            raise ValueError("create_as as a rule needs contact_if_company_has_account: true or contact_if: "
+                             "<condition> (or write create_as: lead | contact)")
+        try:
+            self.condition()
+        except ExpressionError as err:
+            raise ValueError(f"create_as.contact_if: {err}") from None
+        return self
+
+
 class PairConfig(Strict):
     """One object pair: a HubSpot object type and the Salesforce object(s) it syncs with."""
 
     hubspot: str
     salesforce: list[str]
-    create_as: Literal["lead", "contact"] | None = None
+    create_as: Literal["lead", "contact"] | Routing | None = Field(
+        default=None, description="what a person new in HubSpot becomes in Salesforce: lead, contact, or a rule "
+        "per record (contact_if_company_has_account, contact_if)")
     deletes: Literal["unlink", "propagate"] = "unlink"
     merges: Literal["link", "propagate"] = Field(
         default="link", description="a merge on one side whose two records both had counterparts: link (keep the "

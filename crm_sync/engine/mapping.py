@@ -55,6 +55,8 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
         hs_props |= {f for m in pair.fields if m.to_salesforce is not None for f in m.transform("to_salesforce").fields}
         if pair.include.hubspot:
             hs_props |= set(pair.include.condition("hubspot").fields)
+        if getattr(pair.create_as, "contact_if", None):
+            hs_props |= set(pair.create_as.condition().fields)
         if hs_match:
             hs_props.add(hs_match)
         if pair.hubspot in ("contacts", "companies"):

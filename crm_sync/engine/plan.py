@@ -18,7 +18,7 @@ from crm_sync.engine import cursors
 from crm_sync.engine import reconcile as drift
 from crm_sync.engine.db import NEXT_POSITION, Binds, quote, transaction
 from crm_sync.engine.link import ambiguous_keys, build_sides, free_records
-from crm_sync.engine.mapping import PairSpec, canonical, translations, values_sql
+from crm_sync.engine.mapping import NORMALISE, PairSpec, canonical, translations, values_sql
 from crm_sync.engine.staging import ensure_tables
 from crm_sync.engine.validate import in_options
 
@@ -400,12 +400,13 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
     _record_standing(con, spec, b, "SELECT 'hubspot' AS system, id FROM _hs_free UNION ALL "
                                    "SELECT 'salesforce', id FROM _sf_free")
     ambiguous_keys(con, spec)
-    target = {"lead": "Lead", "contact": "Contact"}.get(cfg.create_as or "", spec.salesforce_objects[0])
-    b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _creates_sf AS SELECT id, {b(target)} AS object FROM _hs_free
-        WHERE {str(cfg.create_in_salesforce).lower()} AND id NOT IN (SELECT id FROM _ambiguous
+    route = _route_sql(spec, b)
+    b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _creates_sf AS SELECT f.id, {route} AS object FROM _hs_free f
+        JOIN raw_hubspot.{quote(spec.hubspot_object + '_current')} h ON h.id = f.id
+        WHERE {str(cfg.create_in_salesforce).lower()} AND f.id NOT IN (SELECT id FROM _ambiguous
                                                                         WHERE system = 'hubspot')
-          AND id NOT IN (SELECT id FROM _outside WHERE system = 'hubspot')
-          AND id NOT IN (SELECT record_id FROM _tombstoned WHERE system = 'hubspot')""")
+          AND f.id NOT IN (SELECT id FROM _outside WHERE system = 'hubspot')
+          AND f.id NOT IN (SELECT record_id FROM _tombstoned WHERE system = 'hubspot')""")
     b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _creates_hs AS SELECT id, object FROM _sf_free
         WHERE {str(cfg.create_in_hubspot).lower()} AND id NOT IN (SELECT id FROM _ambiguous
                                                                      WHERE system = 'salesforce')
@@ -446,11 +447,11 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
         CASE target WHEN 'salesforce' THEN {b(spec.sf_external_id)} ELSE {b(spec.hs_salesforce_id)} END,
         record_key)) WHERE action = 'create'""")
     # Every new record is created, even with all mapped fields empty; required values get defaults.
-    defaults = REQUIRED_DEFAULTS.get(target, {})
-    b.execute(con, f"""INSERT INTO _plan_ops SELECT 'salesforce', {b(target)}, 'create', {b(target)}, c.id, NULL,
+    b.execute(con, f"""INSERT INTO _plan_ops SELECT 'salesforce', c.object, 'create', c.object, c.id, NULL,
         json_object({b(spec.sf_external_id)}, c.id), '[]'::JSON, 'new in hubspot', NULL FROM _creates_sf c
         WHERE c.id NOT IN (SELECT record_key FROM _plan_ops WHERE target = 'salesforce' AND action = 'create')""")
-    for sf_field, value in defaults.items():
+    for target, sf_field, value in [(o, f, v) for o in spec.salesforce_objects
+                                    for f, v in REQUIRED_DEFAULTS.get(o, {}).items()]:
         # A placeholder filled only because Salesforce requires the field goes into the shadow as what Salesforce
         # holds: its echo is then no change, and never comes back into the HubSpot record.
         for m in (m for m in cfg.fields if m.salesforce_field(target) == sf_field and m.rule != "dont_sync"):
@@ -463,6 +464,32 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
             {b(value)}), payload) WHERE target = 'salesforce' AND action = 'create' AND object = {b(target)}""")
     _salesforce_echo(con, spec, b, s2h, to_hs)
     return 0
+
+
+def _route_sql(spec: PairSpec, b: Binds) -> str:
+    """The Salesforce object a record of the HubSpot table `h` is created as (create_as: lead, contact, or a
+    rule per record: Contact when its primary company is linked to an Account or matches one by domain, or when
+    a condition holds; Lead otherwise)."""
+    route = spec.config.create_as
+    if route is None or isinstance(route, str):
+        return b({"lead": "Lead", "contact": "Contact"}.get(route or "", spec.salesforce_objects[0]))
+    tests = []
+    if route.contact_if:
+        tests.append(f"COALESCE(CAST({route.condition().sql('h', b)} AS BOOLEAN), false)")
+    company = next((m for m in spec.config.fields if m.type == "association" and m.association_target == "companies"
+                    and m.salesforce_field("Contact")), None)
+    if route.contact_if_company_has_account and company is not None:
+        first = f"NULLIF(split_part(h.{quote(company.hubspot)}, ';', 1), '')"
+        tests.append(f"EXISTS (SELECT 1 FROM sync.links a WHERE a.pair = {b(company.links_to)} "
+                     f"AND a.hubspot_id = {first})")
+        domain = NORMALISE["domain"]
+        tests.append(f"""EXISTS (SELECT 1 FROM raw_hubspot."companies_current" c
+            JOIN raw_salesforce."Account_current" acct ON NOT acct.deleted
+             AND {domain.format(x='acct."Website"')} = {domain.format(x='c."domain"')}
+            WHERE c.id = {first} AND NOT c.deleted)""")
+    if not tests:
+        return b("Lead")
+    return f"CASE WHEN {' OR '.join(tests)} THEN 'Contact' ELSE 'Lead' END"
 
 
 def _salesforce_echo(con, spec: PairSpec, b: Binds, s2h: str, to_hs: str) -> None:
