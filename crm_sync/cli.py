@@ -69,6 +69,12 @@ def _retry(args: argparse.Namespace) -> int:
     return run_retry(args.config, code=args.code, field=args.field, system=args.system)
 
 
+def _explain(args: argparse.Namespace) -> int:
+    from crm_sync.health import run_explain
+
+    return run_explain(args.config, args.key, as_json=args.json)
+
+
 def _schema(args: argparse.Namespace) -> int:
     from crm_sync.health import run_schema
 
@@ -146,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     retry = _selection(_with_config(sub.add_parser(
         "retry", help="re-queue refused writes now (all, or one group: --code, --field, --system)")))
     retry.set_defaults(func=_retry)
+
+    explain = _with_config(sub.add_parser("explain", help="a record on each side: linked to what and how, why "
+                                          "it is not in sync, its last synced values, its next writes"))
+    explain.add_argument("key", help="an email, a HubSpot id or a Salesforce id")
+    explain.add_argument("--json", action="store_true", help="print it as JSON")
+    explain.set_defaults(func=_explain)
 
     schema = sub.add_parser("schema", help="print the JSON schema of sync.yaml (for editors)")
     schema.set_defaults(func=_schema)

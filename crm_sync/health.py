@@ -77,3 +77,47 @@ def run_schema() -> int:
     schema["title"] = "crm-sync sync.yaml"
     print(json.dumps(schema, indent=2))
     return 0
+
+
+def run_explain(config_path: str, key: str, as_json: bool = False) -> int:
+    """`crm-sync explain <email | HubSpot id | Salesforce id>`: exit 0 when found, 1 when nothing has that key."""
+    from crm_sync.engine.explain import explain
+    from crm_sync.engine.mapping import pair_specs
+
+    config = _state(config_path, "explain")
+    if config is None:
+        return 2
+    with db.opened(config.state_path) as con:
+        found = explain(con, pair_specs(config), key, config.sync.max_attempts)
+    if as_json:
+        print(json.dumps(found, indent=2, default=str))
+        return 0 if found else 1
+    console = Console()
+    if not found:
+        console.print(f"No record with id or email {key!r} in the state (read by a sync yet?).")
+        return 1
+    for entry in found:
+        rec, link = entry["record"], entry["link"]
+        console.rule(f"{entry['pair']}: {rec['system']} {rec['object']} {rec['id']}" + (f" <{rec['email']}>"
+                                                                                      if rec["email"] else ""))
+        if link:
+            console.print(f"Linked: HubSpot {link['hubspot_id']} <-> Salesforce {link['salesforce_object']} "
+                          f"{link['salesforce_id']}, by {link['how']} ({link['linked_at']})")
+        else:
+            console.print("Not linked.")
+        console.print("[green]In sync.[/]" if entry["in_sync"] else "[yellow]Not in sync:[/]")
+        for reason in entry["reasons"]:
+            console.print(f"  - {reason}")
+        if entry["last_synced"]:
+            table = Table(title="Last synced values")
+            for column in ("field", "HubSpot", "Salesforce"):
+                table.add_column(column, overflow="fold")
+            for field, (hs, sf) in entry["last_synced"].items():
+                table.add_row(field, str(hs if hs is not None else ""), str(sf if sf is not None else ""))
+            console.print(table)
+        for write in entry["next_writes"]:
+            when = "next run" if write["due"] else f"{write['status']}, {write['attempts']} attempt(s)"
+            console.print(f"Next: {write['action']} {write['target']} {write['object']} "
+                          f"{write['target_id'] or '(new)'} {write['payload']} ({when}) {write['last_error'] or ''}",
+                          markup=False)
+    return 0
