@@ -69,6 +69,12 @@ def _retry(args: argparse.Namespace) -> int:
     return run_retry(args.config, code=args.code, field=args.field, system=args.system)
 
 
+def _check(args: argparse.Namespace) -> int:
+    from crm_sync.runner import run_check
+
+    return run_check(args.config)
+
+
 def _explain(args: argparse.Namespace) -> int:
     from crm_sync.health import run_explain
 
@@ -152,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
     retry = _selection(_with_config(sub.add_parser(
         "retry", help="re-queue refused writes now (all, or one group: --code, --field, --system)")))
     retry.set_defaults(func=_retry)
+
+    check = _with_config(sub.add_parser("check", help="check the mappings against both CRMs' live metadata and "
+                                        "the data last read, without syncing (exit 1 on errors)"))
+    check.set_defaults(func=_check)
 
     explain = _with_config(sub.add_parser("explain", help="a record on each side: linked to what and how, why "
                                           "it is not in sync, its last synced values, its next writes"))

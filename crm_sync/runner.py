@@ -121,6 +121,37 @@ def run_plan(config_path: str, json_path: str | None = None, sample: int = 20) -
     return 0 if outcome.success else 1
 
 
+def run_check(config_path: str) -> int:
+    """`crm-sync check`: the mappings against both CRMs' live metadata (describe, properties) and the data last
+    read, without syncing. Exit 1 when a mapping cannot work (errors), 0 otherwise (warnings printed)."""
+    import datetime as dt
+
+    from crm_sync.defs.resources import hubspot_connector, salesforce_connector
+    from crm_sync.engine import metadata
+    from crm_sync.engine.check import check
+    from crm_sync.engine.mapping import extract_fields, pair_specs
+
+    try:
+        config = load_config(Path(config_path))
+    except ConfigError as exc:
+        print(f"crm-sync check: {exc}", file=sys.stderr)
+        return 2
+    specs = pair_specs(config)
+    connectors = {"salesforce": salesforce_connector(config), "hubspot": hubspot_connector(config)}
+    config.state_path.parent.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    with db.opened(config.state_path) as con:
+        for (system, obj), (_fields, cross_id) in extract_fields(specs).items():
+            if cross_id is not None:
+                metadata.store(con, system, obj, connectors[system].field_metadata(obj), "crm-sync check", now)
+        found = check(con, specs)
+    for finding in found:
+        print(finding)
+    errors = sum(f.level == "error" for f in found)
+    print(f"{len(found) - errors} warning(s), {errors} error(s)" if found else "Every mapping fits both CRMs.")
+    return 1 if errors else 0
+
+
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
 

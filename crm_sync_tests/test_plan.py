@@ -8,6 +8,7 @@ import json
 from hubspot.crm.contacts import SimplePublicObjectInput, SimplePublicObjectInputForCreate
 
 from crm_sync.cli import main
+from crm_sync.runner import execute_cycle
 from crm_sync_tests.sync_harness import converged_env
 
 
@@ -47,3 +48,31 @@ def test_plan_lists_the_next_runs_writes_without_sending_and_the_run_then_does_t
                 WHERE a.run_id = ? AND o.parent_op_id IS NULL""", [outcome.run_id]).fetchall())
         assert done == planned  # write for write
         assert sf.Contact.get(sf_id)["Title"] == "Chief Planner"
+
+
+def test_check_reads_live_metadata_and_a_mapping_that_cannot_work_refuses_the_run(tmp_path, capsys):
+    import yaml
+
+    with converged_env(tmp_path) as env:
+        assert main(["check", "--config", str(env.config_path)]) == 0
+        last = capsys.readouterr().out.splitlines()[-1]  # the shipped mappings fit the sandbox (warnings aside)
+        assert last == "Every mapping fits both CRMs." or last.endswith(" 0 error(s)"), last
+        raw = yaml.safe_load(env.config_path.read_text())
+        raw["pairs"]["people"]["fields"] = [
+            {"name": "last_name", "hubspot": "lastname", "salesforce": "LastName"},
+            {"name": "email", "hubspot": "email", "salesforce": "Email", "type": "email"},
+            {"name": "title", "hubspot": "jobtitle", "salesforce": "Job_Title__c"}]
+        env.config_path.write_text(yaml.safe_dump(raw))
+        assert main(["check", "--config", str(env.config_path)]) == 1
+        out = capsys.readouterr().out
+        assert "error: pairs.people field 'title' -> salesforce Lead.Job_Title__c: no such field" in out
+        # A field that exists but cannot be written: the run reads, then its plan refuses, naming it
+        raw["pairs"]["people"]["fields"][2]["salesforce"] = "CreatedDate"
+        env.config_path.write_text(yaml.safe_dump(raw))
+        outcome = execute_cycle(env.config_path)
+        assert not outcome.success
+        with env.state() as con:
+            assert con.execute("SELECT count(*) FROM sync.audit WHERE run_id = ?",
+                               [outcome.run_id]).fetchone()[0] == 0
+        assert main(["check", "--config", str(env.config_path)]) == 1
+        assert "Lead.CreatedDate: cannot be written" in capsys.readouterr().out
