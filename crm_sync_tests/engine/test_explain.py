@@ -102,3 +102,16 @@ def test_the_command(tmp_path, capsys, monkeypatch):
     assert "Linked: HubSpot 11 <-> Salesforce Lead 00Q1, by the cross-ids the records hold" in out
     assert "Next: update salesforce Lead 00Q1" in out and "CEO" in out and "(next run)" in out
     assert main(["explain", "nobody@example.org", "--config", str(w.config_path)]) == 1
+
+
+def test_how_a_link_was_made_by_email_or_by_a_create(tmp_path):
+    w = World(tmp_path, only=("people",))
+    w.stage_hubspot("contacts", [{"id": "11", "email": "ann@example.org", "lastname": "Lee"},
+                                 {"id": "12", "email": "bo@example.org", "lastname": "Bo"}])
+    w.stage_salesforce("Lead", [{"id": "00Q1", "Email": " Ann@Example.org", "LastName": "Lee", "Company": "C"}])
+    w.cycle()
+    w.answer_all(ids={"12": "00Q2"})
+    [matched] = about(w, "11")
+    [created] = about(w, "12")  # (00Q2 is read by the next cycle)
+    assert (matched["link"]["linked_by"], created["link"]["linked_by"]) == ("match_key", "created")
+    assert "matching key" in matched["link"]["how"] and "created" in created["link"]["how"]

@@ -211,3 +211,40 @@ def test_a_mapping_added_later_applies_to_every_linked_record_on_the_next_cycle(
     w.cycle()
     assert sorted(o.payload["Full_Name__c"] for o in w.ops(target="salesforce")) == ["Ann Lee", "Bo Dahl"]
     settle(w)
+
+
+def test_each_kind_of_transform_the_other_way_round(tmp_path):
+    """The same kinds Salesforce to HubSpot where the tests above go HubSpot to Salesforce, and back."""
+    fields = {
+        # case and whitespace, both ways
+        "title": {"to_salesforce": "initcap(squish(jobtitle))", "to_hubspot": "initcap(squish(Title))"},
+        # a conditional HubSpot to Salesforce
+        "rating": {"hubspot": "readiness", "salesforce": "Rating", "rule": "always_hubspot",
+                   "to_salesforce": {"when": [{"if": "readiness IN ('ready', 'eager')", "then": "'Hot'"}],
+                                     "else": "'Cold'"}},
+        # a number, a boolean, one option of a multi-select and a constant, Salesforce to HubSpot
+        "employees": {"hubspot": "employees_text", "salesforce": "NumberOfEmployees__c", "type": "number",
+                      "rule": "always_salesforce", "to_hubspot": "parse_number(NumberOfEmployees__c)"},
+        "opted_in": {"hubspot": "opted_in", "salesforce": "Opt_In__c", "type": "bool", "rule": "always_salesforce",
+                     "to_hubspot": "parse_bool(Opt_In__c)"},
+        "interest": {"hubspot": "primary_interest", "salesforce": "Interests__c", "rule": "always_salesforce",
+                     "to_hubspot": "first_option(Interests__c)"},
+        "synced_from": {"hubspot": "synced_from", "rule": "always_salesforce", "to_hubspot": "'Salesforce'"},
+        # a HubSpot date property at midnight UTC into a Salesforce datetime's date
+        "renewal": {"hubspot": "renewal_date", "salesforce": "Renewal__c", "type": "date", "rule": "always_hubspot",
+                    "to_salesforce": "date_in_zone(renewal_date, 'UTC')"},
+    }
+    w = linked_ann(tmp_path, fields, hs={"jobtitle": "chief   technology officer", "readiness": "eager",
+                                         "renewal_date": "2024-03-01"},
+                   sf={"Title": "chief   technology officer", "NumberOfEmployees__c": "1,200",
+                       "Opt_In__c": "Y", "Interests__c": "Gold;Silver"})
+    w.cycle()
+    # HubSpot's title is the newer (staged last): it goes to Salesforce formatted; HubSpot keeps its own
+    assert writes(w) == {
+        "salesforce": {"Title": "Chief Technology Officer", "Rating": "Hot", "Renewal__c": "2024-03-01"},
+        "hubspot": {"employees_text": "1200", "opted_in": "true", "primary_interest": "Gold",
+                    "synced_from": "Salesforce"}}
+    settle(w)
+    w.stage_salesforce("Lead", [{"id": "00Q1", "Title": "  vp   SALES "}])  # and the other way
+    w.cycle()
+    assert writes(w) == {"hubspot": {"jobtitle": "Vp Sales"}}
