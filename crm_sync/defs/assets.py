@@ -206,14 +206,12 @@ def plan_asset(spec: PairSpec, after: list[AssetKey], plan: Backfill):
         with state.connect() as con:
             # While a backfill has partitions unread, a record not read yet could make a natural key ambiguous or
             # be the counterpart a create would duplicate: matching by key and creates wait for the last one.
-            # A mapping that cannot work refuses the plan (nothing decided, nothing written), naming its field;
-            # one where only some values can fail is a warning (those values are held back with their reason).
-            findings = check_mappings(con, [spec])
+            # A mapping that cannot work refuses the plan (nothing decided, nothing written), naming its field.
+            # (Values that can fail are held back one by one with their reason; `crm-sync check` samples them.)
+            findings = check_mappings(con, [spec], data=False)
             refused = [str(f) for f in findings if f.level == "error"]
             if refused:
                 raise Failure(description="\n".join(["The mappings cannot work as configured:", *refused]))
-            for finding in findings:
-                context.log.warning(str(finding))
             unread = backfill.unread(con, plan.partitions, plan.objects)
             links = link_pair(con, spec, run_id, by_key=unread == 0)
             result = plan_pair(con, spec, run_id, sides_built=True, reconcile=is_reconcile(context),
@@ -225,7 +223,6 @@ def plan_asset(spec: PairSpec, after: list[AssetKey], plan: Backfill):
                  **{k: v for k, v in result.as_dict().items() if k != "by_field"}, "backfill_reads_left": unread,
                  "quarantined_salesforce": valid_sf.invalid_ops, "quarantined_hubspot": valid_hs.invalid_ops}
         out = _result(stats)
-        out.metadata["mapping_warnings"] = MetadataValue.md("\n".join(f"- {f}" for f in findings) or "(none)")
         out.metadata["changes_by_field"] = _table(result.by_field) if result.by_field else MetadataValue.md("(none)")
         # What the loads will send (record writes, cross-id write-backs included): `crm-sync plan` prints the same
         out.metadata["next_load"] = _table({f"{r.target} {r.action}": int(r.writes) for r in next_load.itertuples()}

@@ -158,6 +158,10 @@ def _exclude(con, spec: PairSpec, b: Binds) -> int:
 
 def _record_standing(con, spec: PairSpec, b: Binds, looked_at: str) -> None:
     """sync.exclusions for the records of `looked_at` (system, id): a row while outside the rule, none once in."""
+    include = spec.config.include
+    if not include.hubspot and not include.salesforce and not con.execute(
+            "SELECT count(*) FROM sync.exclusions WHERE pair = ?", [spec.name]).fetchone()[0]:
+        return  # no rule, and none left over from one: nothing to record
     b.execute(con, f"""DELETE FROM sync.exclusions WHERE pair = $pair AND (system, record_id) IN ({looked_at})
         AND (system, record_id) NOT IN (SELECT system, id FROM _outside)""")
     b.execute(con, f"""INSERT INTO sync.exclusions (pair, system, record_id, reason, run_id)
