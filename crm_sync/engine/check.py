@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from crm_sync.engine.db import Binds, quote
+from crm_sync.engine.db import Binds, quote, tables
 from crm_sync.engine.mapping import PairSpec, canonical, col, translate
 
 WRITES_TO = {"salesforce": ("two_way", "prefer_salesforce_unless_blank", "prefer_hubspot_unless_blank",
@@ -47,15 +47,11 @@ def _meta(con, system: str, obj: str) -> dict[str, dict] | None:
     return {r["field"]: r for r in rows} if rows else None
 
 
-def _tables(con) -> set[tuple[str, str]]:
-    return {(s, t) for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
-
-
 def check(con: duckdb.DuckDBPyConnection, specs: list[PairSpec], samples: int = 3, data: bool = True) -> list[Finding]:
     """Every finding for the pairs' mappings, errors first. data=False: metadata only (the errors; what every
     plan checks), without reading the data for warnings (what `crm-sync check` adds)."""
     found: list[Finding] = []
-    tables = _tables(con) if data else set()
+    present = tables(con) if data else set()
     described: dict[tuple[str, str], dict | None] = {}
     for spec in specs:
         for m in spec.config.fields:
@@ -91,7 +87,7 @@ def check(con: duckdb.DuckDBPyConnection, specs: list[PairSpec], samples: int = 
                         found.append(Finding("error", *spot, f"the value map writes {missing}, which the restricted "
                                              f"picklist lacks (it has {options})"))
                 table_name = (f"raw_{source}", f"{source_obj}_current")
-                if table_name not in tables or (source_field is None and transform is None):
+                if table_name not in present or (source_field is None and transform is None):
                     continue
                 found += _from_data(con, spec, m, spot, info, options, source, source_obj, source_field, samples)
     return sorted(found, key=lambda f: (f.level != "error", f.pair, f.mapping, f.target, f.object))

@@ -142,6 +142,11 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
+def tables(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """(schema, table) of every table in the state file."""
+    return {(s, t) for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
+
+
 def quote(name: str) -> str:
     """A DuckDB identifier, quoted (field names come from configuration and CRM metadata)."""
     return '"' + name.replace('"', '""') + '"'

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from crm_sync.engine.db import quote
+from crm_sync.engine.db import quote, tables
 from crm_sync.engine.mapping import PairSpec
 from crm_sync.engine.outbox import DUE
 
@@ -24,20 +24,16 @@ def _rows(con, sql: str, params: list) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _tables(con) -> set[tuple[str, str]]:
-    return {(s, t) for s, t in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall()}
-
-
 def find(con, specs: list[PairSpec], key: str) -> list[dict]:
     """The records `key` names: (pair, system, object, id, email) for a record id, or every person with the
     email."""
-    tables, found = _tables(con), []
+    present, found = tables(con), []
     for spec in specs:
         sides = [("hubspot", spec.hubspot_object, spec.hs_match_field if spec.match_kind == "email" else None)]
         sides += [("salesforce", o, spec.sf_match_fields.get(o) if spec.match_kind == "email" else None)
                   for o in spec.salesforce_objects]
         for system, obj, email in sides:
-            if (f"raw_{system}", f"{obj}_current") not in tables:
+            if (f"raw_{system}", f"{obj}_current") not in present:
                 continue
             by_email = f" OR lower(trim({quote(email)})) = lower(trim(?))" if email else ""
             params = [key, key] if email else [key]

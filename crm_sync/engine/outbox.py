@@ -36,6 +36,13 @@ DUE = """(status = 'pending' OR (status = 'failed' AND attempts < $max_attempts
           AND updated_at < now() - to_minutes(CAST(pow(2, attempts) AS BIGINT))))"""
 
 
+# The record writes a load sends now (ops_to_send; engine/preview.py lists the same): due, not an association
+# op, not an update that carries nothing but associations, not one held back from a create not landed yet.
+RECORD_WRITES_DUE = f"""parent_op_id IS NULL AND {DUE}
+          AND NOT (action = 'update' AND associations IS NOT NULL AND CAST(payload AS VARCHAR) = '{{}}')
+          AND NOT (action = 'update' AND target_id IS NULL)"""
+
+
 def ops_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, max_attempts: int) -> pd.DataFrame:
     """The record writes due (connectors.common.OP_COLUMNS), oldest first; payloads as dicts.
 
@@ -47,9 +54,7 @@ def ops_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, max
     key_field = spec.sf_external_id if target == "salesforce" else spec.hs_salesforce_id
     frame = con.execute(f"""SELECT op_id, object, action, target_id, CAST(payload AS VARCHAR) AS payload,
             CASE WHEN action = 'create' THEN $key_field END AS key_field
-        FROM sync.outbox WHERE pair = $pair AND target = $target AND parent_op_id IS NULL AND {DUE}
-          AND NOT (action = 'update' AND associations IS NOT NULL AND CAST(payload AS VARCHAR) = '{{}}')
-          AND NOT (action = 'update' AND target_id IS NULL)  -- held back from a create that has not landed yet
+        FROM sync.outbox WHERE pair = $pair AND target = $target AND {RECORD_WRITES_DUE}
         ORDER BY created_at, op_id""", {"key_field": key_field, "pair": spec.name, "target": target,
                                         "max_attempts": max_attempts}).df()
     frame["payload"] = frame["payload"].map(json.loads)

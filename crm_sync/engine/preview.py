@@ -1,8 +1,8 @@
 """What the next load will send, read from the outbox without sending anything (`crm-sync plan`, the plan
 asset's metadata): writes by pair, target and action, and field diffs (old -> new, with the rule that decided).
 
-The record writes are the ops a load takes (outbox.DUE); a create also makes one write-back of its cross-id to
-its source record (outbox.stamp_created) in the same load, listed as action `update` on the other side with
+The record writes are the ops a load takes (outbox.RECORD_WRITES_DUE); a create also makes one write-back of its
+cross-id to its source record (outbox.stamp_created) in the same load, listed as action `update` on the other side with
 reason `cross-id of the record created`. Associations go with their record's op (counted apart).
 """
 
@@ -13,7 +13,7 @@ import pandas as pd
 
 from crm_sync.engine.db import Binds, quote, registered
 from crm_sync.engine.mapping import PairSpec
-from crm_sync.engine.outbox import DUE
+from crm_sync.engine.outbox import RECORD_WRITES_DUE
 
 STAMP_REASON = "cross-id of the record created"
 
@@ -22,9 +22,7 @@ def _due(specs: list[PairSpec], b: Binds) -> str:
     pairs = ", ".join(b(s.name) for s in specs) or "NULL"
     return f"""SELECT op_id, pair, target, object, sf_object, action, record_key, target_id, payload, reason,
             associations IS NOT NULL AS with_associations
-        FROM sync.outbox WHERE pair IN ({pairs}) AND parent_op_id IS NULL AND {DUE}
-          AND NOT (action = 'update' AND associations IS NOT NULL AND CAST(payload AS VARCHAR) = '{{}}')
-          AND NOT (action = 'update' AND target_id IS NULL)"""
+        FROM sync.outbox WHERE pair IN ({pairs}) AND {RECORD_WRITES_DUE}"""
 
 
 def writes(con: duckdb.DuckDBPyConnection, specs: list[PairSpec], max_attempts: int) -> pd.DataFrame:
