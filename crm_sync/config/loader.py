@@ -39,4 +39,12 @@ def load_config(path: Path | str = "sync.yaml") -> SyncConfig:
         config = SyncConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(f"{path}: invalid configuration\n{_describe(exc)}") from None
-    return with_default_fields(config)
+    config = with_default_fields(config)
+    for name, pair in config.pairs.items():
+        for side in ("hubspot", "salesforce"):
+            used = pair.include.company_fields(side)
+            if used and pair.company_mapping() is None:
+                raise ConfigError(f"{path}: invalid configuration\n  pairs.{name}.include.{side}: reads "
+                                  f"company.{used[0]}, but the pair maps no association to companies (a field "
+                                  "with type: association, hubspot: associations.companies)")
+    return config

@@ -137,19 +137,26 @@ class FieldMapping(Strict):
 
 
 class Inclusion(Strict):
-    """Which records of a pair sync: a condition per side over the record's own fields (the mapping language).
-    A record outside its side's condition is neither created on the other side nor written to, and its values
-    go nowhere; its link is kept, and once it matches again (an edit, or this rule changed) it syncs."""
+    """Which records of a pair sync: a condition per side over the record's own fields (the mapping language)
+    and its company's (`company.<field>`: the primary company in HubSpot, the Account in Salesforce; a Lead has
+    none, so its company's fields are null). A record outside its side's condition is neither created on the
+    other side nor written to, and its values go nowhere; its link is kept, and once it matches again (an edit
+    to it or its company, or this rule changed) it syncs."""
 
-    hubspot: str | None = Field(default=None, description="condition over the HubSpot record's properties")
+    hubspot: str | None = Field(default=None, description="condition over the HubSpot record's properties (and "
+                                "company.<property> of its primary company)")
     salesforce: str | None = Field(default=None, description="condition over the Salesforce record's fields "
-                                   "(each object of the pair)")
+                                   "(each object of the pair; company.<field> of its Account)")
 
     def condition(self, side: str):
         from crm_sync.engine.expressions import parse
 
         text = getattr(self, side)
-        return parse(text, "HubSpot" if side == "hubspot" else "Salesforce") if text else None
+        return parse(text, "HubSpot" if side == "hubspot" else "Salesforce", related="company") if text else None
+
+    def company_fields(self, side: str) -> tuple[str, ...]:
+        condition = self.condition(side)
+        return condition.related_fields if condition else ()
 
     @model_validator(mode="after")
     def _parse(self) -> Inclusion:
@@ -214,6 +221,11 @@ class PairConfig(Strict):
     @classmethod
     def _one_or_many(cls, value):
         return [value] if isinstance(value, str) else value
+
+    def company_mapping(self) -> FieldMapping | None:
+        """The association field to the record's company (people and deals), if the pair maps one."""
+        return next((m for m in self.fields if m.type == "association" and m.association_target == "companies"),
+                    None)
 
     @model_validator(mode="after")
     def _check(self) -> PairConfig:

@@ -24,6 +24,13 @@ def last_read(con: duckdb.DuckDBPyConnection, system: str, obj: str, kind: str =
     return row[0] if row else None
 
 
+def fields_read(con: duckdb.DuckDBPyConnection, system: str, obj: str) -> list[str] | None:
+    """The fields the last complete incremental read of this object read (None: not recorded)."""
+    row = con.execute("SELECT fields FROM sync.cursors WHERE system = ? AND object = ? AND read_kind = ?",
+                      [system, obj, INCREMENTAL]).fetchone()
+    return list(row[0]) if row and row[0] is not None else None
+
+
 def is_due(con: duckdb.DuckDBPyConnection, system: str, obj: str, kind: str, every: dt.timedelta | None,
            now: dt.datetime) -> bool:
     """Whether a periodic read is due: never done, or done at least `every` ago (None: never due)."""
@@ -34,17 +41,21 @@ def is_due(con: duckdb.DuckDBPyConnection, system: str, obj: str, kind: str, eve
 
 
 def advance(con: duckdb.DuckDBPyConnection, system: str, obj: str, run_id: str, read_started: dt.datetime,
-            kind: str = INCREMENTAL) -> dt.datetime:
+            kind: str = INCREMENTAL, fields: list[str] | None = None) -> dt.datetime:
     """After a complete read, the cursor is the instant that read started (the next read begins an overlap
     before it).
 
     Not the newest version seen: a read that is not in time order (a first sync lists by id) can miss an
     edit made while it ran to a record it had already passed, and with no edits the newest version stays
     put, so an overlap measured from it would re-read the same window on every quiet cycle.
+
+    fields: what the read read (kept as they were when None).
     """
-    con.execute("""INSERT INTO sync.cursors (system, object, read_kind, cursor_at, last_run) VALUES (?, ?, ?, ?, ?)
+    con.execute("""INSERT INTO sync.cursors (system, object, read_kind, cursor_at, last_run, fields)
+        VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (system, object, read_kind) DO UPDATE SET cursor_at = excluded.cursor_at,
-        last_run = excluded.last_run, updated_at = now()""", [system, obj, _kind(kind), read_started, run_id])
+        last_run = excluded.last_run, fields = COALESCE(excluded.fields, sync.cursors.fields), updated_at = now()""",
+                [system, obj, _kind(kind), read_started, run_id, sorted(fields) if fields is not None else None])
     return read_started
 
 

@@ -18,7 +18,8 @@ SCHEMAS = ("raw_hubspot", "raw_salesforce", "sync")
 DDL = """
 CREATE TABLE IF NOT EXISTS sync.cursors (
     system VARCHAR, object VARCHAR, read_kind VARCHAR, cursor_at TIMESTAMPTZ, last_run VARCHAR,
-    updated_at TIMESTAMPTZ DEFAULT current_timestamp, position BIGINT, PRIMARY KEY (system, object, read_kind));
+    updated_at TIMESTAMPTZ DEFAULT current_timestamp, position BIGINT, fields VARCHAR[],
+    PRIMARY KEY (system, object, read_kind));
 CREATE SEQUENCE IF NOT EXISTS sync.positions;
 CREATE TABLE IF NOT EXISTS sync.links (
     pair VARCHAR, hubspot_id VARCHAR, salesforce_object VARCHAR, salesforce_id VARCHAR, linked_by VARCHAR,
@@ -118,6 +119,7 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("DROP TABLE sync.cursors_v1")
     if ("cursors", "cursor_at") in columns:
         con.execute("ALTER TABLE sync.cursors ADD COLUMN IF NOT EXISTS position BIGINT")
+        con.execute("ALTER TABLE sync.cursors ADD COLUMN IF NOT EXISTS fields VARCHAR[]")
     if ("links", "pair") in columns:
         con.execute("ALTER TABLE sync.links ADD COLUMN IF NOT EXISTS position BIGINT")
     if ("duplicates", "pair") in columns:

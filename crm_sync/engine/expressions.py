@@ -84,12 +84,19 @@ class ExpressionError(ValueError):
 class Expression:
     text: str
     fields: tuple[str, ...]  # the source record's fields it reads
+    related: str | None = None  # the one qualifier it may use ('company': fields of the record's company)
+    related_fields: tuple[str, ...] = ()  # the fields it reads through that qualifier
 
-    def sql(self, alias: str, b: Binds) -> str:
-        """DuckDB SQL over the source table `alias`: fields as its columns, literals as bound parameters."""
+    def sql(self, alias: str, b: Binds, related_alias: str | None = None) -> str:
+        """DuckDB SQL over the source table `alias` (and the related record's table `related_alias`): fields as
+        their columns, literals as bound parameters."""
         tree = _parse(self.text).copy()
         for column in list(tree.find_all(exp.Column)):
-            column.replace(exp.column(column.name, table=alias, quoted=True))
+            table = related_alias if column.table else alias
+            if table is None:
+                raise ExpressionError(f"{self.text!r}: {column.sql()} needs the {self.related} record, which "
+                                      "this use of the expression has not got")
+            column.replace(exp.column(column.name, table=table, quoted=True))
         for literal in list(tree.find_all(exp.Literal)):
             if _in_type(literal):
                 continue
@@ -131,21 +138,26 @@ def _parse(text: str) -> exp.Expression:
         raise ExpressionError(f"cannot parse {text!r}: {str(err).splitlines()[0]}") from None
 
 
-def parse(text: str, side: str) -> Expression:
+def parse(text: str, side: str, related: str | None = None) -> Expression:
     """Parse and check an expression over a `side` ('HubSpot' or 'Salesforce') record; ExpressionError names
-    what is not allowed."""
+    what is not allowed. related: a qualifier the expression may also read through (`company.industry`)."""
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("an expression must be a non-empty string")
     tree = _parse(text)
     anonymous = {n.lower() for n in FUNCTIONS} | set(MACROS)
     fields: list[str] = []
+    related_fields: list[str] = []
     for node in tree.walk():
         if isinstance(node, exp.Column):
-            if node.table or node.args.get("db") or node.args.get("catalog"):
-                raise ExpressionError(f"{text!r}: {node.sql()} names another table; an expression reads only the "
-                                      f"{side} record's own fields, unqualified")
             if node.name == "*":
                 raise ExpressionError(f"{text!r}: * is not a field")
+            if related and node.table.lower() == related and not node.args.get("db"):
+                related_fields.append(node.name)
+                continue
+            if node.table or node.args.get("db") or node.args.get("catalog"):
+                also = f" (or {related}.<field> for its {related}'s)" if related else ""
+                raise ExpressionError(f"{text!r}: {node.sql()} names another table; an expression reads only the "
+                                      f"{side} record's own fields, unqualified{also}")
             fields.append(node.name)
         elif isinstance(node, exp.Anonymous):
             if node.name.lower() not in anonymous:
@@ -160,7 +172,8 @@ def parse(text: str, side: str) -> Expression:
         elif not isinstance(node, _STRUCTURE):
             raise ExpressionError(f"{text!r}: {type(node).__name__.lower()} is not allowed in a mapping (only "
                                   f"the record's fields, literals, operators, CASE, CAST and functions)")
-    return Expression(text=text, fields=tuple(dict.fromkeys(fields)))
+    return Expression(text=text, fields=tuple(dict.fromkeys(fields)), related=related,
+                      related_fields=tuple(dict.fromkeys(related_fields)))
 
 
 def _check_region(text: str, node: exp.Anonymous) -> None:

@@ -41,6 +41,8 @@ class PairSpec:
     hs_match_field: str | None
     sf_match_fields: dict[str, str]
     salesforce_children: dict[str, tuple[str, ...]]  # child object -> fields, for association sets
+    # fields of other objects the pair reads: its records' companies' fields that inclusion rules use
+    related_reads: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
 def pair_specs(config: SyncConfig) -> list[PairSpec]:
@@ -74,13 +76,17 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
             if obj in sf_match:
                 names.add(sf_match[obj])
             sf_fields[obj] = tuple(sorted(names))
+        related = tuple((system, obj, pair.include.company_fields(system))
+                        for system, obj in (("hubspot", "companies"), ("salesforce", "Account"))
+                        if pair.include.company_fields(system))
         specs.append(PairSpec(name=name, config=pair, hubspot_object=pair.hubspot,
                               salesforce_objects=tuple(pair.salesforce), hubspot_properties=tuple(sorted(hs_props)),
                               salesforce_fields=sf_fields, sf_external_id=sf_ext, hs_salesforce_id=hs_sfid,
                               match_kind=kind, hs_match_field=hs_match,
                               sf_match_fields={o: f for o, f in sf_match.items() if o in pair.salesforce},
                               salesforce_children={c: (SF_CHILD_SETS[c][0], SF_CHILD_SETS[c][1], *SF_CHILD_SETS[c][3])
-                                                   for c in children if c in SF_CHILD_SETS}))
+                                                   for c in children if c in SF_CHILD_SETS},
+                              related_reads=related))
     return specs
 
 
@@ -97,6 +103,9 @@ def extract_fields(specs: list[PairSpec]) -> dict[tuple[str, str], tuple[list[st
             out.setdefault(("salesforce", child), (set(), None))[0].update(names)
         out.setdefault(("hubspot", spec.hubspot_object), (set(), spec.hs_salesforce_id))[0].update(
             spec.hubspot_properties)
+        for system, obj, names in spec.related_reads:
+            cross_id = spec.hs_salesforce_id if system == "hubspot" else spec.sf_external_id
+            out.setdefault((system, obj), (set(), cross_id))[0].update(names)
     return {key: (sorted(names), cross_id) for key, (names, cross_id) in sorted(out.items())}
 
 

@@ -134,11 +134,32 @@ def outside_sql(spec: PairSpec, side: str, b: Binds) -> str | None:
     if condition is None:
         return None
     if side == "hubspot":
-        return (f"SELECT id FROM raw_hubspot.{quote(spec.hubspot_object + '_current')} h "
-                f"WHERE NOT COALESCE(CAST({condition.sql('h', b)} AS BOOLEAN), false)")
+        return (f"SELECT h.id FROM raw_hubspot.{quote(spec.hubspot_object + '_current')} h "
+                f"{_company_join(spec, 'hubspot', 'h', condition)} "
+                f"WHERE NOT COALESCE(CAST({condition.sql('h', b, 'c')} AS BOOLEAN), false)")
     return " UNION ALL ".join(
-        f"SELECT id FROM raw_salesforce.{quote(o + '_current')} s "
-        f"WHERE NOT COALESCE(CAST({condition.sql('s', b)} AS BOOLEAN), false)" for o in spec.salesforce_objects)
+        f"SELECT s.id FROM raw_salesforce.{quote(o + '_current')} s {_company_join(spec, o, 's', condition)} "
+        f"WHERE NOT COALESCE(CAST({condition.sql('s', b, 'c')} AS BOOLEAN), false)" for o in spec.salesforce_objects)
+
+
+def _company_join(spec: PairSpec, side: str, alias: str, condition) -> str:
+    """The join giving a record of `side` ('hubspot' or a Salesforce object) its company as `c`, for a condition
+    that reads company.<field>: HubSpot's primary company, the Account of a Contact or Opportunity; a record
+    with no company field (a Lead) joins none, so its company's fields are null."""
+    if not condition.related_fields:
+        return ""
+    company = spec.config.company_mapping()
+    if side == "hubspot":
+        return (f'LEFT JOIN raw_hubspot."companies_current" c ON c.id = '
+                f"{_primary_company(alias + '.' + quote(company.hubspot))}")
+    field = company.salesforce_field(side)
+    on = f"c.id = {alias}.{quote(field)}" if field else "false"
+    return f'LEFT JOIN raw_salesforce."Account_current" c ON {on}'
+
+
+def _primary_company(column: str) -> str:
+    """The primary company's id in a record's companies association (the first of its ';'-separated ids)."""
+    return f"NULLIF(split_part({column}, ';', 1), '')"
 
 
 def _exclude(con, spec: PairSpec, b: Binds) -> int:
@@ -183,6 +204,13 @@ def _config_changed(con, spec: PairSpec) -> bool:
     return row is not None and row[0] != _fingerprint(spec)
 
 
+def config_is_new(con, spec: PairSpec) -> bool:
+    """No plan ran yet with this pair's configuration as it is (first plan, or the configuration changed): the
+    plan asset checks the mappings against the data too then, once per configuration."""
+    row = con.execute("SELECT fingerprint FROM sync.pair_configs WHERE pair = ?", [spec.name]).fetchone()
+    return row is None or row[0] != _fingerprint(spec)
+
+
 def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
     """Links whose records changed this run, were linked this run, or have writes still open."""
     hs_table = f"raw_hubspot.{quote(spec.hubspot_object + '_current')}"
@@ -209,6 +237,7 @@ def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
                 assoc.append(f"""l.salesforce_id IN (SELECT s.id FROM raw_salesforce.{quote(obj + '_current')} s
                     JOIN sync.links a ON a.pair = {b(m.links_to)} AND a.salesforce_id = s.{quote(sf_field)}
                     AND a.position > $since)""")
+    assoc.extend(_company_changed(spec))
     assoc_sql = "".join(f"\n        OR {a}" for a in assoc)
     where = "true" if full else f"""(l.position > $since
         OR l.hubspot_id IN (SELECT id FROM {hs_table} WHERE _position > $since)
@@ -226,6 +255,24 @@ def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
         JOIN _hs h ON h.id = l.hubspot_id AND NOT h.deleted
         JOIN _sf s ON s.id = l.salesforce_id AND NOT s.deleted AND s.converted IS NULL
         WHERE l.pair = $pair AND {where}""")
+
+
+def _company_changed(spec: PairSpec) -> list[str]:
+    """Where an inclusion rule reads company.<field>: links whose record's company changed since the last plan,
+    so a record that enters or leaves the rule through its company is looked at again."""
+    include, out = spec.config.include, []
+    if include.company_fields("hubspot"):
+        company = quote(spec.config.company_mapping().hubspot)
+        out.append(f"""l.hubspot_id IN (SELECT h.id FROM raw_hubspot.{quote(spec.hubspot_object + '_current')} h
+            JOIN raw_hubspot."companies_current" c ON c.id = {_primary_company('h.' + company)}
+            WHERE c._position > $since)""")
+    if include.company_fields("salesforce"):
+        for obj in spec.salesforce_objects:
+            field = spec.config.company_mapping().salesforce_field(obj)
+            if field:
+                out.append(f"""l.salesforce_id IN (SELECT s.id FROM raw_salesforce.{quote(obj + '_current')} s
+                    JOIN raw_salesforce."Account_current" c ON c.id = s.{quote(field)} WHERE c._position > $since)""")
+    return out
 
 
 def _deletes(con, spec: PairSpec, b: Binds) -> tuple[int, int]:
@@ -480,10 +527,9 @@ def _route_sql(spec: PairSpec, b: Binds) -> str:
     tests = []
     if route.contact_if:
         tests.append(f"COALESCE(CAST({route.condition().sql('h', b)} AS BOOLEAN), false)")
-    company = next((m for m in spec.config.fields if m.type == "association" and m.association_target == "companies"
-                    and m.salesforce_field("Contact")), None)
-    if route.contact_if_company_has_account and company is not None:
-        first = f"NULLIF(split_part(h.{quote(company.hubspot)}, ';', 1), '')"
+    company = spec.config.company_mapping()
+    if route.contact_if_company_has_account and company is not None and company.salesforce_field("Contact"):
+        first = _primary_company(f"h.{quote(company.hubspot)}")
         tests.append(f"EXISTS (SELECT 1 FROM sync.links a WHERE a.pair = {b(company.links_to)} "
                      f"AND a.hubspot_id = {first})")
         domain = NORMALISE["domain"]

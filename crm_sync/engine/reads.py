@@ -25,6 +25,8 @@ class ReadPlan:
     association_columns: list[str] = field(default_factory=list)
     association_sweep: bool = False  # list every record's associations
     association_new_only: bool = True  # otherwise: read associations of every record the change read found
+    fields: tuple[str, ...] = ()  # what this read reads
+    fields_added: tuple[str, ...] = ()  # read now but not by the last read: why this read is whole
 
     @property
     def settled_until(self) -> dt.datetime:
@@ -46,8 +48,15 @@ def plan_reads(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: li
     (and with the first read). HubSpot does not stamp a record when only its associations change: a sweep every
     `association_sweep_minutes` lists them all (the first read lists them with the records).
 
+    A field the last read did not read (a mapping or an inclusion rule added one) makes the read whole, so
+    every record has its value, not only those that change from now on.
+
     whole (reconcile): everything read again, deletes and metadata included, whatever the cursors say."""
     since = None if whole else cursors.last_read(con, system, obj)
+    before = cursors.fields_read(con, system, obj)
+    added = tuple(sorted(set(fields) - set(before))) if before is not None and since is not None else ()
+    if added:
+        since = None
     hubspot = system == "hubspot"
     columns = [f for f in fields if f.startswith(ASSOCIATION_PREFIX)] if hubspot else []
     sweep_every = (None if settings.association_sweep_minutes is None
@@ -60,12 +69,12 @@ def plan_reads(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: li
         association_columns=columns,
         association_sweep=bool(columns) and since is not None and cursors.is_due(
             con, system, obj, cursors.ASSOCIATIONS, sweep_every, now),
-        association_new_only=settings.association_reads == "new")
+        association_new_only=settings.association_reads == "new", fields=tuple(fields), fields_added=added)
 
 
 def finish_reads(con: duckdb.DuckDBPyConnection, plan: ReadPlan, run_id: str) -> None:
     """Advance the cursors of the reads that completed (a failed read raised before this)."""
-    cursors.advance(con, plan.system, plan.obj, run_id, plan.started)
+    cursors.advance(con, plan.system, plan.obj, run_id, plan.started, fields=list(plan.fields))
     if plan.deletes:
         cursors.advance(con, plan.system, plan.obj, run_id, plan.started, cursors.ARCHIVED)
     if plan.association_columns and (plan.full or plan.association_sweep):

@@ -85,3 +85,89 @@ def test_a_rule_that_cannot_be_used_is_refused_naming_its_key(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert "pairs.people.include" in str(err.value) and "include.salesforce" in str(err.value)
+
+
+# ---- rules over the record's company: HubSpot's primary company, Salesforce's Account -----------------------
+COMPANY_RULES = {"people": {"include": {"hubspot": "coalesce(company.industry, '') <> 'GOVERNMENT_ADMINISTRATION'",
+                                        "salesforce": "coalesce(company.Industry, '') <> 'Government'"}}}
+
+
+def company_world(tmp_path, rules: dict = COMPANY_RULES) -> World:
+    w = World(tmp_path, only=("companies", "people"), pairs=rules)
+    w.stage_hubspot("companies", [{"id": "51", "name": "Acme", "domain": "acme.com", "salesforce_id": "0011",
+                                   "industry": "COMPUTER_SOFTWARE"},
+                                  {"id": "52", "name": "Agency", "domain": "agency.gov",
+                                   "industry": "GOVERNMENT_ADMINISTRATION"}])
+    w.stage_salesforce("Account", [{"id": "0011", "Name": "Acme", "Website": "acme.com", "HubSpot_Id__c": "51",
+                                    "Industry": "Technology"}])
+    return w
+
+
+def test_a_rule_over_the_hubspot_company_keeps_its_people_out_until_the_company_matches(tmp_path):
+    w = company_world(tmp_path)
+    w.stage_hubspot("contacts", [
+        {"id": "11", "email": "ann@acme.com", "lastname": "Lee", "associations.companies": "51"},
+        {"id": "12", "email": "bo@agency.gov", "lastname": "Dahl", "associations.companies": "52"},
+        {"id": "13", "email": "cy@example.org", "lastname": "Cy", "company": "Cy Co"}])  # no company: in
+    w.cycle()
+    assert {o.record_key for o in w.ops(target="salesforce", action="create", pair="people")} == {"11", "13"}
+    assert excluded(w) == {("hubspot", "12")}
+    reason = w.con.execute("SELECT reason FROM sync.exclusions WHERE record_id = '12'").fetchone()[0]
+    assert "company.industry" in reason
+    w.answer_all()
+    w.echo()
+    # the company changes; the person does not: it enters through its company on the next cycle
+    w.stage_hubspot("companies", [{"id": "52", "industry": "NONPROFIT_ORGANIZATION_MANAGEMENT"}])
+    w.cycle()
+    assert [o.record_key for o in w.ops(target="salesforce", action="create", pair="people")] == ["12"]
+    assert excluded(w) == set()
+
+
+def test_a_linked_contact_leaves_and_enters_its_rule_through_its_account(tmp_path):
+    # Type is read for the rule alone (no mapping syncs it)
+    w = company_world(tmp_path, {"people": {"include": {"salesforce": "coalesce(company.Type, '') <> 'Competitor'"}}})
+    w.stage_hubspot("contacts", [{"id": "11", "salesforce_id": "003A", "email": "ann@acme.com", "lastname": "Lee",
+                                  "jobtitle": "CTO", "associations.companies": "51"}])
+    w.stage_salesforce("Contact", [{"id": "003A", "HubSpot_Id__c": "11", "Email": "ann@acme.com",
+                                    "LastName": "Lee", "Title": "CTO", "AccountId": "0011"}])
+    w.cycle()
+    w.answer_all()
+    w.echo()
+    w.cycle()
+    assert w.ops(pair="people") == []
+    # Acme's Account becomes a competitor in Salesforce: its Contact leaves the rule; an edit in HubSpot waits
+    w.stage_salesforce("Account", [{"id": "0011", "Type": "Competitor"}])
+    w.stage_hubspot("contacts", [{"id": "11", "jobtitle": "CEO"}])
+    w.cycle()
+    assert w.ops(pair="people") == []
+    assert ("salesforce", "003A") in excluded(w)
+    assert w.links("people") == {"11": ("Contact", "003A", "stored_id")}
+    w.answer_all()
+    w.echo()
+    # a customer again, the Contact untouched: it syncs on the next cycle, with the edit it missed
+    w.stage_salesforce("Account", [{"id": "0011", "Type": "Customer"}])
+    w.cycle()
+    assert [o.payload for o in w.ops(pair="people", action="update")] == [{"Title": "CEO"}]
+    assert excluded(w) == set()
+
+
+def test_a_company_rule_needs_a_company_association_and_names_its_key(tmp_path):
+    import pytest
+    import yaml
+
+    from crm_sync.config.loader import ConfigError, load_config
+    from crm_sync_tests.engine.world import ROOT
+
+    raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
+    raw["pairs"]["people"]["include"] = {"hubspot": "company.industry = 'X'"}
+    raw["pairs"]["people"]["fields"] = [{"name": "email", "hubspot": "email", "salesforce": "Email"}]
+    path = tmp_path / "sync.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "pairs.people.include.hubspot" in str(err.value) and "company.industry" in str(err.value)
+    raw["pairs"]["people"]["include"] = {"hubspot": "deal.amount > 1"}
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert "deal.amount names another table" in str(err.value)

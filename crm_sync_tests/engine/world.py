@@ -27,7 +27,7 @@ from crm_sync.config.defaults import DEFAULT_FIELDS
 from crm_sync.connectors.common import WriteResult
 from crm_sync.engine import associations, db, metadata, outbox
 from crm_sync.engine.link import link_pair
-from crm_sync.engine.mapping import pair_specs
+from crm_sync.engine.mapping import extract_fields, pair_specs
 from crm_sync.engine.outbox import ops_to_send, record_results
 from crm_sync.engine.plan import plan_pair
 from crm_sync.engine.staging import stage
@@ -133,11 +133,7 @@ class World:
     def _extracted(self, system: str, obj: str) -> list[str]:
         """The fields a real extract reads for this object (absent ones come as None)."""
         names = set(LOOKUPS.get((system, obj), []))
-        for spec in self.specs:
-            if system == "hubspot" and spec.hubspot_object == obj:
-                names |= set(spec.hubspot_properties)
-            if system == "salesforce":
-                names |= set({**spec.salesforce_fields, **spec.salesforce_children}.get(obj, ()))
+        names |= set(extract_fields(self.specs).get((system, obj), ((), None))[0])
         return sorted(names)
 
     @property
