@@ -78,7 +78,7 @@ def _check(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     from crm_sync.health import run_explain
 
-    return run_explain(args.config, args.key, as_json=args.json)
+    return run_explain(args.config, args.key, as_json=args.json, fresh=args.fresh)
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -167,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
                                           "it is not in sync, its last synced values, its next writes"))
     explain.add_argument("key", help="an email, a HubSpot id or a Salesforce id")
     explain.add_argument("--json", action="store_true", help="print it as JSON")
+    explain.add_argument("--fresh", action="store_true", help="first read both CRMs and plan the next cycle (the "
+                         "plan job: nothing is sent), so its next writes include changes not read yet")
     explain.set_defaults(func=_explain)
 
     schema = sub.add_parser("schema", help="print the JSON schema of sync.yaml (for editors)")

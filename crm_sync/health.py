@@ -79,14 +79,23 @@ def run_schema() -> int:
     return 0
 
 
-def run_explain(config_path: str, key: str, as_json: bool = False) -> int:
-    """`crm-sync explain <email | HubSpot id | Salesforce id>`: exit 0 when found, 1 when nothing has that key."""
+def run_explain(config_path: str, key: str, as_json: bool = False, fresh: bool = False) -> int:
+    """`crm-sync explain <email | HubSpot id | Salesforce id>`: exit 0 when found, 1 when nothing has that key.
+    fresh: run the plan job first (read, link, plan, validate; nothing sent), so what the next cycle would do
+    includes changes not read yet; its writes wait in the outbox for the next run, as `crm-sync plan`'s do."""
     from crm_sync.engine.explain import explain
     from crm_sync.engine.mapping import pair_specs
 
     config = _state(config_path, "explain")
     if config is None:
         return 2
+    if fresh:
+        from crm_sync.runner import execute_plan
+
+        planned = execute_plan(config_path, sample=0)
+        if not planned.success:
+            print(f"crm-sync explain: the plan run {planned.run_id} failed (see the errors above); what follows is "
+                  "the state as it last was", file=sys.stderr)
     with db.opened(config.state_path) as con:
         found = explain(con, pair_specs(config), key, config.sync.max_attempts)
     if as_json:

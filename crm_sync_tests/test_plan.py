@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 
+from dagster import DagsterEventType, DagsterInstance
 from hubspot.crm.contacts import SimplePublicObjectInput, SimplePublicObjectInputForCreate
 
 from crm_sync.cli import main
@@ -25,6 +26,12 @@ def test_plan_lists_the_next_runs_writes_without_sending_and_the_run_then_does_t
         sf.Contact.update(sf_id, {"Phone": "+1 555 0177"})
         created = client.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(properties={
             "email": "planned.person@example.org", "firstname": "Planned", "lastname": "Person"}))
+        # explain reads the state: the edits are not read yet; --fresh plans them first (nothing sent)
+        assert main(["explain", "--config", str(env.config_path), hs_id]) == 0
+        assert "Chief Planner" not in capsys.readouterr().out
+        assert main(["explain", "--config", str(env.config_path), "--fresh", hs_id]) == 0
+        explained = capsys.readouterr().out
+        assert f'Next: update salesforce Contact {sf_id} {{"Title":"Chief Planner"}} (next run)' in explained
         report = tmp_path / "plan.json"
         assert main(["plan", "--config", str(env.config_path), "--json", str(report)]) == 0
         printed = capsys.readouterr().out
@@ -76,3 +83,20 @@ def test_check_reads_live_metadata_and_a_mapping_that_cannot_work_refuses_the_ru
                                [outcome.run_id]).fetchone()[0] == 0
         assert main(["check", "--config", str(env.config_path)]) == 1
         assert "Lead.CreatedDate: cannot be written" in capsys.readouterr().out
+        # Job titles into HubSpot's lead status (a restricted enumeration): no title read is an option, so the
+        # first plan under this mapping refuses the run, naming the field with sample values from the data
+        raw["pairs"]["people"]["fields"][2] = {"name": "title", "hubspot": "hs_lead_status", "salesforce": "Title",
+                                               "rule": "always_salesforce"}
+        env.config_path.write_text(yaml.safe_dump(raw))
+        instance = DagsterInstance.ephemeral()
+        outcome = execute_cycle(env.config_path, instance=instance)
+        assert not outcome.success
+        [failure] = [str(e.dagster_event.step_failure_data.user_failure_data.description)
+                     for e in instance.all_logs(outcome.run_id, of_type=DagsterEventType.STEP_FAILURE)]
+        with env.state() as con:
+            titles = con.execute("""SELECT "Title", count(*) FROM raw_salesforce."Contact_current"
+                WHERE NOT deleted AND "Title" IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1""").fetchone()
+            assert con.execute("SELECT count(*) FROM sync.audit WHERE run_id = ?",
+                               [outcome.run_id]).fetchone()[0] == 0
+        assert "field 'title' -> hubspot contacts.hs_lead_status: every value read" in failure
+        assert f"{titles[0]!r} ({titles[1]:,})" in failure

@@ -30,7 +30,7 @@ from crm_sync.engine import associations, backfill, metadata, outbox, preview, s
 from crm_sync.engine.check import check as check_mappings
 from crm_sync.engine.link import link_pair
 from crm_sync.engine.mapping import PairSpec, extract_fields, pair_specs
-from crm_sync.engine.plan import plan_pair
+from crm_sync.engine.plan import config_is_new, plan_pair
 from crm_sync.engine.reads import finish_reads, plan_reads
 from crm_sync.engine.validate import validate_outgoing
 
@@ -100,6 +100,8 @@ def extract_asset(system: str, obj: str, fields: list[str], cross_id: str | None
                     rows += sum(staging.stage(con, system, obj, frame, run_id)
                                 for frame in connector.read_deleted(obj, fields))
                 stats = {"rows_read": rows, "full_read": read.full}
+                if read.fields_added:
+                    stats["fields_added"] = ", ".join(read.fields_added)
                 if read.association_sweep:
                     stats["association_sweep_changed"] = sum(
                         staging.refresh_columns(con, system, obj, frame, run_id)
@@ -206,12 +208,16 @@ def plan_asset(spec: PairSpec, after: list[AssetKey], plan: Backfill):
         with state.connect() as con:
             # While a backfill has partitions unread, a record not read yet could make a natural key ambiguous or
             # be the counterpart a create would duplicate: matching by key and creates wait for the last one.
-            # A mapping that cannot work refuses the plan (nothing decided, nothing written), naming its field.
-            # (Values that can fail are held back one by one with their reason; `crm-sync check` samples them.)
-            findings = check_mappings(con, [spec], data=False)
+            # A mapping that cannot work refuses the plan (nothing decided, nothing written), naming its field
+            # and, where the data shows it, sample values. Against the metadata every plan; against the data
+            # once per configuration (its first plan, or the first after a change). Values that can fail are
+            # held back one by one with their reason; `crm-sync check` samples them any time.
+            findings = check_mappings(con, [spec], data=config_is_new(con, spec))
             refused = [str(f) for f in findings if f.level == "error"]
             if refused:
                 raise Failure(description="\n".join(["The mappings cannot work as configured:", *refused]))
+            for finding in findings:
+                context.log.warning(str(finding))
             unread = backfill.unread(con, plan.partitions, plan.objects)
             links = link_pair(con, spec, run_id, by_key=unread == 0)
             result = plan_pair(con, spec, run_id, sides_built=True, reconcile=is_reconcile(context),
