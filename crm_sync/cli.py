@@ -94,6 +94,19 @@ def _selection(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return command
 
 
+def _auth(args: argparse.Namespace) -> int:
+    from crm_sync import auth
+    from crm_sync.config import ConfigError
+
+    try:
+        flow = auth.salesforce if args.crm == "salesforce" else auth.hubspot
+        return flow(args.config, port=args.port, save=args.save, open_browser=not args.no_browser,
+                    timeout=args.timeout)
+    except ConfigError as exc:
+        print(f"crm-sync auth {args.crm}: {exc}", file=sys.stderr)
+        return 2
+
+
 def _ui(args: argparse.Namespace) -> int:
     from crm_sync.runner import run_ui
 
@@ -173,6 +186,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the JSON schema of sync.yaml (for editors)")
     schema.set_defaults(func=_schema)
+
+    auth = _with_config(sub.add_parser("auth", help="obtain a refresh token by the OAuth authorization-code flow "
+                                       "(log in in a browser; the token is kept in an owner-only file)"))
+    auth.add_argument("crm", choices=("salesforce", "hubspot"))
+    auth.add_argument("--port", type=int, default=8765, help="local callback port: the app's callback URL must be "
+                      "http://localhost:PORT/callback (default: %(default)s)")
+    auth.add_argument("--save", help="where to keep the refresh token (default: ~/.config/crm-sync/<crm>-refresh-"
+                      "token); a path inside a git working tree is refused")
+    auth.add_argument("--no-browser", action="store_true", help="print the URL only")
+    auth.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the login")
+    auth.set_defaults(func=_auth)
 
     ui = sub.add_parser("ui", help="open the Dagster UI on the configured connections (starts the sandbox if used)")
     ui.add_argument("--config", default="sync.yaml")

@@ -245,25 +245,53 @@ class PairConfig(Strict):
 
 
 class SalesforceConnection(Strict):
-    """Sandbox: settings come from sandbox.json. Real org: every secret comes from an environment variable."""
+    """Sandbox: settings come from sandbox.json. Real org: every secret comes from an environment variable (or,
+    for a refresh token or a private key, a file outside the repository that only its owner can read)."""
 
-    kind: Literal["sandbox", "client_credentials", "password"] = "sandbox"
+    kind: Literal["sandbox", "refresh_token", "jwt", "client_credentials", "password"] = Field(
+        default="sandbox", description="sandbox; refresh_token (the web-server flow's token, from `crm-sync auth "
+        "salesforce`); jwt (JWT bearer: a certificate on the connected app, its private key here); "
+        "client_credentials; password (legacy orgs)")
     sandbox_dir: Path = Path("data/sandbox")
-    token_url_env: str = "SALESFORCE_TOKEN_URL"
+    token_url_env: str = Field(default="SALESFORCE_TOKEN_URL", description="the org's token URL: "
+                               "https://login.salesforce.com/services/oauth2/token, test.salesforce.com for a "
+                               "sandbox org, or the My Domain")
     client_id_env: str = "SALESFORCE_CLIENT_ID"
     client_secret_env: str = "SALESFORCE_CLIENT_SECRET"
     username_env: str = "SALESFORCE_USERNAME"
     password_env: str = "SALESFORCE_PASSWORD"
+    refresh_token_env: str = Field(default="SALESFORCE_REFRESH_TOKEN", description="kind refresh_token: the token")
+    refresh_token_file_env: str = Field(default="SALESFORCE_REFRESH_TOKEN_FILE", description="kind refresh_token: "
+                                        "or a file holding it (owner-only permissions)")
+    private_key_file_env: str = Field(default="SALESFORCE_PRIVATE_KEY_FILE", description="kind jwt: the PEM "
+                                      "private key of the connected app's certificate (owner-only permissions)")
+    jwt_audience_env: str = Field(default="SALESFORCE_JWT_AUDIENCE", description="kind jwt: the assertion's aud "
+                                  "(default: https://login.salesforce.com, test.salesforce.com for a token URL "
+                                  "there, else the token URL's host)")
     ca_file_env: str = "SALESFORCE_CA_FILE"  # optional: a CA bundle to trust for this org (a proxy, a test org)
     api_version: str = "59.0"
     external_id_field: str = "HubSpot_Id__c"
 
 
 class HubSpotConnection(Strict):
-    kind: Literal["sandbox", "private_app"] = "sandbox"
+    """Sandbox: sandbox.json. A portal: a private app's token, or an OAuth app (its refresh token from
+    `crm-sync auth hubspot`; access tokens are renewed as they expire), every secret from the environment."""
+
+    kind: Literal["sandbox", "private_app", "oauth"] = "sandbox"
     sandbox_dir: Path = Path("data/sandbox")
     base_url: str = "https://api.hubapi.com"
     access_token_env: str = "HUBSPOT_ACCESS_TOKEN"
+    authorize_url: str = Field(default="https://app.hubspot.com/oauth/authorize", description="kind oauth: where "
+                               "`crm-sync auth hubspot` sends the user to install the app")
+    client_id_env: str = "HUBSPOT_CLIENT_ID"
+    client_secret_env: str = "HUBSPOT_CLIENT_SECRET"
+    scopes: str = Field(default="crm.objects.contacts.read crm.objects.contacts.write crm.objects.companies.read "
+                        "crm.objects.companies.write crm.objects.deals.read crm.objects.deals.write "
+                        "crm.objects.owners.read crm.schemas.contacts.read crm.schemas.companies.read "
+                        "crm.schemas.deals.read", description="kind oauth: the scopes the install asks for")
+    refresh_token_env: str = Field(default="HUBSPOT_REFRESH_TOKEN", description="kind oauth: the refresh token")
+    refresh_token_file_env: str = Field(default="HUBSPOT_REFRESH_TOKEN_FILE", description="kind oauth: or a file "
+                                        "holding it (owner-only permissions)")
     ca_file_env: str = "HUBSPOT_CA_FILE"  # optional: a CA bundle to trust for base_url
     salesforce_id_property: str = "salesforce_id"
     ten_second_limit: int = 190

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 import pandas as pd
+import requests
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -414,3 +415,13 @@ def read_windows(since: datetime, overlap: timedelta, settled_until: datetime | 
     if settled_until is None or as_utc(settled_until) >= as_utc(since):
         return [(lower, None)]
     return [(lower, max(lower, as_utc(settled_until))), (as_utc(since), None)]
+
+
+def http_session(ca_file: str | None) -> requests.Session:
+    """A requests session that trusts ca_file (when given) whatever REQUESTS_CA_BUNDLE says."""
+    session = requests.Session()
+    if ca_file:
+        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify unless trust_env is off.
+        session.trust_env = False
+        session.verify = ca_file
+    return session

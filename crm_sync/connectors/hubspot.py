@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -22,6 +24,7 @@ from crm_sync.connectors.common import (
     apply_ops,
     chunks,
     epoch_ms,
+    http_session,
     parallel_map,
     read_windows,
     run_batches,
@@ -58,16 +61,73 @@ class HubSpotApiError(Exception):
         super().__init__(f"{label} failed ({status} {self.category}): {self.message}")
 
 
+class OAuthTokens:
+    """A HubSpot OAuth app's access tokens, from its refresh token: one is fetched before the first call and
+    again shortly before it expires (HubSpot's last 30 minutes), or at once when a call finds it expired. The
+    refresh token itself never changes. Secrets are held in memory only, never logged (see __repr__)."""
+
+    def __init__(self, token_url: str, client_id: str, client_secret: str, refresh_token: str,
+                 ca_file: str | None = None, timeout: float = 30.0):
+        self.token_url, self.timeout = token_url, timeout
+        self._client = (client_id, client_secret)
+        self._refresh_token = refresh_token
+        self._session = http_session(ca_file)
+        self._lock = threading.Lock()
+        self._access: str | None = None
+        self._expires_at = 0.0
+        self.refreshes = 0  # access tokens fetched
+
+    def __repr__(self) -> str:
+        return f"OAuthTokens(token_url={self.token_url!r}, refreshes={self.refreshes})"
+
+    def current(self) -> str:
+        """A live access token (refreshed when it has less than a tenth of its life, at most a minute, left)."""
+        with self._lock:
+            if self._access is None or time.monotonic() >= self._expires_at:
+                self._fetch()
+            return self._access
+
+    def refresh(self, stale: str) -> str:
+        """A new access token after a call found `stale` expired (another thread may have renewed it)."""
+        with self._lock:
+            if self._access == stale:
+                self._fetch()
+            return self._access
+
+    def _fetch(self) -> None:
+        client_id, client_secret = self._client
+        resp = self._session.post(self.token_url, data={
+            "grant_type": "refresh_token", "client_id": client_id, "client_secret": client_secret,
+            "refresh_token": self._refresh_token}, timeout=self.timeout)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        if resp.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
+            status = body.get("status", resp.status_code) if isinstance(body, dict) else resp.status_code
+            message = body.get("message", "") if isinstance(body, dict) else ""
+            raise HubSpotApiError(resp.status_code, f"HubSpot OAuth refresh failed: {status}: {message}",
+                                  "POST oauth/v1/token")
+        lifetime = float(body.get("expires_in") or 1800)
+        self._access = body["access_token"]
+        self._expires_at = time.monotonic() + lifetime - min(60.0, lifetime / 10)
+        self.refreshes += 1
+
+
 class HubSpotConnector:
     """HubSpot for the sync: properties, owners, extract (list or search), associations, batch writes."""
 
     system = "hubspot"
 
-    def __init__(self, base_url: str, access_token: str, usage: ApiUsage | None = None, max_workers: int = 4,
+    def __init__(self, base_url: str, access_token: str | None, usage: ApiUsage | None = None, max_workers: int = 4,
                  budget: int | None = None, ten_second_limit: int = 190, search_per_second: int = 5,
                  retries: int = 5, timeout: float = 60.0, *, backoff_base: float = 0.5, ca_file: str | None = None,
-                 per_day: int | None = None, reserve: float = 0.0):
+                 per_day: int | None = None, reserve: float = 0.0, tokens: OAuthTokens | None = None):
+        """access_token: a private app's; or tokens: an OAuth app's (renewed as they expire)."""
         self.base_url = base_url.rstrip("/")  # the client appends paths that start with "/"
+        self.tokens = tokens
+        access_token = tokens.current() if tokens is not None else access_token
+        self._token = access_token
         self.usage = usage or ApiUsage()
         self.max_workers, self.timeout = max_workers, timeout
         self.meter = Meter("hubspot", self.usage, budget, per_day, reserve)
@@ -85,6 +145,8 @@ class HubSpotConnector:
         self._assoc = client.crm.associations.v4.batch_api
         self._props, self._groups = client.crm.properties.core_api, client.crm.properties.groups_api
         self._owners = client.crm.owners.owners_api
+        self._apis = [self._basic, self._batch, *self._merge_apis.values(), self._search, self._assoc, self._props,
+                      self._groups, self._owners]
 
     def __repr__(self) -> str:
         return f"HubSpotConnector(base_url={self.base_url!r}, access_token=***, calls={self.meter.calls})"
@@ -92,8 +154,10 @@ class HubSpotConnector:
     def _call(self, label: str, fn, *args, search: bool = False, idempotent: bool = True, **kwargs) -> dict:
         """The JSON body ({} when none) of one API call, after the limiter, the meter and the shared retry rules."""
         limiter = self.search_limiter if search else self.limiter
-        attempt = 0
+        attempt, renewed = 0, False
         while True:
+            if self.tokens is not None:
+                self._use(self.tokens.current())
             limiter.acquire()
             self.meter.call(label)
             try:
@@ -109,6 +173,11 @@ class HubSpotConnector:
             except Exception as exc:  # noqa: BLE001 - each API package has its own ApiException: go by .status
                 self._observe(getattr(exc, "headers", None) or {})
                 failure = _failure(exc)
+                if failure.status == 401 and self.tokens is not None and not renewed:
+                    # The access token expired between the check and the call (or was revoked): renew, resend.
+                    renewed = True
+                    self._use(self.tokens.refresh(self._token))
+                    continue
                 if failure.status == 429 and failure.code != "DAILY":
                     self._slow_down(limiter, exc)
                 decision = self.policy.decide(failure, attempt, idempotent)
@@ -116,6 +185,13 @@ class HubSpotConnector:
                     raise HubSpotApiError(failure.status, _body(exc) or failure.message, label) from exc
             self.policy.sleep(decision.delay)
             attempt += 1
+
+    def _use(self, token: str) -> None:
+        """Send `token` from now on (every API of the client reads its configuration's token per request)."""
+        if token != self._token:
+            self._token = token
+            for api in self._apis:
+                api.api_client.configuration.access_token = token
 
     def _observe(self, headers) -> None:
         """The portal's daily allocation from HubSpot's headers, for the reserve the budget keeps."""

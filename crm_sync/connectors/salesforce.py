@@ -6,6 +6,7 @@ import csv
 import io
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
+import jwt
 import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
@@ -29,6 +31,7 @@ from crm_sync.connectors.common import (
     apply_ops,
     as_utc,
     chunks,
+    http_session,
     read_windows,
     run_batches,
 )
@@ -53,36 +56,56 @@ class SalesforceCredentials:
 
     token_url: str
     client_id: str
-    client_secret: str
+    client_secret: str | None
     ca_file: str | None = None
     username: str | None = None
     password: str | None = None
     api_version: str = "59.0"
+    grant: str | None = None  # refresh_token | jwt | password | client_credentials (None: password with a
+    # username, else client credentials)
+    refresh_token: str | None = None
+    private_key: str | None = None  # PEM, for jwt
+    audience: str | None = None  # jwt's aud (None: from the token URL)
 
     def __repr__(self) -> str:
-        return f"SalesforceCredentials(token_url={self.token_url!r}, client_id=***, username={self.username!r})"
+        return (f"SalesforceCredentials(token_url={self.token_url!r}, grant={self.flow!r}, client_id=***, "
+                f"username={self.username!r})")
 
+    @property
+    def flow(self) -> str:
+        return self.grant or ("password" if self.username else "client_credentials")
 
-def http_session(ca_file: str | None) -> requests.Session:
-    """A requests session that trusts ca_file (when given) whatever REQUESTS_CA_BUNDLE says."""
-    session = requests.Session()
-    if ca_file:
-        # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify unless trust_env is off.
-        session.trust_env = False
-        session.verify = ca_file
-    return session
+    def jwt_audience(self) -> str:
+        if self.audience:
+            return self.audience
+        host = urlsplit(self.token_url)
+        if host.hostname in ("login.salesforce.com", "test.salesforce.com"):
+            return f"https://{host.hostname}"
+        if host.hostname and host.hostname.endswith(".salesforce.com"):
+            return "https://test.salesforce.com" if ".sandbox." in host.hostname else "https://login.salesforce.com"
+        return f"{host.scheme}://{host.netloc}"  # a login host that is not Salesforce's own (a proxy, the sandbox)
 
 
 def fetch_token(creds: SalesforceCredentials, session: requests.Session) -> tuple[str, str, str | None]:
-    """OAuth 2.0 token request (client credentials, or password when a username is set): (token, instance_url,
-    the API user's id: the last part of the identity URL `id`, when the answer has one)."""
-    if creds.username:
+    """OAuth 2.0 token request by the credentials' flow (refresh token, JWT bearer, password, client credentials):
+    (token, instance_url, the API user's id: the last part of the identity URL `id`, when the answer has one).
+    A session that expires is renewed by the same request (_MeteredSession.login)."""
+    auth = None
+    if creds.flow == "refresh_token":
+        data = {"grant_type": "refresh_token", "refresh_token": creds.refresh_token or "",
+                "client_id": creds.client_id, **({"client_secret": creds.client_secret} if creds.client_secret
+                                                 else {})}
+    elif creds.flow == "jwt":
+        claims = {"iss": creds.client_id, "sub": creds.username, "aud": creds.jwt_audience(),
+                  "exp": int(time.time()) + 180}
+        data = {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "assertion": jwt.encode(claims, creds.private_key, algorithm="RS256")}
+    elif creds.flow == "password":
         data = {"grant_type": "password", "client_id": creds.client_id, "client_secret": creds.client_secret,
                 "username": creds.username, "password": creds.password or ""}
-        auth = None
     else:
         data = {"grant_type": "client_credentials"}
-        auth = (creds.client_id, creds.client_secret)
+        auth = (creds.client_id, creds.client_secret or "")
     resp = session.post(creds.token_url, data=data, auth=auth, timeout=30)
     try:
         body = resp.json()

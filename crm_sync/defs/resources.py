@@ -18,9 +18,11 @@ from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
 from crm_sync.config import ConfigError, SyncConfig, load_config
+from crm_sync.config.models import SalesforceConnection
 from crm_sync.connectors.common import ApiUsage
-from crm_sync.connectors.hubspot import HubSpotConnector
+from crm_sync.connectors.hubspot import HubSpotConnector, OAuthTokens
 from crm_sync.connectors.salesforce import SalesforceConnector, SalesforceCredentials, sandbox_credentials
+from crm_sync.credentials import read_secret
 from crm_sync.engine import db
 
 
@@ -81,33 +83,54 @@ def _env(name: str, required: bool = True) -> str | None:
     return value or None
 
 
+def salesforce_credentials(conn: SalesforceConnection) -> SalesforceCredentials:
+    """A real org's credentials for the connection's flow, every secret read now from the environment (or an
+    owner-only file it names)."""
+    kind = conn.kind
+    common = {"token_url": _env(conn.token_url_env), "client_id": _env(conn.client_id_env),
+              "api_version": conn.api_version, "ca_file": _env(conn.ca_file_env, required=False), "grant": kind}
+    if kind == "refresh_token":
+        # A connected app may require its secret for refresh (the default) or not (PKCE-only apps).
+        return SalesforceCredentials(**common, client_secret=_env(conn.client_secret_env, required=False),
+                                     refresh_token=read_secret(conn.refresh_token_env, conn.refresh_token_file_env,
+                                                               "Salesforce refresh token"))
+    if kind == "jwt":
+        return SalesforceCredentials(**common, client_secret=None, username=_env(conn.username_env),
+                                     private_key=read_secret(None, conn.private_key_file_env,
+                                                             "Salesforce JWT private key"),
+                                     audience=_env(conn.jwt_audience_env, required=False))
+    return SalesforceCredentials(**common, client_secret=_env(conn.client_secret_env),
+                                 username=_env(conn.username_env) if kind == "password" else None,
+                                 password=_env(conn.password_env) if kind == "password" else None)
+
+
 def salesforce_connector(config: SyncConfig) -> SalesforceConnector:
     """A connector for the configured org: sandbox.json, or secrets from environment variables, read now."""
     conn = config.connections.salesforce
-    if conn.kind == "sandbox":
-        creds = sandbox_credentials(_sandbox(conn.sandbox_dir))
-    else:
-        creds = SalesforceCredentials(
-            token_url=_env(conn.token_url_env), client_id=_env(conn.client_id_env),
-            client_secret=_env(conn.client_secret_env), api_version=conn.api_version,
-            ca_file=_env(conn.ca_file_env, required=False),
-            username=_env(conn.username_env) if conn.kind == "password" else None,
-            password=_env(conn.password_env) if conn.kind == "password" else None)
+    creds = sandbox_credentials(_sandbox(conn.sandbox_dir)) if conn.kind == "sandbox" else salesforce_credentials(conn)
     budget = config.budget.salesforce
     return SalesforceConnector(creds, usage=ApiUsage(), budget=budget.per_run, per_day=budget.per_day,
                                reserve=budget.reserve, timeout=config.sync.request_timeout_seconds)
 
 
 def hubspot_connector(config: SyncConfig) -> HubSpotConnector:
-    """A connector for the configured portal: sandbox.json, or the private-app token from the environment."""
+    """A connector for the configured portal: sandbox.json, a private app's token, or an OAuth app's refresh
+    token, from the environment."""
     conn = config.connections.hubspot
     if conn.kind == "sandbox":
         info = _sandbox(conn.sandbox_dir)["hubspot"]
         base_url, token, ca_file = info["base_url"], info["access_token"], info.get("ca_file")
     else:
-        base_url, token, ca_file = conn.base_url, _env(conn.access_token_env), _env(conn.ca_file_env, False)
+        base_url, ca_file = conn.base_url, _env(conn.ca_file_env, False)
+        token = _env(conn.access_token_env) if conn.kind == "private_app" else None
+    tokens = None
+    if conn.kind == "oauth":
+        tokens = OAuthTokens(f"{base_url.rstrip('/')}/oauth/v1/token", _env(conn.client_id_env),
+                             _env(conn.client_secret_env),
+                             read_secret(conn.refresh_token_env, conn.refresh_token_file_env, "HubSpot refresh token"),
+                             ca_file=ca_file, timeout=config.sync.request_timeout_seconds)
     budget = config.budget.hubspot
-    return HubSpotConnector(base_url, token, usage=ApiUsage(), ten_second_limit=conn.ten_second_limit,
+    return HubSpotConnector(base_url, token, tokens=tokens, usage=ApiUsage(), ten_second_limit=conn.ten_second_limit,
                             search_per_second=conn.search_per_second, ca_file=ca_file, budget=budget.per_run,
                             per_day=budget.per_day, reserve=budget.reserve,
                             timeout=config.sync.request_timeout_seconds)

@@ -30,7 +30,8 @@ class SeedSummary:
     people_on_both_sides counts distinct normalised (trimmed, lower-cased) emails present on both sides;
     companies_on_both_sides counts HubSpot domains equal to a Salesforce Website's host (scheme, www. and path
     removed). Duplicates are second records of one person; bad values are values the other side will reject.
-    Counts of User and owners exclude the sandbox's own admin user/owner.
+    The User count excludes the org's own admin user; owners are what the owners API lists (archived ones aside),
+    so they include the portal's admin owner, as a real portal's owners include the account's own user.
     """
 
     directory: str

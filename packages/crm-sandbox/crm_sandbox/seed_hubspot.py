@@ -14,7 +14,7 @@ import numpy as np
 
 from crm_sandbox import words as w
 from crm_sandbox.draws import is_spread_target, spread
-from crm_sandbox.hubspot.loader import load_associations, load_objects, load_owners
+from crm_sandbox.hubspot.loader import listed_owners, load_associations, load_objects, load_owners
 from crm_sandbox.population import Layout, World, days_from_anchor, email_variant, malformed
 from crm_sandbox.words import HUBSPOT_ONLY_INDUSTRIES, INDUSTRY_PAIRS, LEAD_STATUS_MAP, UNMAPPED_LEAD_STATUS
 
@@ -101,7 +101,8 @@ class HubSpotSeeder:
         mine = [(o, x) for o, x in enumerate(owners) if x["side"] in ("both", "hubspot")]
         ids = load_owners(self.directory, [{"email": x["email"], "firstName": x["first"], "lastName": x["last"]}
                                            for _, x in mine])
-        self.counts["owners"] += len(ids)
+        # What GET /crm/v3/owners lists, as a real portal's does: the portal's own admin user is an owner as well.
+        self.counts["owners"] = listed_owners(self.directory)
         self.owner_of = np.zeros(len(owners), dtype=np.int64)
         for (o, _), owner_id in zip(mine, ids, strict=True):
             self.owner_of[o] = int(owner_id)

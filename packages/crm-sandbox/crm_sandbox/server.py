@@ -82,8 +82,12 @@ async def _serve_one(directory: Path, system: str, port: int, https: bool) -> No
             info["ca_file"] = str(tls.ca_file)
         close = service.close
     tls_options = {"ssl_certfile": str(tls.cert_file), "ssl_keyfile": str(tls.key_file)} if scheme == "https" else {}
+    # h11, not httptools: uvicorn's httptools protocol lower-cases every response header name, h11 writes them as
+    # the app gives them (the middleware gives the services' own spelling). uvicorn's date and server headers are
+    # lower-case and outside the app; the middleware sends Date itself and the real services send no uvicorn.
     server = _Server(uvicorn.Config(service.app, log_level="warning", access_log=False, lifespan="off",
-                                    timeout_keep_alive=30, timeout_graceful_shutdown=5, **tls_options))
+                                    timeout_keep_alive=30, timeout_graceful_shutdown=5, http="h11",
+                                    date_header=False, server_header=False, **tls_options))
     loop = asyncio.get_running_loop()
 
     async def abort_idle_connections() -> None:

@@ -32,7 +32,7 @@ def test_sandbox_up_writes_settings_and_stops_on_sigterm(tmp_path):
             assert sf[key], key
         assert sf["instance_url"].startswith("https://127.0.0.1:")
         resp = http_session(sf["ca_file"]).get(sf["instance_url"] + "/services/data/", timeout=10)
-        assert resp.status_code == 200 and resp.json()[0]["version"] == "59.0"
+        assert resp.status_code == 200 and resp.json()[-1]["version"] == "59.0"  # versions listed oldest first
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
         assert not target.exists()

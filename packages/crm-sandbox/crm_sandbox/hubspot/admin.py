@@ -119,6 +119,12 @@ def admin_routes(service) -> list[Route]:
             ids = store.insert_owners(items)
         return JSONResponse({"ids": ids}, status_code=201)
 
+    async def oauth_app(request: Request):
+        """The OAuth app's client id and secret, callback URLs and access-token lifetime (`token_seconds`);
+        `expire_access_tokens: true` expires every access token issued so far."""
+        body = await read_json(request) if request.method == "POST" else {}
+        return JSONResponse(service.oauth.configure(body))
+
     return common_admin_routes(service) + [
         Route("/__sandbox/rate-limits", hs_errors(rate_limits), methods=["GET", "POST"]),
         Route("/__sandbox/options", hs_errors(options), methods=["GET", "POST"]),
@@ -127,4 +133,5 @@ def admin_routes(service) -> list[Route]:
         Route("/__sandbox/associations", hs_errors(associations), methods=["POST", "DELETE"]),
         Route("/__sandbox/merge", hs_errors(merge), methods=["POST"]),
         Route("/__sandbox/owners", hs_errors(owners), methods=["POST"]),
+        Route("/__sandbox/oauth-app", hs_errors(oauth_app), methods=["GET", "POST"]),
     ]

@@ -8,16 +8,18 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from crm_sandbox.faults import FaultPlan
 from crm_sandbox.hubspot.assoc_api import AssociationsApi
 from crm_sandbox.hubspot.associations import Associations
 from crm_sandbox.hubspot.errors import HsError, unauthorized
+from crm_sandbox.hubspot.legacy_api import LegacyApi
 from crm_sandbox.hubspot.limits import RateLimiter, rate_limit_body
 from crm_sandbox.hubspot.lists_api import ListsApi
 from crm_sandbox.hubspot.meta_api import MetaApi
+from crm_sandbox.hubspot.oauth import OAuthApp
 from crm_sandbox.hubspot.objects_api import ObjectsApi
 from crm_sandbox.hubspot.records import Records
 from crm_sandbox.hubspot.search import register
@@ -25,9 +27,20 @@ from crm_sandbox.hubspot.store import HubSpotStore
 from crm_sandbox.hubspot.wire import cid, error_response, hs_json
 from crm_sandbox.middleware import SandboxMiddleware
 
-_API = re.compile(r"^/(crm|crm-object-schemas)/")
+_API = re.compile(r"^/(crm|crm-object-schemas|properties|companies)/")  # v3 and the legacy properties APIs
 _NUMERIC = re.compile(r"^\d+$")
 _OBJECT_WORDS = {"search", "batch", "merge", "gdpr-delete"}
+_METHOD_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods of the routes whose path matches the request's but whose methods do not include it."""
+    found: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL:
+            found.update(route.methods or ())
+    return [m for m in _METHOD_ORDER if m in found]
 
 
 class HubSpotService:
@@ -46,11 +59,15 @@ class HubSpotService:
         self.associations = Associations(self.store)
         self.records = Records(self.store, self.associations)
         self.meta = MetaApi(self)
+        self.oauth = OAuthApp(self)
         routes = [*ObjectsApi(self).routes(), *AssociationsApi(self).routes(), *self.meta.routes(),
                   *ListsApi(self).routes()]
+        routes += LegacyApi(self).routes()
         from crm_sandbox.hubspot.admin import admin_routes
 
         routes += admin_routes(self)
+        routes += [Route("/oauth/authorize", self.oauth.authorize, methods=["GET", "POST"]),
+                   Route("/oauth/v1/token", self.oauth.token, methods=["POST"])]
         routes.append(Route("/{path:path}", self.not_found,
                             methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]))
         self.app = SandboxMiddleware(Starlette(routes=routes), self)
@@ -64,6 +81,11 @@ class HubSpotService:
         return int(self.settings["allocation"])
 
     async def not_found(self, request: Request) -> Response:
+        """What no route takes: a path an endpoint has with a method it does not take is 405 with an empty body
+        and the methods in Allow (as HubSpot answers); any other path is HubSpot's 404 body."""
+        allowed = allowed_methods(request)
+        if allowed:
+            return Response(status_code=405, headers={"Allow": ",".join(allowed)})
         return error_response(HsError(404, "OBJECT_NOT_FOUND", "resource not found"), request)
 
     def close(self) -> None:
@@ -150,16 +172,26 @@ class HubSpotService:
             return None
         return None
 
-    def _authorized(self, scope: Scope) -> bool:
+    def _auth_error(self, scope: Scope) -> HsError | None:
+        """None for the private-app token or a live OAuth access token; else the error HubSpot answers."""
         for key, value in scope.get("headers", []):
             if key == b"authorization":
                 text = value.decode(errors="replace")
-                return text[:7].lower() == "bearer " and text[7:].strip() == self.access_token
-        return False
+                if text[:7].lower() != "bearer ":
+                    return unauthorized()
+                token = text[7:].strip()
+                if token == self.access_token:
+                    return None
+                problem = self.oauth.check(token)
+                if problem is None:
+                    scope.setdefault("state", {})["oauth"] = True
+                return problem
+        return unauthorized()
 
     def gate(self, scope: Scope, endpoint: str) -> Response | None:
-        if not self._authorized(scope):
-            return error_response(unauthorized(), scope)
+        problem = self._auth_error(scope)
+        if problem is not None:
+            return error_response(problem, scope)
         policy = self.limits.admit(self.is_search(endpoint))
         if policy:
             return hs_json(rate_limit_body(policy, cid(scope)), 429)
@@ -169,4 +201,6 @@ class HubSpotService:
         headers = [(b"x-hubspot-correlation-id", cid(scope).encode())]
         if not self.is_search(endpoint):  # search responses carry no rate-limit headers (B8.3)
             headers += self.limits.headers()
+            if scope.get("state", {}).get("oauth"):  # nor the daily ones for OAuth apps
+                headers = [h for h in headers if not h[0].lower().startswith(b"x-hubspot-ratelimit-daily")]
         return headers

@@ -90,3 +90,12 @@ def load_owners(directory: Path, owners: Iterable[dict]) -> list[str]:
     finally:
         store.close()
 
+
+
+def listed_owners(directory: Path) -> int:
+    """How many owners the owners API lists without archived=true: the live ones, the portal's admin owner too."""
+    store = HubSpotStore(Path(directory))
+    try:
+        return len(store.owner_ids())
+    finally:
+        store.close()

@@ -14,7 +14,7 @@ from crm_sandbox.hubspot.properties import DEAL_STAGES, TICKET_STAGES, Prop, cus
 from crm_sandbox.hubspot.rules import DEAL_STAGE_INFO
 from crm_sandbox.hubspot.store import HubSpotStore, q
 from crm_sandbox.hubspot.values import now_iso, parse_flag
-from crm_sandbox.hubspot.wire import api, hs_json, json_body
+from crm_sandbox.hubspot.wire import absolute_url, api, hs_json, json_body
 
 _EPOCH = "2019-01-01T00:00:00.000Z"
 
@@ -35,6 +35,13 @@ PIPELINES = {
                  "stages": [_stage(o["value"], o["label"], i, {"ticketState": "CLOSED" if o["value"] == "4"
                                                                else "OPEN"}) for i, o in enumerate(TICKET_STAGES)]}],
 }
+
+
+def property_groups(store: HubSpotStore, otype: ObjectType) -> list[dict]:
+    """The type's property groups (name, label, displayOrder): those its properties name, in name order. The v3
+    groups endpoint and the legacy v1/v2 ones list these."""
+    names = sorted({p.group for p in store.props[otype.name].values()})
+    return [{"name": n, "label": n.replace("_", " ").title(), "displayOrder": i} for i, n in enumerate(names)]
 
 
 class MetaApi:
@@ -90,9 +97,7 @@ class MetaApi:
 
     async def groups(self, request: Request) -> Response:
         otype = self._type(request)
-        names = sorted({p.group for p in self.store.props[otype.name].values()})
-        return hs_json({"results": [{"name": n, "label": n.replace("_", " ").title(), "displayOrder": i,
-                                     "archived": False} for i, n in enumerate(names)]})
+        return hs_json({"results": [{**g, "archived": False} for g in property_groups(self.store, otype)]})
 
     async def property(self, request: Request) -> Response:
         otype = self._type(request)
@@ -216,7 +221,7 @@ class MetaApi:
         body: dict = {"results": [self.owner_json(r) for r in rows[:limit]]}
         if len(rows) > limit:
             nxt = str(rows[limit][0])
-            body["paging"] = {"next": {"after": nxt, "link": f"{self.service.base_url}/crm/v3/owners/?after={nxt}"}}
+            body["paging"] = {"next": {"after": nxt, "link": absolute_url(request, f"/crm/v3/owners/?after={nxt}")}}
         return hs_json(body)
 
     async def owner(self, request: Request) -> Response:

@@ -13,6 +13,7 @@ from crm_sandbox.hubspot.search import compile_search
 from crm_sandbox.hubspot.store import ARCHIVED, LIVE, HubSpotStore
 from crm_sandbox.hubspot.values import multi_values, now_iso, parse_flag
 from crm_sandbox.hubspot.wire import (
+    absolute_url,
     api,
     batch_response,
     history_for,
@@ -105,8 +106,8 @@ class ObjectsApi:
         body: dict = {"results": self._render(otype, rows[:limit], props, history, associations)}
         if len(rows) > limit:  # the last page carries no paging at all (get_all stops on that)
             nxt = str(rows[limit]["id"])
-            body["paging"] = {"next": {"after": nxt, "link": f"{self.service.base_url}/crm/v3/objects/"
-                                                             f"{otype.name}?after={nxt}"}}
+            body["paging"] = {"next": {"after": nxt, "link": absolute_url(request, f"/crm/v3/objects/"
+                                                                                   f"{otype.name}?after={nxt}")}}
         return hs_json(body)
 
     async def item(self, request: Request) -> Response:

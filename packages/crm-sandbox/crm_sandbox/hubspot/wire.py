@@ -23,6 +23,12 @@ def cid(request_or_scope) -> str:
     return state["correlation_id"]
 
 
+def absolute_url(request: Request, path_and_query: str) -> str:
+    """An absolute URL on the host and scheme the client used (its Host header), as HubSpot builds paging links:
+    a client that reached the sandbox as localhost or through a proxy gets links it can follow."""
+    return str(request.base_url).rstrip("/") + path_and_query
+
+
 def hs_json(body, status: int = 200) -> Response:
     return JSONResponse(body, status_code=status)
 

@@ -88,6 +88,11 @@ def admin_routes(service) -> list[Route]:
         revoked = store.revoke_sessions(body.get("token")) if body.get("expire", True) else 0
         return JSONResponse({"revoked": revoked, "session_seconds": store.settings["session_seconds"]})
 
+    async def connected_app(request: Request):
+        """The connected app's callback URLs and certificate (JWT bearer), as an admin sets them in Setup."""
+        body = await read_json(request) if request.method == "POST" else {}
+        return JSONResponse(service.connected_app.configure(body))
+
     return common_admin_routes(service) + [
         Route("/__sandbox/convert-lead", sf_errors(convert), methods=["POST"]),
         Route("/__sandbox/merge", sf_errors(merge), methods=["POST"]),
@@ -95,4 +100,5 @@ def admin_routes(service) -> list[Route]:
         Route("/__sandbox/records/{type}/{id}", sf_errors(records), methods=["GET", "PATCH", "DELETE"]),
         Route("/__sandbox/duplicate-rules", sf_errors(duplicate_rules), methods=["GET", "POST"]),
         Route("/__sandbox/sessions/expire", sf_errors(sessions), methods=["POST"]),
+        Route("/__sandbox/connected-app", sf_errors(connected_app), methods=["GET", "POST"]),
     ]

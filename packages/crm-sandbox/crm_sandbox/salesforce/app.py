@@ -22,10 +22,13 @@ from crm_sandbox.faults import FaultPlan
 from crm_sandbox.ids import normalize_id
 from crm_sandbox.middleware import SandboxMiddleware
 from crm_sandbox.salesforce import bulk2, schema
-from crm_sandbox.salesforce.errors import SfError, SfErrors, invalid_session
+from crm_sandbox.salesforce.bulk1 import Bulk1
+from crm_sandbox.salesforce.errors import SfError, SfErrors, http_error, invalid_session, method_not_allowed
+from crm_sandbox.salesforce.oauth import ConnectedApp
 from crm_sandbox.salesforce.query import DEFAULT_BATCH, Cursors, compile_or_error
 from crm_sandbox.salesforce.rules import format_datetime, parse_datetime
 from crm_sandbox.salesforce.store import OrgActions, SalesforceStore, sobject_or_error
+from crm_sandbox.salesforce.versions import is_served, resources, versions_body
 from crm_sandbox.soap import (
     Envelope,
     MergeRequest,
@@ -71,22 +74,30 @@ class SalesforceService:
         self.faults = FaultPlan.build("salesforce", **self.settings.get("faults", {}))
         self.cursors = Cursors(self.store.directory / "salesforce.sqlite3", "01g5g")
         self.bulk = bulk2.Bulk2(self)
+        self.connected_app = ConnectedApp(self)
+        self.bulk1 = Bulk1(self)
         routes = [
             Route("/services/oauth2/token", self.oauth_token, methods=["POST"]),
+            Route("/services/oauth2/authorize", self.connected_app.authorize, methods=["GET", "POST"]),
             Route("/services/Soap/u/{version}", self.soap, methods=["POST"]),
             Route("/services/Soap/u/{version}/{org_id}", self.soap, methods=["POST"]),  # login's serverUrl
             Route("/services/data", self.versions, methods=["GET"]),
             Route("/services/data/", self.versions, methods=["GET"]),
             Route("/services/data/{rest:path}", self.data_api, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
+            *self.bulk1.routes(),
         ]
         from crm_sandbox.salesforce.admin import admin_routes
 
-        self.app = SoapCalls(SandboxMiddleware(Starlette(routes=routes + admin_routes(self)), self))
+        self.app = SoapCalls(SandboxMiddleware(Starlette(routes=routes + admin_routes(self),
+                                                         exception_handlers={404: http_error, 405: http_error}), self))
 
     # ---- middleware hooks -----------------------------------------------------------------------------
     def classify(self, method: str, path: str) -> str | None:
         if path == "/services/oauth2/token":
             return "auth:oauth2/token"
+        if path.startswith("/services/async/"):  # Bulk API 1.0: job, batch, result resources
+            return f"{method} async/" + "/".join("{id}" if p[:3] in ("750", "751", "752") else p
+                                                 for p in path.split("/")[4:])
         if path.startswith(_SOAP_PREFIX):
             return _SOAP_ENDPOINTS.get(_SOAP_CALL.get(), "soap/unknown")
         m = _DATA.match(path)
@@ -182,15 +193,14 @@ class SalesforceService:
                 return fail
             return sf_json(self._token_body(user))
         if grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
-            try:
-                payload = get("assertion").split(".")[1]
-                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-            except (IndexError, ValueError):
-                return fail
-            user = self._user_by_username(str(claims.get("sub", "")))
-            if claims.get("iss") != s["client_id"] or user is None or float(claims.get("exp", 0)) < time.time():
-                return fail
-            return sf_json(self._token_body(user))
+            return sf_json(*self.connected_app.jwt_bearer({k: get(k) for k in form}))
+        if grant in ("authorization_code", "refresh_token"):
+            client = (get("client_id"), get("client_secret"))
+            auth = request.headers.get("authorization", "")
+            if auth.lower().startswith("basic "):
+                client = tuple(base64.b64decode(auth[6:]).decode().partition(":")[::2])
+            handler = getattr(self.connected_app, grant)
+            return sf_json(*handler({k: get(k) for k in form}, client))
         return sf_json({"error": "unsupported_grant_type", "error_description": "grant type not supported"},
                        status=400)
 
@@ -274,13 +284,14 @@ class SalesforceService:
         return list(found)
 
     async def versions(self, request: Request) -> Response:
-        version = self.settings["api_version"]
-        return sf_json([{"label": "Winter '24", "url": f"/services/data/v{version}", "version": version}])
+        return sf_json(versions_body(self.settings["api_version"]))
 
     # ---- REST dispatch ----------------------------------------------------------------------------------
     async def data_api(self, request: Request) -> Response:
+        if request.url.path == "/services/data/":  # the versions resource, with a method other than GET
+            return method_not_allowed(request.method, ["GET", "HEAD"])
         m = _DATA.match(request.url.path)
-        if not m:
+        if not m or not is_served(m.group(1), self.settings["api_version"]):  # every listed version, no other
             return sf_json([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], 404)
         user = self.store.session_user(bearer(request.scope) or "")
         if user is None:
@@ -307,7 +318,11 @@ class SalesforceService:
             return sf_json(self.limits())
         if head == "jobs":
             return await self.bulk.route(request, parts[1:], user)
-        raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
+        if not parts and method in ("GET", "HEAD"):  # the version's root lists its resources
+            return sf_json(resources(_DATA.match(request.url.path).group(1)))
+        if (head in ("query", "queryAll", "limits") or not parts) and method != "HEAD":  # read-only resources
+            return method_not_allowed(method, ["GET", "HEAD"])
+        return sf_json([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], 404)
 
     # ---- queries ----------------------------------------------------------------------------------------
     def _batch_size(self, request: Request) -> int:

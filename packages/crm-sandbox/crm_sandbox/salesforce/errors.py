@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
 
 class SfError(Exception):
     """One Salesforce API error with the HTTP status the REST resource would answer."""
@@ -56,3 +62,21 @@ def entity_deleted() -> SfError:
 
 def invalid_session() -> SfError:
     return SfError("INVALID_SESSION_ID", "Session expired or invalid", status=401)
+
+
+def method_not_allowed(method: str, allowed: Sequence[str]) -> Response:
+    """405 for a resource that exists but does not take the method; the Allow list in Salesforce's order."""
+    listed = ",".join(sorted(set(allowed), key=lambda m: (*_METHOD_ORDER, m).index(m)))
+    return JSONResponse([{"errorCode": "METHOD_NOT_ALLOWED",
+                          "message": f"HTTP Method '{method}' not allowed. Allowed are {listed}"}],
+                        status_code=405, headers={"Allow": listed})
+
+
+def http_error(request: Request, exc: HTTPException) -> Response:
+    """The app's handler for Starlette's own 404 (no resource has the path) and 405 (the resource does not take the
+    method): Salesforce's JSON array instead of Starlette's plain-text "Not Found" / "Method Not Allowed"."""
+    if exc.status_code == 405:
+        given = [m.strip().upper() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()]
+        return method_not_allowed(request.method, given)
+    return JSONResponse([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}],
+                        status_code=404)
