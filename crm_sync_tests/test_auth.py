@@ -16,14 +16,11 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from dagster import DagsterInstance
 from hubspot.crm.contacts import SimplePublicObjectInput
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
+from crm_sandbox.oauth_pages import key_and_certificate
 from crm_sync import auth
 from crm_sync.config import ConfigError, load_config
 from crm_sync.connectors.common import http_session
@@ -182,18 +179,13 @@ def test_oauth_connections_to_both_crms_sync_and_no_secret_leaks(tmp_path, monke
 
 
 def _key_and_certificate(tmp_path: Path, name: str) -> tuple[Path, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "crm-sync")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=365)).sign(key, hashes.SHA256()))
+    """A private key in an owner-only file, and the certificate to upload to the connected app."""
+    key, certificate = key_and_certificate()
     path = tmp_path / "secrets" / name
     path.parent.mkdir(exist_ok=True, mode=0o700)
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
+    path.write_text(key)
     path.chmod(0o600)
-    return path, cert.public_bytes(serialization.Encoding.PEM).decode()
+    return path, certificate
 
 
 def test_jwt_bearer_signed_by_the_connected_apps_key_syncs_and_another_key_is_refused(tmp_path, monkeypatch):

@@ -11,6 +11,7 @@ import requests
 from simple_salesforce import Salesforce, SalesforceLogin
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceExpiredSession
 
+from crm_sandbox.oauth_pages import key_and_certificate
 from tests.clients import SalesforceCredentials, connect, fetch_token, http_session
 
 
@@ -42,32 +43,13 @@ def test_password_grant_and_wrong_secret(sandbox):
     assert err.value.code == "invalid_client"
 
 
-def _key_and_certificate():
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "integration")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30)).sign(key, hashes.SHA256()))
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()
-    return pem, cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
 def test_jwt_bearer_checks_the_signature_against_the_connected_apps_certificate(sandbox, sfa):
     import jwt
 
     sf_info = sandbox["salesforce"]
     session = http_session(sf_info["ca_file"])
-    key, certificate = _key_and_certificate()
-    other, _ = _key_and_certificate()
+    key, certificate = key_and_certificate()
+    other, _ = key_and_certificate()
     claims = {"iss": sf_info["client_id"], "sub": sf_info["username"], "aud": "https://login.salesforce.com",
               "exp": str(int(time.time()) + 180)}
 

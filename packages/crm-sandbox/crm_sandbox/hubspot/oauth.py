@@ -11,13 +11,14 @@ from __future__ import annotations
 import html
 import secrets
 import time
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from crm_sandbox.hubspot.errors import HsError
 from crm_sandbox.hubspot.wire import cid
+from crm_sandbox.oauth_pages import callback_urls, redirect_back
 
 DEFAULTS = {"oauth_token_seconds": 1800, "oauth_callback_urls": ["http://localhost:8765/callback"]}
 CODE_SECONDS = 600
@@ -66,11 +67,12 @@ class OAuthApp:
         if request.method == "GET":
             return _install_page(params, self.settings["portal_id"])
         if params.get("grant") != "Connect app":
-            return _back(redirect_uri, params, error="access_denied", error_description="The user denied access")
+            return redirect_back(redirect_uri, params, error="access_denied",
+                                 error_description="The user denied access")
         code = f"na1-{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}-{secrets.token_hex(6)}"
         self.service.store.conn.execute("INSERT INTO _oauth_codes VALUES (?, ?, ?, 0)",
                                         (code, redirect_uri, time.time() + CODE_SECONDS))
-        return _back(redirect_uri, params, code=code)
+        return redirect_back(redirect_uri, params, code=code)
 
     # ---- the token endpoint ---------------------------------------------------------------------------
     async def token(self, request: Request) -> Response:
@@ -116,9 +118,7 @@ class OAuthApp:
     # ---- admin ----------------------------------------------------------------------------------------
     def configure(self, body: dict) -> dict:
         if "callback_urls" in body:
-            urls = body["callback_urls"]
-            if not isinstance(urls, list) or not all(isinstance(u, str) and urlsplit(u).scheme for u in urls):
-                raise ValueError("callback_urls takes a list of absolute URLs")
+            urls = callback_urls(body["callback_urls"])
             self.settings.set("oauth_callback_urls", urls)
         if "token_seconds" in body:
             self.settings.set("oauth_token_seconds", int(body["token_seconds"]))
@@ -130,13 +130,6 @@ class OAuthApp:
                 "token_seconds": self.settings["oauth_token_seconds"],
                 "access_tokens_issued": self.service.store.conn.execute(
                     "SELECT count(*) FROM _oauth_tokens WHERE kind = 'access'").fetchone()[0]}
-
-
-def _back(redirect_uri: str, params: dict, **query: str) -> Response:
-    if params.get("state"):
-        query["state"] = params["state"]
-    sep = "&" if urlsplit(redirect_uri).query else "?"
-    return RedirectResponse(f"{redirect_uri}{sep}{urlencode(query)}", status_code=302)
 
 
 def _page(message: str, status: int) -> Response:

@@ -16,12 +16,14 @@ from __future__ import annotations
 import html
 import secrets
 import time
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs
 
 import jwt
 from cryptography import x509
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, Response
+
+from crm_sandbox.oauth_pages import callback_urls, redirect_back
 
 CODE_SECONDS = 900  # an authorization code is good for 15 minutes, once
 DEFAULT_CALLBACKS = ["http://localhost:8765/callback"]
@@ -57,12 +59,12 @@ class ConnectedApp:
             return _page("error=redirect_uri_mismatch&error_description=redirect_uri must match configuration",
                          status=400)
         if params.get("response_type") != "code":
-            return _back(redirect_uri, params, error="unsupported_response_type",
+            return redirect_back(redirect_uri, params, error="unsupported_response_type",
                          error_description="response type not supported")
         if request.method == "GET":
             return _login_form(params)
         if params.get("approve") != "Allow":
-            return _back(redirect_uri, params, error="access_denied", error_description="end-user denied "
+            return redirect_back(redirect_uri, params, error="access_denied", error_description="end-user denied "
                          "authorization")
         user = self.service._user_by_username(params.get("username", ""))
         secret = params.get("password")
@@ -73,7 +75,7 @@ class ConnectedApp:
         code = "aPrx" + secrets.token_urlsafe(40)
         self.store.conn.execute("INSERT INTO _oauth_codes VALUES (?, ?, ?, ?, 0)",
                                 (code, user, redirect_uri, time.time() + CODE_SECONDS))
-        return _back(redirect_uri, params, code=code)
+        return redirect_back(redirect_uri, params, code=code)
 
     # ---- token grants ---------------------------------------------------------------------------------
     def authorization_code(self, form: dict, client: tuple[str, str]) -> tuple[dict, int]:
@@ -134,9 +136,7 @@ class ConnectedApp:
     # ---- the admin side: what an admin sets on the connected app ---------------------------------------
     def configure(self, body: dict) -> dict:
         if "callback_urls" in body:
-            urls = body["callback_urls"]
-            if not isinstance(urls, list) or not all(isinstance(u, str) and urlsplit(u).scheme for u in urls):
-                raise ValueError("callback_urls takes a list of absolute URLs")
+            urls = callback_urls(body["callback_urls"])
             self.settings.set("callback_urls", urls)
         if "certificate" in body:
             pem = body["certificate"]
@@ -147,14 +147,6 @@ class ConnectedApp:
             self.store.conn.execute("UPDATE _refresh_tokens SET revoked = 1")
         return {"client_id": self.settings["client_id"], "callback_urls": self.settings["callback_urls"],
                 "certificate": bool(self.settings.get("jwt_certificate"))}
-
-
-def _back(redirect_uri: str, params: dict, **query: str) -> Response:
-    """A 302 to the app's callback with `query` and the client's state."""
-    if params.get("state"):
-        query["state"] = params["state"]
-    sep = "&" if urlsplit(redirect_uri).query else "?"
-    return RedirectResponse(f"{redirect_uri}{sep}{urlencode(query)}", status_code=302)
 
 
 def _page(message: str, status: int = 200) -> Response:
