@@ -47,15 +47,15 @@ def build_definitions(config_path: str | Path = "sync.yaml") -> Definitions:
         "plan", selection=AssetSelection.groups("extract", "plan"), executor_def=in_process_executor,
         description="The next cycle without its writes: extract, link, plan and validate into the outbox; "
                     "`crm-sync plan` (or each plan asset's next_load metadata) shows what the next run will send.")
+    status = DefaultScheduleStatus.RUNNING if config.schedule.enabled else DefaultScheduleStatus.STOPPED
     schedule = ScheduleDefinition(name="sync_cycle_schedule", job=sync_cycle, cron_schedule=config.schedule.cron,
-                                  default_status=DefaultScheduleStatus.STOPPED)
+                                  default_status=status)
     reconcile = define_asset_job(
         "reconcile", selection=incremental, executor_def=in_process_executor, tags={RECONCILE_TAG: "true"},
         description="The safety net: read both CRMs whole, compare every linked pair with the shadow, record what "
                     "disagrees in sync.drift (counts by cause in the plan's metadata) and heal it.")
     reconcile_schedule = ScheduleDefinition(name="reconcile_schedule", job=reconcile,
-                                            cron_schedule=config.schedule.reconcile_cron,
-                                            default_status=DefaultScheduleStatus.STOPPED)
+                                            cron_schedule=config.schedule.reconcile_cron, default_status=status)
     return Definitions(
         assets=assets, asset_checks=checks, jobs=[sync_cycle, reconcile, backfill, plan],
         schedules=[schedule, reconcile_schedule],

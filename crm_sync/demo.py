@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from crm_sync.runner import execute_cycle
+from crm_sync.runner import execute_cycle, recorded
 
 MAX_CYCLES = 6
 
@@ -36,6 +36,7 @@ def write_config(directory: Path, template: Path = Path("sync.yaml")) -> Path:
     raw.setdefault("connections", {}).setdefault("salesforce", {})["sandbox_dir"] = str(directory / "sandbox")
     raw["connections"].setdefault("hubspot", {})["sandbox_dir"] = str(directory / "sandbox")
     raw["state_path"] = str(directory / "state" / "crm_sync.duckdb")
+    raw["dagster_home"] = str(directory / "dagster_home")
     path = directory / "sync.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
@@ -44,7 +45,8 @@ def write_config(directory: Path, template: Path = Path("sync.yaml")) -> Path:
 def sync_until_quiet(config: Path, label: str, log: list[dict]) -> None:
     for number in range(1, MAX_CYCLES + 1):
         started = time.perf_counter()
-        outcome = execute_cycle(config)
+        with recorded(config) as instance:
+            outcome = execute_cycle(config, instance=instance)
         writes = sum(outcome.summary["writes"].values())
         calls = outcome.summary["api_calls"]
         log.append({"phase": label, "cycle": number, "run_id": outcome.run_id, "success": outcome.success,

@@ -90,9 +90,10 @@ def run_explain(config_path: str, key: str, as_json: bool = False, fresh: bool =
     if config is None:
         return 2
     if fresh:
-        from crm_sync.runner import execute_plan
+        from crm_sync.runner import execute_plan, recorded
 
-        planned = execute_plan(config_path, sample=0)
+        with recorded(config_path) as instance:
+            planned = execute_plan(config_path, instance=instance, sample=0)
         if not planned.success:
             print(f"crm-sync explain: the plan run {planned.run_id} failed (see the errors above); what follows is "
                   "the state as it last was", file=sys.stderr)

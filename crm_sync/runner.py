@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,38 @@ class CycleOutcome:
     success: bool
     summary: dict
     planned_writes: int  # writes the cycle sent or tried to send
+
+
+INSTANCE_YAML = """# Written by crm-sync: the instance its CLI and `crm-sync ui` share (SQLite storage in this folder).
+# DuckDB takes one writing process per file: runs launched from the UI queue and go one at a time.
+run_coordinator:
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    max_concurrent_runs: 1
+telemetry:
+  enabled: false
+"""
+
+
+def dagster_home(config) -> Path:
+    """Where the CLI's runs are recorded: $DAGSTER_HOME when set, else the config's dagster_home."""
+    home = Path(os.environ.get("DAGSTER_HOME") or config.dagster_home).expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    return home
+
+
+@contextlib.contextmanager
+def recorded(config_path: str | Path) -> Iterator[DagsterInstance]:
+    """The persistent instance of this configuration: a run made through it shows in `crm-sync ui`'s history,
+    with its materializations, check results and metadata plots."""
+    instance = DagsterInstance.from_config(str(dagster_home(load_config(Path(config_path)))))
+    try:
+        yield instance
+    finally:
+        instance.dispose()
 
 
 def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = None,
@@ -47,13 +81,21 @@ def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = No
 
 def run_cycle(config_path: str, verbose: bool = False) -> int:
     try:
-        outcome = execute_cycle(config_path, verbose=verbose)
+        with recorded(config_path) as instance:
+            outcome = execute_cycle(config_path, instance=instance, verbose=verbose)
     except ConfigError as exc:
         print(f"crm-sync run: {exc}", file=sys.stderr)
         return 2
     failed = "FAILED (see the errors above; --verbose prints the whole event log)"
     print(f"Run {outcome.run_id}: {'succeeded' if outcome.success else failed}")
     print(format_summary(outcome.summary))
+    config = load_config(Path(config_path))
+    print(f"Recorded in {dagster_home(config)} (`crm-sync ui` shows it).", end=" ")
+    if not config.schedule.enabled:
+        print(f"The schedule ({config.schedule.cron}) is off: set schedule.enabled: true in sync.yaml, or turn "
+              "sync_cycle_schedule on in the UI.")
+    else:
+        print(f"The schedule runs the cycle at {config.schedule.cron} while the Dagster daemon runs.")
     return 0 if outcome.success else 1
 
 
@@ -90,7 +132,8 @@ def run_plan(config_path: str, json_path: str | None = None, sample: int = 20) -
     from rich.table import Table
 
     try:
-        outcome = execute_plan(config_path, sample=sample)
+        with recorded(config_path) as instance:
+            outcome = execute_plan(config_path, instance=instance, sample=sample)
     except ConfigError as exc:
         print(f"crm-sync plan: {exc}", file=sys.stderr)
         return 2
@@ -256,9 +299,10 @@ def run_backfill(config_path: str, again: bool = False, first: str | None = None
     totals = {"rows": 0, "writes": 0, "calls": 0}
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("left"), TimeRemainingColumn()]
-    with Progress(*columns, console=console) as progress:
+    with contextlib.ExitStack() as stack, Progress(*columns, console=console) as progress:
         overall = progress.add_task(f"backfill ({config.backfill.partition}ly partitions)", total=len(wanted))
-        for batch in _backfill_ranges(config, job, wanted, DagsterInstance.ephemeral(), again):
+        instance = stack.enter_context(recorded(config_path))
+        for batch in _backfill_ranges(config, job, wanted, instance, again):
             totals["rows"] += batch.rows_read
             totals["writes"] += batch.writes
             totals["calls"] += batch.api_calls
@@ -289,7 +333,8 @@ def run_backfill(config_path: str, again: bool = False, first: str | None = None
 def run_reconcile(config_path: str, verbose: bool = False) -> int:
     """`crm-sync reconcile`: the reconcile job, then what it found by cause and what it healed."""
     try:
-        outcome = execute_cycle(config_path, verbose=verbose, job_name="reconcile")
+        with recorded(config_path) as instance:
+            outcome = execute_cycle(config_path, instance=instance, verbose=verbose, job_name="reconcile")
     except ConfigError as exc:
         print(f"crm-sync reconcile: {exc}", file=sys.stderr)
         return 2
@@ -326,7 +371,8 @@ def relink(config_path: str | Path, instance: DagsterInstance | None = None) -> 
 
 def run_relink(config_path: str) -> int:
     try:
-        found = relink(config_path)
+        with recorded(config_path) as instance:
+            found = relink(config_path, instance=instance)
     except ConfigError as exc:
         print(f"crm-sync relink: {exc}", file=sys.stderr)
         return 2
@@ -346,8 +392,7 @@ def run_ui(config_path: str, port: int = 3000) -> int:
         print("crm-sync ui: the Dagster UI is not installed; it comes with the `ui` extra: "
               "pip install 'crm-sync[ui]'", file=sys.stderr)
         return 2
-    home = Path("data/dagster_home").resolve()
-    home.mkdir(parents=True, exist_ok=True)
+    home = dagster_home(config)
     env = {**os.environ, "DAGSTER_HOME": str(home), "CRM_SYNC_CONFIG": str(Path(config_path).resolve())}
     cmd = [str(Path(sys.executable).parent / "dagster"), "dev", "-w", "workspace.yaml", "-p", str(port)]
 

@@ -87,6 +87,7 @@ def write_config(root: Path, pairs_override: dict | None = None, extra: dict | N
     raw["connections"]["salesforce"]["sandbox_dir"] = str(root / "sandbox")
     raw["connections"]["hubspot"]["sandbox_dir"] = str(root / "sandbox")
     raw["state_path"] = str(root / "state" / "crm_sync.duckdb")
+    raw["dagster_home"] = str(root / "dagster_home")
     if pairs_override:
         for name, override in pairs_override.items():
             raw["pairs"][name].update(override)

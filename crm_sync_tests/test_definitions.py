@@ -17,3 +17,20 @@ def test_dagster_definitions_validate(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "All code locations passed validation" in result.stdout + result.stderr
+
+
+def test_the_schedules_are_off_until_sync_yaml_turns_them_on(tmp_path):
+    import yaml
+    from dagster import DefaultScheduleStatus
+
+    from crm_sync.definitions import build_definitions
+
+    raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
+    raw["connections"] = {"salesforce": {"kind": "client_credentials"}, "hubspot": {"kind": "private_app"}}
+    path = tmp_path / "sync.yaml"
+    for enabled, status in ((False, DefaultScheduleStatus.STOPPED), (True, DefaultScheduleStatus.RUNNING)):
+        raw["schedule"]["enabled"] = enabled
+        path.write_text(yaml.safe_dump(raw))
+        defs = build_definitions(str(path))
+        schedules = {s.name: s.default_status for s in defs.schedules}
+        assert schedules == {"sync_cycle_schedule": status, "reconcile_schedule": status}

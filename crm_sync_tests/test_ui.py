@@ -3,6 +3,7 @@ on SIGTERM, and takes dagster dev, its webserver and its daemon with it."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -22,13 +23,21 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_ui_in_the_background_stops_on_sigterm_with_everything_it_started(tmp_path):
+def _ui_config(tmp_path, dagster_home=None):
     raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
     # A real-org config: the UI loads the definitions without starting a sandbox or reading any secret.
     raw["connections"] = {"salesforce": {"kind": "client_credentials"}, "hubspot": {"kind": "private_app"}}
     raw["state_path"] = str(tmp_path / "state" / "crm_sync.duckdb")
-    config = tmp_path / "sync.yaml"
+    raw["dagster_home"] = str(dagster_home or tmp_path / "dagster_home")
+    config = tmp_path / "ui.yaml"
     config.write_text(yaml.safe_dump(raw))
+    return config
+
+
+@contextlib.contextmanager
+def _ui(config, tmp_path):
+    """`crm-sync ui` started as a background job (SIGINT ignored) on a free port; yields (process, port) once its
+    webserver answers, and stops it (and whatever it started) after."""
     port = _free_port()
 
     def as_background_job() -> None:
@@ -50,14 +59,54 @@ def test_ui_in_the_background_stops_on_sigterm_with_everything_it_started(tmp_pa
             except requests.ConnectionError:
                 pass
             time.sleep(0.5)
-        started = psutil.Process(proc.pid).children(recursive=True)
-        assert len(started) >= 2, [p.cmdline() for p in started]  # dagster dev and what it started
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
-        _, alive = psutil.wait_procs(started, timeout=30)
-        assert alive == [], [p.cmdline() for p in alive]
+        started.extend(psutil.Process(proc.pid).children(recursive=True))
+        yield proc, port, started
     finally:
         for p in [*started, psutil.Process(proc.pid) if proc.poll() is None else None]:
             if p is not None and p.is_running():
                 p.kill()
         log.close()
+
+
+def test_ui_in_the_background_stops_on_sigterm_with_everything_it_started(tmp_path):
+    with _ui(_ui_config(tmp_path), tmp_path) as (proc, _, started):
+        assert len(started) >= 2, [p.cmdline() for p in started]  # dagster dev and what it started
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        _, alive = psutil.wait_procs(started, timeout=30)
+        assert alive == [], [p.cmdline() for p in alive]
+
+
+RUNS = """{ runsOrError { ... on Runs { results { runId jobName status } } } }"""
+MATERIALIZATIONS = """query ($path: [String!]!) { assetOrError(assetKey: {path: $path}) { ... on Asset {
+    assetMaterializations(limit: 10) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }"""
+
+
+def test_a_cli_run_is_in_the_uis_run_history_with_its_metadata(tmp_path, capsys, monkeypatch):
+    from crm_sync.cli import main
+    from crm_sync_tests.sync_harness import converged_env
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)  # the config's dagster_home, then
+
+    with converged_env(tmp_path / "env") as env:
+        assert main(["run", "--config", str(env.config_path)]) == 0
+        printed = capsys.readouterr()
+        run_id = printed.out.split()[1].rstrip(":")
+    # the terminal shows the summary, not Dagster's event log (that stays in the instance; --verbose prints it)
+    assert printed.out.splitlines()[0] == f"Run {run_id}: succeeded" and len(printed.out.splitlines()) < 40
+    assert not [line for line in (printed.out + printed.err).splitlines()
+                if " - DEBUG - " in line or "STEP_START" in line or "Started execution of step" in line]
+    home = tmp_path / "env" / "dagster_home"
+    assert (home / "dagster.yaml").exists()  # the instance the CLI recorded the run in, shared with the UI
+    with _ui(_ui_config(tmp_path, dagster_home=home), tmp_path) as (_, port, _started):
+        graphql = f"http://127.0.0.1:{port}/graphql"
+        runs = requests.post(graphql, json={"query": RUNS}, timeout=30).json()["data"]["runsOrError"]["results"]
+        assert {"runId": run_id, "jobName": "sync_cycle", "status": "SUCCESS"} in runs
+        answer = requests.post(graphql, json={"query": MATERIALIZATIONS,
+                                              "variables": {"path": ["sync", "plan", "people"]}}, timeout=30).json()
+        done = answer["data"]["assetOrError"]["assetMaterializations"]
+        mine = [m for m in done if m["runId"] == run_id]
+        assert mine, done
+        numbers = {e["label"]: e["intValue"] for e in mine[0]["metadataEntries"] if "intValue" in e}
+        # the figures Dagster plots over runs: the plan's writes by target, the records it looked at
+        assert {"updates_salesforce", "updates_hubspot", "creates_salesforce"} <= set(numbers), numbers

@@ -323,6 +323,11 @@ class SyncSettings(Strict):
 
 
 class Schedule(Strict):
+    """When the Dagster daemon runs the cycle (and the reconcile job). Off by default: turn it on here or in the
+    UI's Automation tab once a first `crm-sync run` looks right."""
+
+    enabled: bool = Field(default=False, description="start both schedules as running (the daemon of `crm-sync "
+                          "ui` / `dagster dev` runs them); false: stopped until turned on in the UI")
     cron: str = "*/15 * * * *"
     reconcile_cron: str = Field(default="0 3 * * 0", description="the reconcile job (whole reads, drift report "
                                 "and healing): weekly, Sundays 03:00, by default")
@@ -366,6 +371,8 @@ class BackfillSettings(Strict):
 class SyncConfig(Strict):
     connections: Connections = Field(default_factory=Connections)
     state_path: Path = Path("data/state/crm_sync.duckdb")
+    dagster_home: Path = Field(default=Path("data/dagster_home"), description="the Dagster instance the CLI records "
+                               "its runs in and `crm-sync ui` shows ($DAGSTER_HOME, when set, takes its place)")
     schedule: Schedule = Field(default_factory=Schedule)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
