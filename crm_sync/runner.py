@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -79,17 +80,32 @@ def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = No
     return CycleOutcome(result.run_id, result.success, summary, attempted)
 
 
+def write_event_log(instance: DagsterInstance, run_id: str) -> Path:
+    """The run's Dagster event log as text, one event a line, in <instance>/logs/<run_id>.log."""
+    path = Path(instance.root_directory) / "logs" / f"{run_id}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        for entry in instance.all_logs(run_id):
+            stamp = dt.datetime.fromtimestamp(entry.timestamp, dt.UTC).isoformat(timespec="milliseconds")
+            kind = entry.dagster_event.event_type_value if entry.dagster_event else entry.level
+            step = f" [{entry.step_key}]" if entry.step_key else ""
+            out.write(f"{stamp} {kind}{step} {entry.user_message or entry.message}\n")
+    return path
+
+
 def run_cycle(config_path: str, verbose: bool = False) -> int:
     try:
         with recorded(config_path) as instance:
             outcome = execute_cycle(config_path, instance=instance, verbose=verbose)
+            log = write_event_log(instance, outcome.run_id)
     except ConfigError as exc:
         print(f"crm-sync run: {exc}", file=sys.stderr)
         return 2
-    failed = "FAILED (see the errors above; --verbose prints the whole event log)"
+    failed = f"FAILED (see the errors above, the event log in {log}; --verbose prints it here too)"
     print(f"Run {outcome.run_id}: {'succeeded' if outcome.success else failed}")
     print(format_summary(outcome.summary))
     config = load_config(Path(config_path))
+    print(f"Dagster's event log: {log}")
     print(f"Recorded in {dagster_home(config)} (`crm-sync ui` shows it).", end=" ")
     if not config.schedule.enabled:
         print(f"The schedule ({config.schedule.cron}) is off: set schedule.enabled: true in sync.yaml, or turn "
@@ -167,7 +183,6 @@ def run_plan(config_path: str, json_path: str | None = None, sample: int = 20) -
 def run_check(config_path: str) -> int:
     """`crm-sync check`: the mappings against both CRMs' live metadata (describe, properties) and the data last
     read, without syncing. Exit 1 when a mapping cannot work (errors), 0 otherwise (warnings printed)."""
-    import datetime as dt
 
     from crm_sync.defs.resources import hubspot_connector, salesforce_connector
     from crm_sync.engine import metadata

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import requests
@@ -96,6 +97,9 @@ def test_a_cli_run_is_in_the_uis_run_history_with_its_metadata(tmp_path, capsys,
     assert printed.out.splitlines()[0] == f"Run {run_id}: succeeded" and len(printed.out.splitlines()) < 40
     assert not [line for line in (printed.out + printed.err).splitlines()
                 if " - DEBUG - " in line or "STEP_START" in line or "Started execution of step" in line]
+    [log] = [line.split(": ", 1)[1] for line in printed.out.splitlines() if line.startswith("Dagster's event log: ")]
+    events = Path(log).read_text()
+    assert "PIPELINE_SUCCESS" in events and "STEP_START [sync__plan__people]" in events
     home = tmp_path / "env" / "dagster_home"
     assert (home / "dagster.yaml").exists()  # the instance the CLI recorded the run in, shared with the UI
     with _ui(_ui_config(tmp_path, dagster_home=home), tmp_path) as (_, port, _started):
