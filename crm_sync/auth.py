@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+
 from crm_sync.config import ConfigError, load_config
-from crm_sync.connectors.common import http_session
-from crm_sync.credentials import DEFAULT_DIR, save_secret
+from crm_sync.connectors import hubspot as hubspot_api
+from crm_sync.connectors import salesforce as salesforce_api
+from crm_sync.credentials import DEFAULT_DIR, env_value, sandbox_settings, save_secret
 
 CALLBACK_PATH = "/callback"
 
@@ -87,50 +90,39 @@ def salesforce(config_path: str, port: int = 8765, save: str | None = None, open
     config = load_config(config_path)
     conn = config.connections.salesforce
     if conn.kind == "sandbox":
-        from crm_sync.defs.resources import _sandbox
-
-        info = _sandbox(conn.sandbox_dir)["salesforce"]
+        info = sandbox_settings(conn.sandbox_dir)["salesforce"]
         token_url, client_id, client_secret, ca_file = (info["token_url"], info["client_id"],
                                                         info["client_secret"], info["ca_file"])
     else:
-        from crm_sync.defs.resources import _env
-
-        token_url, client_id = _env(conn.token_url_env), _env(conn.client_id_env)
-        client_secret, ca_file = _env(conn.client_secret_env), _env(conn.ca_file_env, required=False)
+        token_url, client_id = env_value(conn.token_url_env), env_value(conn.client_id_env)
+        client_secret, ca_file = env_value(conn.client_secret_env), env_value(conn.ca_file_env, required=False)
     parts = urlsplit(token_url)
     authorize = urlunsplit(parts._replace(path=parts.path.rsplit("/", 1)[0] + "/authorize", query=""))
     redirect_uri = f"http://localhost:{port}{CALLBACK_PATH}"
     state = token_source.token_urlsafe(16)
     query = urlencode({"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
                        "state": state, "scope": "api refresh_token"})
-    url = f"{authorize}?{query}"
-    got = receive_code(port, url, on_url or _show(open_browser), timeout)
-    if got.error or not got.code:
-        print(f"crm-sync auth salesforce: {got.error or 'no code in the redirect'}", file=sys.stderr)
+    code = _authorized("salesforce", port, f"{authorize}?{query}", state, on_url or _show(open_browser), timeout)
+    if code is None:
         return 1
-    if got.state != state:
-        print("crm-sync auth salesforce: the redirect's state does not match this request (not our login?)",
-              file=sys.stderr)
+    try:
+        token = salesforce_api.exchange_code(token_url, client_id, client_secret, code, redirect_uri, ca_file)
+    except SalesforceAuthenticationFailed as exc:
+        print(f"crm-sync auth salesforce: the token URL refused the code: {exc}", file=sys.stderr)
         return 1
-    resp = http_session(ca_file).post(token_url, data={
-        "grant_type": "authorization_code", "code": got.code, "client_id": client_id,
-        "client_secret": client_secret, "redirect_uri": redirect_uri}, timeout=30)
-    body = _json(resp)
-    if resp.status_code != 200 or not body.get("refresh_token"):
-        print(f"crm-sync auth salesforce: the token URL refused the code: {body.get('error', resp.status_code)}: "
-              f"{body.get('error_description', '')} (does the connected app have the refresh_token scope?)",
-              file=sys.stderr)
-        return 1
-    return _keep(body["refresh_token"], save, "salesforce-refresh-token", "SALESFORCE_REFRESH_TOKEN_FILE",
+    return _keep(token, save, "salesforce-refresh-token", "SALESFORCE_REFRESH_TOKEN_FILE",
                  conn.refresh_token_file_env, "connections.salesforce.kind: refresh_token")
 
 
-def _json(resp) -> dict:
-    try:
-        body = resp.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+def _authorized(crm: str, port: int, url: str, state: str, on_url, timeout: float) -> str | None:
+    """The code of the redirect, or None (said on stderr) when it failed or is not the answer to this request."""
+    got = receive_code(port, url, on_url, timeout)
+    if got.error or not got.code or got.state != state:
+        problem = got.error or ("the redirect's state does not match this request (not our login?)" if got.code
+                                else "no code in the redirect")
+        print(f"crm-sync auth {crm}: {problem}", file=sys.stderr)
+        return None
+    return got.code
 
 
 def _keep(token: str, save: str | None, default_name: str, default_env: str, file_env: str, kind: str) -> int:
@@ -150,26 +142,20 @@ def hubspot(config_path: str, port: int = 8765, save: str | None = None, open_br
             on_url: Callable[[str], None] | None = None, timeout: float = 300.0) -> int:
     """HubSpot's OAuth install: the app's client id and secret from the environment as sync.yaml names them,
     the install page at connections.hubspot.authorize_url, the code exchanged at <base_url>/oauth/v1/token."""
-    from crm_sync.defs.resources import _env
-
     conn = load_config(config_path).connections.hubspot
-    client_id, client_secret = _env(conn.client_id_env), _env(conn.client_secret_env)
-    ca_file = _env(conn.ca_file_env, required=False)
+    client_id, client_secret = env_value(conn.client_id_env), env_value(conn.client_secret_env)
+    ca_file = env_value(conn.ca_file_env, required=False)
     redirect_uri = f"http://localhost:{port}{CALLBACK_PATH}"
     state = token_source.token_urlsafe(16)
     query = urlencode({"client_id": client_id, "redirect_uri": redirect_uri, "scope": conn.scopes, "state": state})
-    got = receive_code(port, f"{conn.authorize_url}?{query}", on_url or _show(open_browser), timeout)
-    if got.error or not got.code or got.state != state:
-        problem = got.error or ("the redirect's state does not match this request" if got.code else "no code")
-        print(f"crm-sync auth hubspot: {problem}", file=sys.stderr)
+    code = _authorized("hubspot", port, f"{conn.authorize_url}?{query}", state, on_url or _show(open_browser),
+                       timeout)
+    if code is None:
         return 1
-    resp = http_session(ca_file).post(f"{conn.base_url.rstrip('/')}/oauth/v1/token", data={
-        "grant_type": "authorization_code", "client_id": client_id, "client_secret": client_secret,
-        "redirect_uri": redirect_uri, "code": got.code}, timeout=30)
-    body = _json(resp)
-    if resp.status_code != 200 or not body.get("refresh_token"):
-        print(f"crm-sync auth hubspot: the token URL refused the code: {body.get('status', resp.status_code)}: "
-              f"{body.get('message', '')}", file=sys.stderr)
+    try:
+        token = hubspot_api.exchange_code(conn.base_url, client_id, client_secret, code, redirect_uri, ca_file)
+    except hubspot_api.HubSpotApiError as exc:
+        print(f"crm-sync auth hubspot: the token URL refused the code: {exc.message}", file=sys.stderr)
         return 1
-    return _keep(body["refresh_token"], save, "hubspot-refresh-token", "HUBSPOT_REFRESH_TOKEN_FILE",
+    return _keep(token, save, "hubspot-refresh-token", "HUBSPOT_REFRESH_TOKEN_FILE",
                  conn.refresh_token_file_env, "connections.hubspot.kind: oauth")

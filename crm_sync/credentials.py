@@ -5,6 +5,7 @@ Nothing here logs or prints a secret; errors name the variable or the file, neve
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -13,6 +14,23 @@ from pathlib import Path
 from crm_sync.config import ConfigError
 
 DEFAULT_DIR = Path("~/.config/crm-sync")
+
+
+def env_value(name: str, required: bool = True) -> str | None:
+    """A setting of a real connection from the environment variable sync.yaml names."""
+    value = os.environ.get(name)
+    if not value and required:
+        raise ConfigError(f"environment variable {name} is not set (sync.yaml names it for a real connection)")
+    return value or None
+
+
+def sandbox_settings(directory: Path) -> dict:
+    """A running sandbox's settings (sandbox.json): its URLs, CA and credentials."""
+    path = directory / "sandbox.json"
+    if not path.exists():
+        raise ConfigError(f"{path} not found: start the sandbox (crm-sync sandbox up --dir {directory}) or point "
+                          "connections.*.sandbox_dir at a running one")
+    return json.loads(path.read_text())
 
 
 def read_secret(value_env: str | None, file_env: str | None, what: str) -> str:

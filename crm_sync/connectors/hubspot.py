@@ -61,6 +61,31 @@ class HubSpotApiError(Exception):
         super().__init__(f"{label} failed ({status} {self.category}): {self.message}")
 
 
+def oauth_token(session, token_url: str, data: dict, timeout: float = 30.0) -> dict:
+    """One POST to HubSpot's /oauth/v1/token; its JSON answer, or HubSpotApiError with HubSpot's status and
+    message (never the request's secrets)."""
+    resp = session.post(token_url, data=data, timeout=timeout)
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    if resp.status_code != 200 or "access_token" not in body:
+        raise HubSpotApiError(resp.status_code, f"HubSpot OAuth {data.get('grant_type')} failed: "
+                              f"{body.get('status', resp.status_code)}: {body.get('message', '')}",
+                              "POST oauth/v1/token")
+    return body
+
+
+def exchange_code(base_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str,
+                  ca_file: str | None = None) -> str:
+    """The install's last step: the authorization code for a refresh token."""
+    body = oauth_token(http_session(ca_file), f"{base_url.rstrip('/')}/oauth/v1/token", {
+        "grant_type": "authorization_code", "client_id": client_id, "client_secret": client_secret,
+        "redirect_uri": redirect_uri, "code": code})
+    return body["refresh_token"]
+
+
 class OAuthTokens:
     """A HubSpot OAuth app's access tokens, from its refresh token: one is fetched before the first call and
     again shortly before it expires (HubSpot's last 30 minutes), or at once when a call finds it expired. The
@@ -96,18 +121,9 @@ class OAuthTokens:
 
     def _fetch(self) -> None:
         client_id, client_secret = self._client
-        resp = self._session.post(self.token_url, data={
+        body = oauth_token(self._session, self.token_url, {
             "grant_type": "refresh_token", "client_id": client_id, "client_secret": client_secret,
-            "refresh_token": self._refresh_token}, timeout=self.timeout)
-        try:
-            body = resp.json()
-        except ValueError:
-            body = {}
-        if resp.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
-            status = body.get("status", resp.status_code) if isinstance(body, dict) else resp.status_code
-            message = body.get("message", "") if isinstance(body, dict) else ""
-            raise HubSpotApiError(resp.status_code, f"HubSpot OAuth refresh failed: {status}: {message}",
-                                  "POST oauth/v1/token")
+            "refresh_token": self._refresh_token}, self.timeout)
         lifetime = float(body.get("expires_in") or 1800)
         self._access = body["access_token"]
         self._expires_at = time.monotonic() + lifetime - min(60.0, lifetime / 10)

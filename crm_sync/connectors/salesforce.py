@@ -106,16 +106,36 @@ def fetch_token(creds: SalesforceCredentials, session: requests.Session) -> tupl
     else:
         data = {"grant_type": "client_credentials"}
         auth = (creds.client_id, creds.client_secret or "")
-    resp = session.post(creds.token_url, data=data, auth=auth, timeout=30)
+    body = _token_request(session, creds.token_url, data, auth)
+    identity = str(body.get("id") or "")
+    return body["access_token"], body["instance_url"], identity.rstrip("/").rsplit("/", 1)[-1] or None
+
+
+def _token_request(session: requests.Session, token_url: str, data: dict, auth=None) -> dict:
+    """One POST to the org's token URL; its JSON answer, or SalesforceAuthenticationFailed with Salesforce's
+    error and description (never the request's secrets)."""
+    resp = session.post(token_url, data=data, auth=auth, timeout=30)
     try:
         body = resp.json()
     except ValueError:
         body = {}
+    body = body if isinstance(body, dict) else {}
     if resp.status_code != 200 or "access_token" not in body:
         raise SalesforceAuthenticationFailed(body.get("error", resp.status_code),
                                              body.get("error_description", "token request failed"))
-    identity = str(body.get("id") or "")
-    return body["access_token"], body["instance_url"], identity.rstrip("/").rsplit("/", 1)[-1] or None
+    return body
+
+
+def exchange_code(token_url: str, client_id: str, client_secret: str, code: str, redirect_uri: str,
+                  ca_file: str | None = None) -> str:
+    """The web-server flow's last step: the authorization code for a refresh token."""
+    body = _token_request(http_session(ca_file), token_url, {
+        "grant_type": "authorization_code", "code": code, "client_id": client_id, "client_secret": client_secret,
+        "redirect_uri": redirect_uri})
+    if not body.get("refresh_token"):
+        raise SalesforceAuthenticationFailed("no_refresh_token", "the answer has no refresh token: give the "
+                                             "connected app the refresh_token scope")
+    return body["refresh_token"]
 
 
 def connect(creds: SalesforceCredentials) -> Salesforce:

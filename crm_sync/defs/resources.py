@@ -8,8 +8,6 @@ process: DuckDB takes one writer), and the connectors (sessions, rate windows, A
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,12 +15,12 @@ import duckdb
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import PrivateAttr
 
-from crm_sync.config import ConfigError, SyncConfig, load_config
+from crm_sync.config import SyncConfig, load_config
 from crm_sync.config.models import SalesforceConnection
 from crm_sync.connectors.common import ApiUsage
 from crm_sync.connectors.hubspot import HubSpotConnector, OAuthTokens
 from crm_sync.connectors.salesforce import SalesforceConnector, SalesforceCredentials, sandbox_credentials
-from crm_sync.credentials import read_secret
+from crm_sync.credentials import env_value, read_secret, sandbox_settings
 from crm_sync.engine import db
 
 
@@ -68,46 +66,32 @@ class SyncStateResource(ConfigurableResource):
             con.close()
 
 
-def _sandbox(directory: Path) -> dict:
-    path = directory / "sandbox.json"
-    if not path.exists():
-        raise ConfigError(f"{path} not found: start the sandbox (crm-sync sandbox up --dir {directory}) or point "
-                          "connections.*.sandbox_dir at a running one")
-    return json.loads(path.read_text())
-
-
-def _env(name: str, required: bool = True) -> str | None:
-    value = os.environ.get(name)
-    if not value and required:
-        raise ConfigError(f"environment variable {name} is not set (sync.yaml names it for a real connection)")
-    return value or None
-
-
 def salesforce_credentials(conn: SalesforceConnection) -> SalesforceCredentials:
     """A real org's credentials for the connection's flow, every secret read now from the environment (or an
     owner-only file it names)."""
     kind = conn.kind
-    common = {"token_url": _env(conn.token_url_env), "client_id": _env(conn.client_id_env),
-              "api_version": conn.api_version, "ca_file": _env(conn.ca_file_env, required=False), "grant": kind}
+    common = {"token_url": env_value(conn.token_url_env), "client_id": env_value(conn.client_id_env),
+              "api_version": conn.api_version, "ca_file": env_value(conn.ca_file_env, required=False), "grant": kind}
     if kind == "refresh_token":
         # A connected app may require its secret for refresh (the default) or not (PKCE-only apps).
-        return SalesforceCredentials(**common, client_secret=_env(conn.client_secret_env, required=False),
+        return SalesforceCredentials(**common, client_secret=env_value(conn.client_secret_env, required=False),
                                      refresh_token=read_secret(conn.refresh_token_env, conn.refresh_token_file_env,
                                                                "Salesforce refresh token"))
     if kind == "jwt":
-        return SalesforceCredentials(**common, client_secret=None, username=_env(conn.username_env),
+        return SalesforceCredentials(**common, client_secret=None, username=env_value(conn.username_env),
                                      private_key=read_secret(None, conn.private_key_file_env,
                                                              "Salesforce JWT private key"),
-                                     audience=_env(conn.jwt_audience_env, required=False))
-    return SalesforceCredentials(**common, client_secret=_env(conn.client_secret_env),
-                                 username=_env(conn.username_env) if kind == "password" else None,
-                                 password=_env(conn.password_env) if kind == "password" else None)
+                                     audience=env_value(conn.jwt_audience_env, required=False))
+    return SalesforceCredentials(**common, client_secret=env_value(conn.client_secret_env),
+                                 username=env_value(conn.username_env) if kind == "password" else None,
+                                 password=env_value(conn.password_env) if kind == "password" else None)
 
 
 def salesforce_connector(config: SyncConfig) -> SalesforceConnector:
     """A connector for the configured org: sandbox.json, or secrets from environment variables, read now."""
     conn = config.connections.salesforce
-    creds = sandbox_credentials(_sandbox(conn.sandbox_dir)) if conn.kind == "sandbox" else salesforce_credentials(conn)
+    creds = (sandbox_credentials(sandbox_settings(conn.sandbox_dir)) if conn.kind == "sandbox"
+             else salesforce_credentials(conn))
     budget = config.budget.salesforce
     return SalesforceConnector(creds, usage=ApiUsage(), budget=budget.per_run, per_day=budget.per_day,
                                reserve=budget.reserve, timeout=config.sync.request_timeout_seconds)
@@ -118,15 +102,15 @@ def hubspot_connector(config: SyncConfig) -> HubSpotConnector:
     token, from the environment."""
     conn = config.connections.hubspot
     if conn.kind == "sandbox":
-        info = _sandbox(conn.sandbox_dir)["hubspot"]
+        info = sandbox_settings(conn.sandbox_dir)["hubspot"]
         base_url, token, ca_file = info["base_url"], info["access_token"], info.get("ca_file")
     else:
-        base_url, ca_file = conn.base_url, _env(conn.ca_file_env, False)
-        token = _env(conn.access_token_env) if conn.kind == "private_app" else None
+        base_url, ca_file = conn.base_url, env_value(conn.ca_file_env, False)
+        token = env_value(conn.access_token_env) if conn.kind == "private_app" else None
     tokens = None
     if conn.kind == "oauth":
-        tokens = OAuthTokens(f"{base_url.rstrip('/')}/oauth/v1/token", _env(conn.client_id_env),
-                             _env(conn.client_secret_env),
+        tokens = OAuthTokens(f"{base_url.rstrip('/')}/oauth/v1/token", env_value(conn.client_id_env),
+                             env_value(conn.client_secret_env),
                              read_secret(conn.refresh_token_env, conn.refresh_token_file_env, "HubSpot refresh token"),
                              ca_file=ca_file, timeout=config.sync.request_timeout_seconds)
     budget = config.budget.hubspot

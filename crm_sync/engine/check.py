@@ -66,8 +66,8 @@ def _meta(con, system: str, obj: str) -> dict[str, dict] | None:
 
 
 def check(con: duckdb.DuckDBPyConnection, specs: list[PairSpec], samples: int = 3, data: bool = True) -> list[Finding]:
-    """Every finding for the pairs' mappings, errors first. data=False: metadata only (the errors; what every
-    plan checks), without reading the data for warnings (what `crm-sync check` adds)."""
+    """Every finding for the pairs' mappings, errors first. data=False: from the metadata only, without reading
+    the data last read (plans read it once per configuration; `crm-sync check` always)."""
     found: list[Finding] = []
     present = tables(con) if data else set()
     described: dict[tuple[str, str], dict | None] = {}

@@ -142,11 +142,11 @@ def outside_sql(spec: PairSpec, side: str, b: Binds) -> str | None:
         f"WHERE NOT COALESCE(CAST({condition.sql('s', b, 'c')} AS BOOLEAN), false)" for o in spec.salesforce_objects)
 
 
-def _company_join(spec: PairSpec, side: str, alias: str, condition) -> str:
-    """The join giving a record of `side` ('hubspot' or a Salesforce object) its company as `c`, for a condition
-    that reads company.<field>: HubSpot's primary company, the Account of a Contact or Opportunity; a record
-    with no company field (a Lead) joins none, so its company's fields are null."""
-    if not condition.related_fields:
+def _company_join(spec: PairSpec, side: str, alias: str, condition=None) -> str:
+    """The join giving a record of `side` ('hubspot' or a Salesforce object) its company as `c` (none needed for
+    a condition that reads no company.<field>): HubSpot's primary company, the Account of a Contact or
+    Opportunity; a record with no company field (a Lead) joins none, so its company's fields are null."""
+    if condition is not None and not condition.related_fields:
         return ""
     company = spec.config.company_mapping()
     if side == "hubspot":
@@ -200,15 +200,19 @@ def _config_changed(con, spec: PairSpec) -> bool:
     """The pair's configuration (mappings, rules, transforms, value maps) differs from the one its last plan ran
     with: every link is decided again, so a mapping fixed or added applies to every record at once, and the
     values it held back (with their errors) go out under it, with no command."""
-    row = con.execute("SELECT fingerprint FROM sync.pair_configs WHERE pair = ?", [spec.name]).fetchone()
-    return row is not None and row[0] != _fingerprint(spec)
+    stored = _stored_fingerprint(con, spec)
+    return stored is not None and stored != _fingerprint(spec)
 
 
 def config_is_new(con, spec: PairSpec) -> bool:
     """No plan ran yet with this pair's configuration as it is (first plan, or the configuration changed): the
     plan asset checks the mappings against the data too then, once per configuration."""
+    return _stored_fingerprint(con, spec) != _fingerprint(spec)
+
+
+def _stored_fingerprint(con, spec: PairSpec) -> str | None:
     row = con.execute("SELECT fingerprint FROM sync.pair_configs WHERE pair = ?", [spec.name]).fetchone()
-    return row is None or row[0] != _fingerprint(spec)
+    return row[0] if row else None
 
 
 def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
@@ -262,16 +266,12 @@ def _company_changed(spec: PairSpec) -> list[str]:
     so a record that enters or leaves the rule through its company is looked at again."""
     include, out = spec.config.include, []
     if include.company_fields("hubspot"):
-        company = quote(spec.config.company_mapping().hubspot)
         out.append(f"""l.hubspot_id IN (SELECT h.id FROM raw_hubspot.{quote(spec.hubspot_object + '_current')} h
-            JOIN raw_hubspot."companies_current" c ON c.id = {_primary_company('h.' + company)}
-            WHERE c._position > $since)""")
+            {_company_join(spec, 'hubspot', 'h')} WHERE c._position > $since)""")
     if include.company_fields("salesforce"):
-        for obj in spec.salesforce_objects:
-            field = spec.config.company_mapping().salesforce_field(obj)
-            if field:
-                out.append(f"""l.salesforce_id IN (SELECT s.id FROM raw_salesforce.{quote(obj + '_current')} s
-                    JOIN raw_salesforce."Account_current" c ON c.id = s.{quote(field)} WHERE c._position > $since)""")
+        out += [f"""l.salesforce_id IN (SELECT s.id FROM raw_salesforce.{quote(obj + '_current')} s
+                    {_company_join(spec, obj, 's')} WHERE c._position > $since)"""
+                for obj in spec.salesforce_objects if spec.config.company_mapping().salesforce_field(obj)]
     return out
 
 
