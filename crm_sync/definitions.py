@@ -26,6 +26,8 @@ from crm_sync.defs.checks import pair_checks
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
 from crm_sync.engine.mapping import pair_specs
 
+STATE_FILE_TAG = "crm_sync/state_file"  # every run of a connection's jobs: the DuckDB file it writes
+
 
 def build_definitions(config_path: str | Path = "sync.yaml") -> Definitions:
     config_path = str(config_path)
@@ -34,24 +36,28 @@ def build_definitions(config_path: str | Path = "sync.yaml") -> Definitions:
     checks = [c for spec in pair_specs(config) for c in pair_checks(spec)]
     # DuckDB takes one writing process per file: every step of a cycle runs in this one process.
     incremental = AssetSelection.all() - AssetSelection.groups("backfill")
-    sync_cycle = define_asset_job("sync_cycle", selection=incremental, executor_def=in_process_executor,
+    # ... and one run at a time per state file: a queue that admits one run per value of this tag (the
+    # run_coordinator of deploy/dagster.postgres.yaml) lets several connections run side by side, never two
+    # runs of one connection.
+    tags = {STATE_FILE_TAG: str(Path(config.state_path).expanduser().resolve())}
+    sync_cycle = define_asset_job("sync_cycle", selection=incremental, executor_def=in_process_executor, tags=tags,
                                   description="One sync cycle: extract both sides, link, plan, validate, load.")
     lookups = AssetSelection.assets(*[AssetKey([system, "raw", obj]) for system, obj in sorted(LOOKUPS)])
     backfill = define_asset_job(
         "backfill", selection=AssetSelection.groups("backfill", "plan", "load") | lookups,
-        executor_def=in_process_executor,  # partitioned like its backfill assets (Dagster infers it)
+        executor_def=in_process_executor, tags=tags,  # partitioned like its backfill assets (Dagster infers it)
         description="The initial sync, by creation-time partitions (backfill.partitions_per_run a run): read both "
                     "sides' records created in the window, link, plan, validate, load. Creates wait until every "
                     "partition is read; the incremental cycle starts where the backfill began.")
     plan = define_asset_job(
-        "plan", selection=AssetSelection.groups("extract", "plan"), executor_def=in_process_executor,
+        "plan", selection=AssetSelection.groups("extract", "plan"), executor_def=in_process_executor, tags=tags,
         description="The next cycle without its writes: extract, link, plan and validate into the outbox; "
                     "`crm-sync plan` (or each plan asset's next_load metadata) shows what the next run will send.")
     status = DefaultScheduleStatus.RUNNING if config.schedule.enabled else DefaultScheduleStatus.STOPPED
     schedule = ScheduleDefinition(name="sync_cycle_schedule", job=sync_cycle, cron_schedule=config.schedule.cron,
                                   default_status=status)
     reconcile = define_asset_job(
-        "reconcile", selection=incremental, executor_def=in_process_executor, tags={RECONCILE_TAG: "true"},
+        "reconcile", selection=incremental, executor_def=in_process_executor, tags={**tags, RECONCILE_TAG: "true"},
         description="The safety net: read both CRMs whole, compare every linked pair with the shadow, record what "
                     "disagrees in sync.drift (counts by cause in the plan's metadata) and heal it.")
     reconcile_schedule = ScheduleDefinition(name="reconcile_schedule", job=reconcile,
