@@ -3,14 +3,23 @@ credentials from the environment), written by a CLI run and read by the UI."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import requests
+import yaml
 
 from crm_sync.cli import main
 from crm_sync_tests.postgres import running_postgres
 from crm_sync_tests.sync_harness import ROOT, converged_env
-from crm_sync_tests.test_ui import RUNS, _ui, _ui_config
+from crm_sync_tests.test_ui import RUNS, _free_port, _ui, _ui_config
 
 REPOSITORIES = """{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }"""
 START_SCHEDULE = """mutation ($selector: ScheduleSelector!) { startSchedule(scheduleSelector: $selector) {
@@ -57,3 +66,80 @@ def test_a_run_its_events_and_the_schedule_state_land_in_postgres_and_the_ui_rea
             assert started.get("scheduleState", {}).get("status") == "RUNNING", started
         schedules = pg.query("SELECT status, instigator_body FROM instigators WHERE instigator_type = 'SCHEDULE'")
         assert [s for s, body in schedules if "sync_cycle_schedule" in body] == ["RUNNING"], schedules
+
+
+LAUNCH = """mutation ($params: ExecutionParams!) { launchRun(executionParams: $params) { __typename
+    ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } } } }"""
+RUN = """query ($id: ID!) { runOrError(runId: $id) { ... on Run { status startTime endTime } } }"""
+
+
+@contextlib.contextmanager
+def _dagster_dev(workspace, env: dict, log_path) -> Iterator[str]:
+    """`dagster dev` (webserver and daemon) on a workspace; yields the GraphQL URL once it answers."""
+    port = _free_port()
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(workspace), "-p",
+                                 str(port)], env=env, cwd=workspace.parent, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                assert proc.poll() is None, log_path.read_text()[-3000:]
+                assert time.monotonic() < deadline, "dagster dev did not answer within 180 s"
+                with contextlib.suppress(requests.ConnectionError):
+                    if requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).status_code == 200:
+                        break
+                time.sleep(0.5)
+            yield f"http://127.0.0.1:{port}/graphql"
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_two_connections_run_side_by_side_and_never_two_runs_on_one_state_file(tmp_path):
+    connections = tmp_path / "connections"
+    with running_postgres() as pg, converged_env(connections / "acme") as acme, \
+            converged_env(connections / "globex") as globex:
+        home = tmp_path / "dagster_home"
+        home.mkdir()
+        shutil.copy(ROOT / "deploy" / "dagster.postgres.yaml", home / "dagster.yaml")
+        workspace = tmp_path / "workspace.yaml"
+        workspace.write_text(yaml.safe_dump({"load_from": [
+            {"python_module": {"module_name": "crm_sync.connections", "attribute": name, "location_name": name}}
+            for name in ("acme", "globex")]}))
+        env = {**os.environ, **pg.env(), "DAGSTER_HOME": str(home), "CRM_SYNC_CONNECTIONS": str(connections)}
+        with _dagster_dev(workspace, env, tmp_path / "dagster_dev.log") as graphql:
+            def launch(location: str) -> str:
+                params = {"selector": {"repositoryLocationName": location, "repositoryName": "__repository__",
+                                       "jobName": "sync_cycle"}, "runConfigData": {}}
+                answer = requests.post(graphql, json={"query": LAUNCH, "variables": {"params": params}},
+                                       timeout=60).json()["data"]["launchRun"]
+                assert answer["__typename"] == "LaunchRunSuccess", answer
+                return answer["run"]["runId"]
+
+            runs = {"acme 1": launch("acme"), "acme 2": launch("acme"), "globex": launch("globex")}
+            deadline, done = time.monotonic() + 400, {}
+            while len(done) < len(runs):
+                assert time.monotonic() < deadline, f"runs not finished: {done}"
+                for label, run_id in runs.items():
+                    run = requests.post(graphql, json={"query": RUN, "variables": {"id": run_id}},
+                                        timeout=30).json()["data"]["runOrError"]
+                    if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+                        done[label] = run
+                time.sleep(2)
+        assert {label: run["status"] for label, run in done.items()} == dict.fromkeys(runs, "SUCCESS")
+        first, second, other = done["acme 1"], done["acme 2"], done["globex"]
+        # one connection: its second run started only after its first ended (the queue held it)
+        assert second["startTime"] >= first["endTime"] or first["startTime"] >= second["endTime"], done
+        # two connections: side by side (globex ran while one of acme's runs did)
+        assert any(other["startTime"] < a["endTime"] and a["startTime"] < other["endTime"] for a in (first, second))
+        # each connection's runs wrote its own state file only
+        for env_, mine in ((acme, {runs["acme 1"], runs["acme 2"]}), (globex, {runs["globex"]})):
+            with env_.state() as con:
+                written = {r for (r,) in con.execute("SELECT DISTINCT run_id FROM sync.api_usage").fetchall()}
+            assert mine <= written and not (written & (set(runs.values()) - mine)), (written, mine)
