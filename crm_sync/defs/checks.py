@@ -11,14 +11,19 @@ def pair_checks(spec: PairSpec) -> list:
     plan_key = AssetKey(["sync", "plan", spec.name])
     p = spec.name
 
-    @asset_check(asset=plan_key, name="links_one_to_one",
-                 description="No HubSpot or Salesforce record is linked twice in this pair.")
+    # Blocking, severity ERROR: a record linked twice would be written from two sources, so this pair's loads
+    # (and the later pairs') do not run until it is mended; nothing else is held.
+    @asset_check(asset=plan_key, name="links_one_to_one", blocking=True,
+                 description="No HubSpot or Salesforce record is linked twice in this pair. Blocking: when it "
+                             "fails, the pair's loads do not run.")
     def links_one_to_one(state: SyncStateResource) -> AssetCheckResult:
         with state.connect() as con:
+            # (a HubSpot id is the table's key within a pair: only the Salesforce side can repeat)
             dupes = con.execute("""SELECT count(*) FROM (SELECT salesforce_id FROM sync.links WHERE pair = ?
                 GROUP BY salesforce_id HAVING count(*) > 1)""", [p]).fetchone()[0]
             links = con.execute("SELECT count(*) FROM sync.links WHERE pair = ?", [p]).fetchone()[0]
-        return AssetCheckResult(passed=dupes == 0, metadata={"links": links, "salesforce_ids_linked_twice": dupes})
+        return AssetCheckResult(passed=dupes == 0, severity=AssetCheckSeverity.ERROR,
+                                metadata={"links": links, "salesforce_ids_linked_twice": dupes})
 
     @asset_check(asset=plan_key, name="outgoing_values_valid",
                  description="pandera: planned values fit the target's live metadata; failing ops are quarantined "
@@ -50,6 +55,8 @@ def _drained_check(spec: PairSpec, target: str):
                                   "AND status = 'pending'", [spec.name, target]).fetchone()[0]
             errors = con.execute("SELECT count(*) FROM sync.errors WHERE pair = ? AND system = ? "
                                  "AND resolved_at IS NULL", [spec.name, target]).fetchone()[0]
-        return AssetCheckResult(passed=pending == 0, metadata={"pending_ops": pending, "open_errors": errors})
+        # A warning: what is left waits for its backoff or cause, and the next run sends it.
+        return AssetCheckResult(passed=pending == 0, severity=AssetCheckSeverity.WARN,
+                                metadata={"pending_ops": pending, "open_errors": errors})
 
     return outbox_drained
