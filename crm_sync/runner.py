@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,23 +62,34 @@ def recorded(config_path: str | Path) -> Iterator[DagsterInstance]:
 
 
 def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = None,
-                  verbose: bool = False, job_name: str = "sync_cycle") -> CycleOutcome:
+                  verbose: bool = False, job_name: str = "sync_cycle", progress: bool = False) -> CycleOutcome:
     """One cycle through Dagster (every asset and check of sync_cycle), then the run's figures from DuckDB.
 
     Dagster's event log goes to the terminal with verbose; otherwise only warnings and errors do (the events
-    stay in the instance).
+    stay in the instance). progress: a live table of the steps on the terminal (crm_sync/progress.py).
     """
     from crm_sync.definitions import build_definitions
 
     defs = build_definitions(str(config_path))
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(run_config=_console("DEBUG" if verbose else "WARNING"),
-                                    instance=instance or DagsterInstance.ephemeral(),
-                                    raise_on_error=False)
+    instance = instance or DagsterInstance.ephemeral()
+    run_id = str(uuid.uuid4())
+    checks = frozenset(spec.name for c in defs.asset_checks for spec in c.check_specs)
+    with _live(progress, instance, run_id, f"{job_name} {run_id[:8]}", checks):
+        result = job.execute_in_process(run_config=_console("DEBUG" if verbose else "WARNING"), instance=instance,
+                                        raise_on_error=False, run_id=run_id)
     with db.opened(load_config(Path(config_path)).state_path) as con:
         summary = run_summary(con, [result.run_id])
         attempted = con.execute("SELECT count(*) FROM sync.audit WHERE run_id = ?", [result.run_id]).fetchone()[0]
     return CycleOutcome(result.run_id, result.success, summary, attempted)
+
+
+def _live(progress: bool, instance: DagsterInstance, run_id: str, title: str, checks: frozenset[str]):
+    if not progress:
+        return contextlib.nullcontext()
+    from crm_sync.progress import live
+
+    return live(instance, run_id, title, checks)
 
 
 def write_event_log(instance: DagsterInstance, run_id: str) -> Path:
@@ -96,7 +108,7 @@ def write_event_log(instance: DagsterInstance, run_id: str) -> Path:
 def run_cycle(config_path: str, verbose: bool = False) -> int:
     try:
         with recorded(config_path) as instance:
-            outcome = execute_cycle(config_path, instance=instance, verbose=verbose)
+            outcome = execute_cycle(config_path, instance=instance, verbose=verbose, progress=not verbose)
             log = write_event_log(instance, outcome.run_id)
     except ConfigError as exc:
         print(f"crm-sync run: {exc}", file=sys.stderr)

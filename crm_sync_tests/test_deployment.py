@@ -19,7 +19,7 @@ import yaml
 from crm_sync.cli import main
 from crm_sync_tests.postgres import running_postgres
 from crm_sync_tests.sync_harness import ROOT, converged_env
-from crm_sync_tests.test_ui import RUNS, _free_port, _ui, _ui_config
+from crm_sync_tests.test_ui import RUNS, _free_port, _ui, _ui_config, cli_run_id
 
 REPOSITORIES = """{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }"""
 START_SCHEDULE = """mutation ($selector: ScheduleSelector!) { startSchedule(scheduleSelector: $selector) {
@@ -38,7 +38,7 @@ def test_a_run_its_events_and_the_schedule_state_land_in_postgres_and_the_ui_rea
 
         with converged_env(tmp_path / "env") as env:
             assert main(["run", "--config", str(env.config_path)]) == 0
-        run_id = capsys.readouterr().out.split()[1].rstrip(":")
+        run_id = cli_run_id(capsys.readouterr().out)
 
         [(status, tags)] = pg.query("SELECT r.status, string_agg(t.key || '=' || t.value, ',') FROM runs r "
                                     "JOIN run_tags t USING (run_id) WHERE r.run_id = %s GROUP BY r.status", (run_id,))

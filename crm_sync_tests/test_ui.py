@@ -78,6 +78,12 @@ def test_ui_in_the_background_stops_on_sigterm_with_everything_it_started(tmp_pa
         assert alive == [], [p.cmdline() for p in alive]
 
 
+def cli_run_id(out: str) -> str:
+    """The run id `crm-sync run` printed ("Run <id>: succeeded")."""
+    [run_id] = [line.split()[1].rstrip(":") for line in out.splitlines() if line.startswith("Run ")]
+    return run_id
+
+
 RUNS = """{ runsOrError { ... on Runs { results { runId jobName status } } } }"""
 MATERIALIZATIONS = """query ($path: [String!]!) { assetOrError(assetKey: {path: $path}) { ... on Asset {
     assetMaterializations(limit: 10) { runId metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }"""
@@ -92,9 +98,17 @@ def test_a_cli_run_is_in_the_uis_run_history_with_its_metadata(tmp_path, capsys,
     with converged_env(tmp_path / "env") as env:
         assert main(["run", "--config", str(env.config_path)]) == 0
         printed = capsys.readouterr()
-        run_id = printed.out.split()[1].rstrip(":")
-    # the terminal shows the summary, not Dagster's event log (that stays in the instance; --verbose prints it)
-    assert printed.out.splitlines()[0] == f"Run {run_id}: succeeded" and len(printed.out.splitlines()) < 40
+        run_id = cli_run_id(printed.out)
+    # the terminal shows a line per step with its figures, then the summary, not Dagster's event log (that stays
+    # in the instance; --verbose prints it)
+    lines = printed.out.splitlines()
+    assert f"Run {run_id}: succeeded" in lines and len(lines) < 80, printed.out
+    steps = [line for line in lines[:lines.index(f"Run {run_id}: succeeded")] if line.startswith("✓")]
+    for step in ("read   hubspot contacts", "plan   people", "write  salesforce people",
+                 "check  people links_one_to_one: passed"):
+        assert any(step in line for line in steps), (step, steps)
+    [owners] = [line.split() for line in steps if "read   hubspot owners" in line]
+    assert int(owners[4]) == 8  # records read: the portal's owners, as the extract reported them
     assert not [line for line in (printed.out + printed.err).splitlines()
                 if " - DEBUG - " in line or "STEP_START" in line or "Started execution of step" in line]
     [log] = [line.split(": ", 1)[1] for line in printed.out.splitlines() if line.startswith("Dagster's event log: ")]
