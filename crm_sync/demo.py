@@ -46,7 +46,7 @@ def sync_until_quiet(config: Path, label: str, log: list[dict]) -> None:
     for number in range(1, MAX_CYCLES + 1):
         started = time.perf_counter()
         with recorded(config) as instance:
-            outcome = execute_cycle(config, instance=instance)
+            outcome = execute_cycle(config, instance=instance, progress="transient")
         writes = sum(outcome.summary["writes"].values())
         calls = outcome.summary["api_calls"]
         log.append({"phase": label, "cycle": number, "run_id": outcome.run_id, "success": outcome.success,

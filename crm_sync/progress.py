@@ -113,14 +113,18 @@ def table(steps: list[Step], title: str) -> Table:
 
 @contextlib.contextmanager
 def live(instance: DagsterInstance, run_id: str, title: str, checks: frozenset[str] = frozenset(),
-         console: Console | None = None) -> Iterator[None]:
-    """Show the run's steps while the block runs it (run_id given to execute_in_process), and the final table."""
+         console: Console | None = None, transient: bool = False) -> Iterator[None]:
+    """Show the run's steps while the block runs it (run_id given to execute_in_process), and the final table.
+    transient: on a terminal the table goes when the run ends; elsewhere nothing is shown."""
+    if transient and not (console or Console()).is_terminal:
+        yield
+        return
     if console is None:
         console = Console()
         if not console.is_terminal:  # a log file or pipe: wide enough for a line per step
             console = Console(width=max(console.width, 110))
     stop = threading.Event()
-    with Live(table([], title), console=console, refresh_per_second=4, transient=False) as view:
+    with Live(table([], title), console=console, refresh_per_second=4, transient=transient) as view:
         def follow() -> None:
             while not stop.wait(0.5):
                 with contextlib.suppress(Exception):  # a read racing the run's own writes: the next one shows it
@@ -134,5 +138,5 @@ def live(instance: DagsterInstance, run_id: str, title: str, checks: frozenset[s
             stop.set()
             thread.join()
             view.update(table(steps_of(instance, run_id, checks), title))
-    if not console.is_terminal:
+    if not console.is_terminal and not transient:
         console.line()

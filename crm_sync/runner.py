@@ -62,11 +62,12 @@ def recorded(config_path: str | Path) -> Iterator[DagsterInstance]:
 
 
 def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = None,
-                  verbose: bool = False, job_name: str = "sync_cycle", progress: bool = False) -> CycleOutcome:
+                  verbose: bool = False, job_name: str = "sync_cycle", progress: bool | str = False) -> CycleOutcome:
     """One cycle through Dagster (every asset and check of sync_cycle), then the run's figures from DuckDB.
 
     Dagster's event log goes to the terminal with verbose; otherwise only warnings and errors do (the events
-    stay in the instance). progress: a live table of the steps on the terminal (crm_sync/progress.py).
+    stay in the instance). progress: a live table of the steps on the terminal (crm_sync/progress.py), kept
+    after the run, or "transient": shown only while it runs.
     """
     from crm_sync.definitions import build_definitions
 
@@ -84,12 +85,12 @@ def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = No
     return CycleOutcome(result.run_id, result.success, summary, attempted)
 
 
-def _live(progress: bool, instance: DagsterInstance, run_id: str, title: str, checks: frozenset[str]):
+def _live(progress: bool | str, instance: DagsterInstance, run_id: str, title: str, checks: frozenset[str]):
     if not progress:
         return contextlib.nullcontext()
     from crm_sync.progress import live
 
-    return live(instance, run_id, title, checks)
+    return live(instance, run_id, title, checks, transient=progress == "transient")
 
 
 def write_event_log(instance: DagsterInstance, run_id: str) -> Path:
