@@ -73,4 +73,10 @@ def build_definitions(config_path: str | Path = "sync.yaml") -> Definitions:
 
 @definitions
 def defs() -> Definitions:
-    return build_definitions(os.environ.get("CRM_SYNC_CONFIG", "sync.yaml"))
+    """crm-sync's own code location, loaded through its component as a dg project's defs.yaml would load it."""
+    from dagster import build_defs_for_component
+
+    from crm_sync.components import CrmSync
+
+    config = Path(os.environ.get("CRM_SYNC_CONFIG", "sync.yaml")).resolve()
+    return build_defs_for_component(CrmSync(config_path=str(config)))
