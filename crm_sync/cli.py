@@ -63,6 +63,12 @@ def _errors(args: argparse.Namespace) -> int:
     return run_errors(args.config, code=args.code, field=args.field, system=args.system, as_json=args.json)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from crm_sync.report_page import run_report
+
+    return run_report(args.config, output=args.output)
+
+
 def _retry(args: argparse.Namespace) -> int:
     from crm_sync.health import run_retry
 
@@ -167,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
         "errors", help="open errors grouped by cause (kind, CRM, object, code, field) with counts and samples")))
     errors.add_argument("--json", action="store_true", help="print the groups as JSON")
     errors.set_defaults(func=_errors)
+    report = _with_config(sub.add_parser(
+        "report", help="write a self-contained HTML page of the sync's health (calls, writes, errors, backlog)"))
+    report.add_argument("--output", help="where to write it (default: report.html beside the state file)")
+    report.set_defaults(func=_report)
 
     retry = _selection(_with_config(sub.add_parser(
         "retry", help="re-queue refused writes now (all, or one group: --code, --field, --system)")))

@@ -28,6 +28,14 @@ def test_a_held_back_value_warns_and_the_load_goes_on_a_double_link_would_block(
         done = {e.asset_key for e in result.all_events if e.event_type == DagsterEventType.ASSET_MATERIALIZATION}
         assert {AssetKey(["salesforce", "load", "companies"]), AssetKey(["salesforce", "load", "people"])} <= done
         assert env.sf().Account.get(company_sf)["Name"] == "Warned Not Held Ltd"
+        # each load reports `crm-sync report`'s headline numbers as metadata (Dagster plots them over runs)
+        [deals_load] = [e.event_specific_data.materialization.metadata for e in result.all_events
+                        if e.event_type == DagsterEventType.ASSET_MATERIALIZATION
+                        and e.asset_key == AssetKey(["hubspot", "load", "deals"])]
+        with env.state() as con:
+            open_now = con.execute("SELECT count(*) FROM sync.errors WHERE resolved_at IS NULL").fetchone()[0]
+        assert deals_load["open_errors"].value == open_now >= 1  # the held Industry among them
+        assert deals_load["api_calls_today_salesforce"].value > 0
         for (_, name), e in evaluations.items():
             if name == "outbox_drained":
                 assert e.severity == AssetCheckSeverity.WARN

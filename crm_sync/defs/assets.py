@@ -26,7 +26,7 @@ from crm_sync.config import SyncConfig
 from crm_sync.config.models import ASSOCIATION_PREFIX, BackfillSettings
 from crm_sync.connectors.common import ApiUsage, StopRun
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
-from crm_sync.engine import associations, backfill, metadata, outbox, preview, staging
+from crm_sync.engine import associations, backfill, figures, metadata, outbox, preview, staging
 from crm_sync.engine.check import check as check_mappings
 from crm_sync.engine.link import link_pair
 from crm_sync.engine.mapping import PairSpec, extract_fields, pair_specs
@@ -279,11 +279,12 @@ def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
                               f"{len(ops):,} before it stopped; the rest stay in the outbox") from stop
             finally:
                 outbox.record_usage(con, run_id, target, calls.snapshot())
+            health = figures.headline(con, max_attempts)  # `crm-sync report`'s numbers, plotted by Dagster too
         stats = {"ops": len(ops), "sent": done.sent, "rejected": done.failed, "links_made": done.links_made,
                  "sent_again_without_refused_fields": done.requeued,
                  "association_ops": linked.sent + linked.failed, "associations_rejected": linked.failed,
                  "cross_ids_written_back": stamped,
-                 **{f"{action}s": int(n) for action, n in ops.groupby("action").size().items()}}
+                 **{f"{action}s": int(n) for action, n in ops.groupby("action").size().items()}, **health}
         return _result(stats, calls.snapshot())
 
     return _load
