@@ -58,6 +58,8 @@ def _calls_chart(calls: pd.DataFrame, config: SyncConfig):
         budget = getattr(config.budget, system).per_day
         if budget:
             ax.axhline(budget, color=COLORS[system], linestyle="--", linewidth=1, label=f"{system} budget per day")
+        else:
+            ax.plot([], [], " ", label=f"{system}: no daily budget set (budget.{system}.per_day)")
     ax.set_xticks(range(len(days)), [pd.Timestamp(d).strftime("%b %d") for d in days], rotation=45, ha="right")
     ax.set_ylabel("API calls")
     ax.legend(fontsize=8)

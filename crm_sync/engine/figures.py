@@ -47,6 +47,8 @@ def backlog(con: duckdb.DuckDBPyConnection, max_attempts: int) -> pd.DataFrame:
             count(*) FILTER (WHERE NOT ({RECORD_WRITES_DUE})) AS waiting
         FROM sync.outbox WHERE parent_op_id IS NULL AND status IN ('pending', 'failed')
             AND NOT (status = 'failed' AND attempts >= $max_attempts)
+            -- an update of associations only is the association load's, not a record write
+            AND NOT (action = 'update' AND associations IS NOT NULL AND CAST(payload AS VARCHAR) = '{{}}')
         GROUP BY ALL ORDER BY pair, target""", {"max_attempts": max_attempts}).df()
 
 
