@@ -14,13 +14,16 @@ from starlette.types import Scope
 from crm_sandbox.faults import FaultPlan
 from crm_sandbox.hubspot.assoc_api import AssociationsApi
 from crm_sandbox.hubspot.associations import Associations
-from crm_sandbox.hubspot.errors import HsError, unauthorized
+from crm_sandbox.hubspot.errors import HsError, unauthorized, unknown_route
+from crm_sandbox.hubspot.labels_api import LabelsApi
 from crm_sandbox.hubspot.legacy_api import LegacyApi
 from crm_sandbox.hubspot.limits import RateLimiter, rate_limit_body
 from crm_sandbox.hubspot.lists_api import ListsApi
 from crm_sandbox.hubspot.meta_api import MetaApi
 from crm_sandbox.hubspot.oauth import OAuthApp
 from crm_sandbox.hubspot.objects_api import ObjectsApi
+from crm_sandbox.hubspot.pipelines_api import PipelinesApi
+from crm_sandbox.hubspot.props_api import PropertiesBatchApi
 from crm_sandbox.hubspot.records import Records
 from crm_sandbox.hubspot.search import register
 from crm_sandbox.hubspot.store import HubSpotStore
@@ -60,7 +63,8 @@ class HubSpotService:
         self.records = Records(self.store, self.associations)
         self.meta = MetaApi(self)
         self.oauth = OAuthApp(self)
-        routes = [*ObjectsApi(self).routes(), *AssociationsApi(self).routes(), *self.meta.routes(),
+        routes = [*ObjectsApi(self).routes(), *LabelsApi(self).routes(), *AssociationsApi(self).routes(),
+                  *PropertiesBatchApi(self).routes(), *self.meta.routes(), *PipelinesApi(self).routes(),
                   *ListsApi(self).routes()]
         routes += LegacyApi(self).routes()
         from crm_sandbox.hubspot.admin import admin_routes
@@ -70,7 +74,9 @@ class HubSpotService:
                    Route("/oauth/v1/token", self.oauth.token, methods=["POST"])]
         routes.append(Route("/{path:path}", self.not_found,
                             methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]))
-        self.app = SandboxMiddleware(Starlette(routes=routes), self)
+        # a path no route pattern takes at all (a newline in a segment escapes "{path:path}") still gets the 404 body
+        handlers = {404: lambda request, exc: error_response(unknown_route(request.method, request.url.path), request)}
+        self.app = SandboxMiddleware(Starlette(routes=routes, exception_handlers=handlers), self)
 
     @property
     def access_token(self) -> str:
@@ -82,11 +88,12 @@ class HubSpotService:
 
     async def not_found(self, request: Request) -> Response:
         """What no route takes: a path an endpoint has with a method it does not take is 405 with an empty body
-        and the methods in Allow (as HubSpot answers); any other path is HubSpot's 404 body."""
+        and the methods in Allow (as HubSpot answers); any other path is the 404 of a route that does not exist,
+        whose message differs from a missing record's "resource not found"."""
         allowed = allowed_methods(request)
         if allowed:
             return Response(status_code=405, headers={"Allow": ",".join(allowed)})
-        return error_response(HsError(404, "OBJECT_NOT_FOUND", "resource not found"), request)
+        return error_response(unknown_route(request.method, request.url.path), request)
 
     def close(self) -> None:
         self.store.close()

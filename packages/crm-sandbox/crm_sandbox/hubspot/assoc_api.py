@@ -8,9 +8,9 @@ from starlette.routing import Route
 
 from crm_sandbox.hubspot.associations import Associations
 from crm_sandbox.hubspot.catalog import AssociationType, ObjectType
-from crm_sandbox.hubspot.errors import HsError, bad_request, not_found
+from crm_sandbox.hubspot.errors import HsError, bad_request, not_found, standard_error
 from crm_sandbox.hubspot.store import HubSpotStore
-from crm_sandbox.hubspot.values import now_iso
+from crm_sandbox.hubspot.values import now_iso, query_int
 from crm_sandbox.hubspot.wire import api, batch_response, hs_json, inputs, json_body
 
 READ_LIMIT = 1_000  # ids per association batch read, v3 and v4 (HubSpot changelog, February 2025)
@@ -64,10 +64,7 @@ class AssociationsApi:
         results, missing = [], []
         for item in items:
             key = self._id_of(item)
-            try:
-                after = int(item.get("after") or 0)
-            except ValueError:
-                raise bad_request(f"Invalid after: {item.get('after')}") from None
+            after = query_int({"after": str(item.get("after") or "")}, "after", 0)
             try:
                 from_id = self._live(from_t, key)
             except HsError:
@@ -84,9 +81,8 @@ class AssociationsApi:
             if len(targets) > PAGE:
                 entry["paging"] = {"next": {"after": str(targets[PAGE][0])}}
             results.append(entry)
-        errors = [{"status": "error", "category": "OBJECT_NOT_FOUND",
-                   "message": f"No {to_t.singular} is associated with {from_t.singular} {key}.",
-                   "context": {"fromObjectId": [key]}} for key in missing]
+        errors = [standard_error("OBJECT_NOT_FOUND", f"No {to_t.singular} is associated with {from_t.singular} {key}.",
+                                 {"fromObjectId": [key]}) for key in missing]
         return batch_response(results, errors, started)
 
     def _labels_between(self, from_t: ObjectType, from_id: int, to_t: ObjectType, to_id: int) -> dict:
@@ -200,11 +196,8 @@ class AssociationsApi:
     async def object_page(self, request: Request) -> Response:
         p = request.path_params
         from_t, to_t = self.store.object_type(p["type"]), self.store.object_type(p["to_type"])
-        try:
-            limit = min(int(request.query_params.get("limit") or PAGE), PAGE)
-            after = int(request.query_params.get("after") or 0)
-        except ValueError:
-            raise bad_request("limit and after must be integers") from None
+        limit = min(query_int(request.query_params, "limit", PAGE), PAGE)
+        after = query_int(request.query_params, "after", 0)
         from_id = self._live(from_t, p["id"])
         targets = self.assoc.read(from_t, [from_id], to_t, after, limit).get(from_id, [])
         body: dict = {"results": [{"toObjectId": to_id, "associationTypes": [spec(self.store.assoc_types[t])
@@ -256,7 +249,7 @@ class AssociationsApi:
                     from_id = self._live(from_t, self._id_of(item.get("from")))
                     to_id = self._live(to_t, self._id_of(item.get("to")))
                     self.assoc.add(from_t, from_id, to_t, to_id, atype)
-                    results.append({"from": {"id": str(from_id)}, "to": [{"id": str(to_id), "type": atype.name}]})
+                    results.append({"from": {"id": str(from_id)}, "to": {"id": str(to_id)}, "type": atype.name})
                 except HsError as exc:
                     errors.append(exc.standard_error())
         if op == "archive":

@@ -61,8 +61,54 @@ class Associations:
             self.store.assoc_types[atype.type_id] = atype
         return pairs[0]
 
+    def define_label(self, from_t: ObjectType, to_t: ObjectType, name: str, label: str,
+                     inverse_label: str | None) -> list[AssociationType]:
+        """A USER_DEFINED labeled type from_t -> to_t and its inverse (one type when a same-type pair has no
+        inverse label); returns the created types."""
+        paired = inverse_label is not None or from_t.type_id != to_t.type_id
+        ids = self.store.allocate("association_type", 2 if paired else 1, first=1_000)
+        fwd, inv = (ids[0], ids[1]) if paired else (ids[0], ids[0])
+        made = [AssociationType(fwd, from_t.type_id, to_t.type_id, name, label, inv, "USER_DEFINED")]
+        if paired:
+            made.append(AssociationType(inv, to_t.type_id, from_t.type_id, f"{name}_inverse",
+                                        inverse_label or label, fwd, "USER_DEFINED"))
+        for atype in made:
+            self.save_type(atype)
+        return made
+
+    def save_type(self, atype: AssociationType) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO _assoc_types VALUES (?, ?)",
+                          (atype.type_id, json.dumps(dataclasses.asdict(atype))))
+        self.store.assoc_types[atype.type_id] = atype
+
+    def drop_type(self, atype: AssociationType) -> None:
+        """Delete a USER_DEFINED type with its inverse, their limits and every association of those types."""
+        for type_id in {atype.type_id, atype.inverse_id}:
+            self.conn.execute("DELETE FROM _assoc_types WHERE type_id = ?", (type_id,))
+            self.conn.execute("DELETE FROM _assoc_limits WHERE type_id = ?", (type_id,))
+            self.conn.execute("DELETE FROM _associations WHERE type_id = ?", (type_id,))
+            self.store.assoc_types.pop(type_id, None)
+
+    def limit_of(self, type_id: int) -> int | None:
+        row = self.conn.execute("SELECT max_to_ids FROM _assoc_limits WHERE type_id = ?", (type_id,)).fetchone()
+        return row[0] if row else None
+
+    def _check_limit(self, from_t: ObjectType, from_id: int, to_t: ObjectType, to_id: int,
+                     atype: AssociationType) -> None:
+        limit = self.limit_of(atype.type_id)
+        if limit is None:
+            return
+        count = self.conn.execute(
+            "SELECT COUNT(*) FROM _associations WHERE from_type = ? AND from_id = ? AND to_type = ? AND type_id = ? "
+            "AND to_id != ?", (from_t.type_id, from_id, to_t.type_id, atype.type_id, to_id)).fetchone()[0]
+        if count >= limit:
+            raise bad_request(f"{from_t.object_label}={from_id} already has {count} {to_t.name} associated with type "
+                              f"{atype.type_id}; the configured limit is {limit}",
+                              context={"fromObjectId": [str(from_id)], "limit": [str(limit)]})
+
     # ---- writes -------------------------------------------------------------------------------------------
     def add(self, from_t: ObjectType, from_id: int, to_t: ObjectType, to_id: int, atype: AssociationType) -> None:
+        self._check_limit(from_t, from_id, to_t, to_id, atype)
         types = [atype]
         if atype.is_primary:
             types.append(self.default_type(from_t, to_t))  # a primary association implies the unlabeled one

@@ -34,15 +34,25 @@ class HsError(Exception):
 
     def standard_error(self, context: dict | None = None) -> dict:
         """The StandardError entry a 207 multi-status carries for one failed input."""
-        out: dict = {"status": "error", "category": self.category, "message": self.message,
-                     "context": context or self.context or {}}
-        if self.errors:
-            out["errors"] = self.errors
-        return out
+        return standard_error(self.category, self.message, context or self.context or {}, self.errors)
+
+
+def standard_error(category: str, message: str, context: dict, errors: list[dict] | None = None) -> dict:
+    """One entry of a 207's errors as HubSpot documents StandardError: status, category, message, the errors
+    detail list (at least one entry, the message itself), context and links."""
+    details = errors or [{"message": message, "context": context}]
+    return {"status": "error", "category": category, "message": message, "errors": details, "context": context,
+            "links": {}}
 
 
 def not_found(message: str = "resource not found") -> HsError:
     return HsError(404, "OBJECT_NOT_FOUND", message)
+
+
+def unknown_route(method: str, path: str) -> HsError:
+    """404 for a path no API serves. test_wire_fidelity pins HubSpot's body for it (the same as a missing
+    record's); the one place to change should a distinct body be confirmed."""
+    return HsError(404, "OBJECT_NOT_FOUND", "resource not found")
 
 
 def bad_request(message: str, errors: list[dict] | None = None, context: dict | None = None) -> HsError:

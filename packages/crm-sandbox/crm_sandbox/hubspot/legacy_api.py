@@ -15,8 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from crm_sandbox.hubspot.catalog import ObjectType
-from crm_sandbox.hubspot.meta_api import property_groups
 from crm_sandbox.hubspot.properties import Prop
+from crm_sandbox.hubspot.props_api import property_groups
 from crm_sandbox.hubspot.store import HubSpotStore
 from crm_sandbox.hubspot.values import parse_flag, parse_moment
 from crm_sandbox.hubspot.wire import api, hs_json

@@ -1,4 +1,5 @@
-"""/crm/v3/lists: enough of the lists API for static (MANUAL) lists and their memberships."""
+"""/crm/v3/lists: static (MANUAL, SNAPSHOT) lists, their memberships, search, folders, renames, restores and the
+legacy id mapping (the sandbox has no legacy lists: a list's legacy id is its list id)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ from starlette.routing import Route
 
 from crm_sandbox.hubspot.errors import HsError, bad_request, conflict, not_found
 from crm_sandbox.hubspot.store import LIVE, HubSpotStore, q
-from crm_sandbox.hubspot.values import multi_values, now_iso
+from crm_sandbox.hubspot.values import db_id, multi_values, now_iso, query_int
 from crm_sandbox.hubspot.wire import api, hs_json, json_body
 
 _COLS = "id, name, object_type_id, processing_type, created_at, updated_at, deleted_at, version"
 MEMBERSHIP_LIMIT = 100_000
+_DDL = """
+CREATE TABLE IF NOT EXISTS _list_folders (id INTEGER PRIMARY KEY, name TEXT NOT NULL, parent_id INTEGER NOT NULL,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _list_folder_members (list_id INTEGER PRIMARY KEY, folder_id INTEGER NOT NULL);
+"""
+ROOT_FOLDER = 0
 
 
 class ListsApi:
@@ -20,16 +27,28 @@ class ListsApi:
         self.service = service
         self.store: HubSpotStore = service.store
         self.conn = service.store.conn
+        self.conn.executescript(_DDL)
 
     def routes(self) -> list[Route]:
         base = "/crm/v3/lists"
         return [
             Route(base, api(self.collection), methods=["GET", "POST"]),
             Route(base + "/", api(self.collection), methods=["GET", "POST"]),
+            Route(base + "/search", api(self.search), methods=["POST"]),
+            Route(base + "/idmapping", api(self.idmapping), methods=["GET", "POST"]),
+            Route(base + "/folders", api(self.folders), methods=["GET", "POST"]),
+            Route(base + "/folders/move-list", api(self.move_list), methods=["PUT"]),
+            Route(base + "/folders/{folder}", api(self.remove_folder), methods=["DELETE"]),
+            Route(base + "/folders/{folder}/rename", api(self.rename_folder), methods=["PUT"]),
+            Route(base + "/folders/{folder}/move/{parent}", api(self.move_folder), methods=["PUT"]),
             Route(base + "/object-type-id/{type}/name/{name}", api(self.by_name), methods=["GET"]),
             Route(base + "/records/{type}/{record}/memberships", api(self.record_lists), methods=["GET"]),
             Route(base + "/{id}", api(self.item), methods=["GET", "DELETE"]),
+            Route(base + "/{id}/restore", api(self.restore), methods=["PUT"]),
+            Route(base + "/{id}/update-list-name", api(self.rename), methods=["PUT"]),
             Route(base + "/{id}/memberships", api(self.memberships), methods=["GET", "DELETE"]),
+            Route(base + "/{id}/memberships/join-order", api(self.memberships), methods=["GET"]),
+            Route(base + "/{id}/memberships/add-from/{source}", api(self.add_from), methods=["PUT"]),
             Route(base + "/{id}/memberships/{op}", api(self.change), methods=["PUT"]),
         ]
 
@@ -46,10 +65,9 @@ class ListsApi:
         return out
 
     def _row(self, key: str, deleted: bool = False):
-        try:
-            list_id = int(key)
-        except ValueError:
-            raise not_found(f"List {key} does not exist") from None
+        list_id = db_id(key)
+        if list_id is None:
+            raise not_found(f"List {key} does not exist")
         row = self.conn.execute(f"SELECT {_COLS} FROM _lists WHERE id = ?", (list_id,)).fetchone()
         if row is None or (row[6] is not None) != deleted:
             raise not_found(f"List {key} does not exist")
@@ -59,7 +77,7 @@ class ListsApi:
         if request.method == "GET":
             ids = multi_values(request.query_params, "listIds")
             rows = [self.conn.execute(f"SELECT {_COLS} FROM _lists WHERE id = ? AND deleted_at IS NULL",
-                                      (int(i),)).fetchone() for i in ids if i.isdigit()]
+                                      (int(i),)).fetchone() for i in ids if db_id(i) is not None]
             return hs_json({"lists": [self._json(r) for r in rows if r]})
         body = await json_body(request)
         name = str(body.get("name") or "").strip()
@@ -102,13 +120,10 @@ class ListsApi:
                 self.conn.execute("DELETE FROM _list_members WHERE list_id = ?", (row[0],))
             return Response(status_code=204)
         params = request.query_params
-        try:
-            limit = min(int(params.get("limit") or 100), 250)
-            after = int(params.get("after") or 0)
-        except ValueError:
-            raise bad_request("limit and after must be integers") from None
+        limit, after = min(query_int(params, "limit", 100), 250), query_int(params, "after", 0)
+        order = "added_at, record_id" if request.url.path.endswith("/join-order") else "record_id"
         members = self.conn.execute("SELECT record_id, added_at FROM _list_members WHERE list_id = ? AND "
-                                    "record_id >= ? ORDER BY record_id LIMIT ?", (row[0], after, limit + 1)).fetchall()
+                                    f"record_id >= ? ORDER BY {order} LIMIT ?", (row[0], after, limit + 1)).fetchall()
         total = self.conn.execute("SELECT COUNT(*) FROM _list_members WHERE list_id = ?", (row[0],)).fetchone()[0]
         body: dict = {"results": [{"recordId": str(r), "membershipTimestamp": t} for r, t in members[:limit]],
                       "total": total}
@@ -145,7 +160,7 @@ class ListsApi:
                     added.append(str(record_id))
             for key in remove:
                 cur = self.conn.execute("DELETE FROM _list_members WHERE list_id = ? AND record_id = ?",
-                                        (row[0], int(key) if str(key).isdigit() else -1))
+                                        (row[0], db_id(key) or -1))
                 (removed if cur.rowcount else missing).append(str(key))
             if added or removed:
                 self.conn.execute("UPDATE _lists SET updated_at = ?, version = version + 1 WHERE id = ?",
@@ -161,3 +176,169 @@ class ListsApi:
             f"AND l.deleted_at IS NULL AND t._state = {LIVE} ORDER BY l.id", (record["id"], otype.type_id)).fetchall()
         return hs_json({"results": [{"listId": str(i), "listVersion": v, "firstAddedTimestamp": t,
                                      "lastAddedTimestamp": t} for i, v, t in rows], "total": len(rows)})
+
+    # ---- names, restores, search --------------------------------------------------------------------------
+    def _name_taken(self, name: str, own: int = -1) -> bool:
+        return bool(self.conn.execute("SELECT 1 FROM _lists WHERE name = ? COLLATE NOCASE AND deleted_at IS NULL "
+                                      "AND id != ?", (name, own)).fetchone())
+
+    async def rename(self, request: Request) -> Response:
+        row = self._row(request.path_params["id"])
+        name = (request.query_params.get("listName") or "").strip()
+        if not name:
+            raise bad_request("listName is required")
+        if self._name_taken(name, row[0]):
+            raise conflict(f"A list named '{name}' already exists")
+        with self.store.transaction():
+            self.conn.execute("UPDATE _lists SET name = ?, updated_at = ?, version = version + 1 WHERE id = ?",
+                              (name, now_iso(), row[0]))
+        return hs_json({"updatedList": self._json(self._row(str(row[0])))})
+
+    async def restore(self, request: Request) -> Response:
+        row = self._row(request.path_params["id"], deleted=True)
+        if self._name_taken(row[1]):
+            raise conflict(f"A list named '{row[1]}' already exists")
+        with self.store.transaction():
+            self.conn.execute("UPDATE _lists SET deleted_at = NULL WHERE id = ?", (row[0],))
+        return Response(status_code=204)
+
+    async def search(self, request: Request) -> Response:
+        """ListSearchRequest: query (a name substring), listIds, processingTypes, offset and count; sizes as
+        additionalProperties.hs_list_size, the same count the memberships read gives."""
+        body = await json_body(request)
+        query = body.get("query") or ""
+        offset, count = body.get("offset", 0), body.get("count", 20)
+        for name, value in (("offset", offset), ("count", count)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise bad_request(f"{name} must be a non-negative integer")
+        filters = {"listIds": body.get("listIds") or [], "processingTypes": body.get("processingTypes") or []}
+        if not isinstance(query, str) or not all(isinstance(v, list) for v in filters.values()):
+            raise bad_request("query must be a string; listIds and processingTypes lists")
+        sql = f"SELECT {_COLS} FROM _lists WHERE deleted_at IS NULL AND instr(lower(name), ?) > 0"
+        args: list = [query.lower()]
+        if filters["listIds"]:
+            wanted = [db_id(i) for i in filters["listIds"]]
+            sql += f" AND id IN ({', '.join('?' for _ in wanted)})"
+            args += [i if i is not None else -1 for i in wanted]
+        if filters["processingTypes"]:
+            sql += f" AND processing_type IN ({', '.join('?' for _ in filters['processingTypes'])})"
+            args += [str(t).upper() for t in filters["processingTypes"]]
+        rows = self.conn.execute(sql + " ORDER BY id", args).fetchall()
+        page = rows[offset:offset + min(count, 500)]
+        lists = []
+        for r in page:
+            entry = self._json(r)
+            entry["additionalProperties"] = {"hs_list_size": str(entry.pop("size"))}
+            lists.append(entry)
+        return hs_json({"lists": lists, "offset": offset + len(page), "hasMore": offset + len(page) < len(rows),
+                        "total": len(rows)})
+
+    async def idmapping(self, request: Request) -> Response:
+        if request.method == "GET":
+            legacy = request.query_params.get("legacyListId") or ""
+            if db_id(legacy) is None or not self.conn.execute("SELECT 1 FROM _lists WHERE id = ?",
+                                                              (db_id(legacy),)).fetchone():
+                raise not_found(f"No list found for legacy list id {legacy}")
+            return hs_json({"legacyListId": legacy, "listId": str(db_id(legacy))})
+        ids = await json_body(request, list)
+        found, missing = [], []
+        for legacy in ids:
+            key = db_id(legacy)
+            exists = key is not None and self.conn.execute("SELECT 1 FROM _lists WHERE id = ?", (key,)).fetchone()
+            (found if exists else missing).append(str(legacy))
+        return hs_json({"legacyListIdsToIdsMapping": [{"legacyListId": i, "listId": str(db_id(i))} for i in found],
+                        "missingLegacyListIds": missing})
+
+    async def add_from(self, request: Request) -> Response:
+        row = self._row(request.path_params["id"])
+        source = self._row(request.path_params["source"])
+        if source[2] != row[2]:
+            raise bad_request("Both lists must be of the same object type")
+        with self.store.transaction():
+            cur = self.conn.execute("INSERT OR IGNORE INTO _list_members SELECT ?, record_id, ? FROM _list_members "
+                                    "WHERE list_id = ?", (row[0], now_iso(), source[0]))
+            if cur.rowcount:
+                self.conn.execute("UPDATE _lists SET version = version + 1 WHERE id = ?", (row[0],))
+        return Response(status_code=204)
+
+    # ---- folders ------------------------------------------------------------------------------------------
+    def _folder_row(self, key) -> tuple:
+        folder_id = db_id(key)
+        if folder_id == ROOT_FOLDER:
+            return (ROOT_FOLDER, "Root", None, None, None)
+        row = self.conn.execute("SELECT id, name, parent_id, created_at, updated_at FROM _list_folders WHERE id = ?",
+                                (folder_id if folder_id is not None else -1,)).fetchone()
+        if row is None:
+            raise not_found(f"Folder {key} does not exist")
+        return row
+
+    def _folder_json(self, row: tuple, depth: int = 3) -> dict:
+        folder_id, name, parent, created, updated = row
+        children = self.conn.execute("SELECT id, name, parent_id, created_at, updated_at FROM _list_folders "
+                                     "WHERE parent_id = ? ORDER BY id", (folder_id,)).fetchall()
+        lists = [r[0] for r in self.conn.execute(
+            "SELECT l.id FROM _lists l LEFT JOIN _list_folder_members m ON m.list_id = l.id WHERE l.deleted_at IS NULL "
+            "AND COALESCE(m.folder_id, 0) = ? ORDER BY l.id", (folder_id,))]
+        out = {"id": str(folder_id), "name": name, "childNodes": [self._folder_json(c, depth - 1) for c in children]
+               if depth else [], "childLists": lists, "userId": 0}
+        if parent is not None:
+            out.update(parentFolderId=str(parent), createdAt=created, updatedAt=updated, updatedContentsAt=updated)
+        return out
+
+    async def folders(self, request: Request) -> Response:
+        if request.method == "GET":
+            return hs_json({"folder": self._folder_json(self._folder_row(request.query_params.get("folderId")
+                                                                         or ROOT_FOLDER))})
+        body = await json_body(request)
+        name = body.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise bad_request("name is required")
+        parent = self._folder_row(body.get("parentFolderId") or ROOT_FOLDER)[0]
+        stamp = now_iso()
+        with self.store.transaction():
+            folder_id = self.store.allocate("list_folder", 1, first=1)[0]
+            self.conn.execute("INSERT INTO _list_folders VALUES (?, ?, ?, ?, ?)",
+                              (folder_id, name, parent, stamp, stamp))
+        return hs_json({"folder": self._folder_json(self._folder_row(folder_id))})
+
+    async def rename_folder(self, request: Request) -> Response:
+        row = self._folder_row(request.path_params["folder"])
+        name = (request.query_params.get("newFolderName") or "").strip()
+        if row[0] == ROOT_FOLDER or not name:
+            raise bad_request("newFolderName is required, and the root folder cannot be renamed")
+        with self.store.transaction():
+            self.conn.execute("UPDATE _list_folders SET name = ?, updated_at = ? WHERE id = ?",
+                              (name, now_iso(), row[0]))
+        return hs_json({"folder": self._folder_json(self._folder_row(row[0]))})
+
+    async def move_folder(self, request: Request) -> Response:
+        row = self._folder_row(request.path_params["folder"])
+        parent = self._folder_row(request.path_params["parent"])[0]
+        ancestor = parent
+        while ancestor not in (None, ROOT_FOLDER):
+            if ancestor == row[0]:
+                raise bad_request("A folder cannot be moved into itself or one of its subfolders")
+            ancestor = self._folder_row(ancestor)[2]
+        if row[0] == ROOT_FOLDER:
+            raise bad_request("The root folder cannot be moved")
+        with self.store.transaction():
+            self.conn.execute("UPDATE _list_folders SET parent_id = ?, updated_at = ? WHERE id = ?",
+                              (parent, now_iso(), row[0]))
+        return hs_json({"folder": self._folder_json(self._folder_row(row[0]))})
+
+    async def move_list(self, request: Request) -> Response:
+        body = await json_body(request)
+        row = self._row(str(body.get("listId")))
+        folder = self._folder_row(body.get("newFolderId") if body.get("newFolderId") is not None else "")[0]
+        with self.store.transaction():
+            self.conn.execute("INSERT OR REPLACE INTO _list_folder_members VALUES (?, ?)", (row[0], folder))
+        return Response(status_code=204)
+
+    async def remove_folder(self, request: Request) -> Response:
+        row = self._folder_row(request.path_params["folder"])
+        folder = self._folder_json(row, depth=1)
+        if row[0] == ROOT_FOLDER or folder["childNodes"] or folder["childLists"]:
+            raise bad_request("Only an empty folder other than the root can be deleted")
+        with self.store.transaction():
+            self.conn.execute("DELETE FROM _list_folders WHERE id = ?", (row[0],))
+        return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""Portal metadata endpoints: properties, custom object schemas, owners and pipelines."""
+"""Portal metadata endpoints: properties, custom object schemas and owners (pipelines: pipelines_api)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from crm_sandbox.hubspot.errors import HsError, bad_request, conflict, not_found
 from crm_sandbox.hubspot.properties import DEAL_STAGES, TICKET_STAGES, Prop, custom_prop, updated_prop
 from crm_sandbox.hubspot.rules import DEAL_STAGE_INFO
 from crm_sandbox.hubspot.store import HubSpotStore, q
-from crm_sandbox.hubspot.values import now_iso, parse_flag
+from crm_sandbox.hubspot.values import db_id, now_iso, parse_flag, query_int
 from crm_sandbox.hubspot.wire import absolute_url, api, hs_json, json_body
 
 _EPOCH = "2019-01-01T00:00:00.000Z"
@@ -37,13 +37,6 @@ PIPELINES = {
 }
 
 
-def property_groups(store: HubSpotStore, otype: ObjectType) -> list[dict]:
-    """The type's property groups (name, label, displayOrder): those its properties name, in name order. The v3
-    groups endpoint and the legacy v1/v2 ones list these."""
-    names = sorted({p.group for p in store.props[otype.name].values()})
-    return [{"name": n, "label": n.replace("_", " ").title(), "displayOrder": i} for i, n in enumerate(names)]
-
-
 class MetaApi:
     def __init__(self, service):
         self.service = service
@@ -52,19 +45,14 @@ class MetaApi:
     def routes(self) -> list[Route]:
         out = [
             Route("/crm/v3/properties/{type}", api(self.properties), methods=["GET", "POST"]),
-            Route("/crm/v3/properties/{type}/groups", api(self.groups), methods=["GET"]),
             Route("/crm/v3/properties/{type}/{name}", api(self.property), methods=["GET", "PATCH", "DELETE"]),
             Route("/crm/v3/owners", api(self.owners), methods=["GET"]),
             Route("/crm/v3/owners/", api(self.owners), methods=["GET"]),
             Route("/crm/v3/owners/{id}", api(self.owner), methods=["GET"]),
-            Route("/crm/v3/pipelines/{type}", api(self.pipelines), methods=["GET"]),
-            Route("/crm/v3/pipelines/{type}/{pipeline}", api(self.pipelines), methods=["GET"]),
-            Route("/crm/v3/pipelines/{type}/{pipeline}/stages", api(self.pipelines), methods=["GET"]),
-            Route("/crm/v3/pipelines/{type}/{pipeline}/stages/{stage}", api(self.pipelines), methods=["GET"]),
         ]
         for prefix in ("/crm/v3/schemas", "/crm-object-schemas/v3/schemas"):
             out += [Route(prefix, api(self.schemas), methods=["GET", "POST"]),
-                    Route(prefix + "/{type}", api(self.schema), methods=["GET"])]
+                    Route(prefix + "/{type}", api(self.schema), methods=["GET", "PATCH", "DELETE"])]
         return out
 
     # ---- properties -----------------------------------------------------------------------------------------
@@ -80,6 +68,12 @@ class MetaApi:
         self.store.props[otype.name][prop.name] = prop
         self.store.ensure_table(otype)
 
+    def save_property(self, otype: ObjectType, prop: Prop) -> None:
+        """Store a changed custom property definition (archiving is a change of its archived flag)."""
+        self.store.conn.execute("UPDATE _properties SET body = ? WHERE type_id = ? AND name = ?",
+                                (json.dumps(prop.to_json()), otype.type_id, prop.name))
+        self.store.props[otype.name][prop.name] = prop
+
     async def properties(self, request: Request) -> Response:
         otype = self._type(request)
         if request.method == "POST":
@@ -94,10 +88,6 @@ class MetaApi:
         archived = parse_flag(request.query_params.get("archived"))
         return hs_json({"results": [p.definition() for p in self.store.props[otype.name].values()
                                     if p.archived == archived]})
-
-    async def groups(self, request: Request) -> Response:
-        otype = self._type(request)
-        return hs_json({"results": [{**g, "archived": False} for g in property_groups(self.store, otype)]})
 
     async def property(self, request: Request) -> Response:
         otype = self._type(request)
@@ -121,9 +111,7 @@ class MetaApi:
             except (ValueError, KeyError, TypeError) as exc:
                 raise bad_request(str(exc)) from None
         with self.store.transaction():
-            self.store.conn.execute("UPDATE _properties SET body = ? WHERE type_id = ? AND name = ?",
-                                    (json.dumps(changed.to_json()), otype.type_id, name))
-            self.store.props[otype.name][name] = changed
+            self.save_property(otype, changed)
         return Response(status_code=204) if request.method == "DELETE" else hs_json(changed.definition())
 
     # ---- custom objects -------------------------------------------------------------------------------------
@@ -188,10 +176,56 @@ class MetaApi:
         return hs_json(self.schema_json(otype), 201)
 
     async def schema(self, request: Request) -> Response:
+        """Read, update (ObjectTypeDefinitionPatch; answers the ObjectTypeDefinition, without properties and
+        associations) or delete a custom object schema; deleting one that still has records is a 400."""
         otype = self._type(request)
         if not otype.custom:
             raise not_found()
-        return hs_json(self.schema_json(otype))
+        if request.method == "GET":
+            return hs_json(self.schema_json(otype))
+        if request.method == "DELETE":
+            count = self.store.conn.execute(f"SELECT COUNT(*) FROM {q(otype.table)} WHERE _state = 0").fetchone()[0]
+            if count:
+                raise bad_request(f"Object type {otype.fully_qualified_name} still has {count} records; archive "
+                                  "them before deleting its schema")
+            with self.store.transaction():
+                for atype in [a for a in self.store.assoc_types.values() if otype.type_id in (a.from_type, a.to_type)]:
+                    self.service.associations.drop_type(atype)
+                self.store.conn.execute("DELETE FROM _schemas WHERE type_id = ?", (otype.type_id,))
+                self.store.reload()
+            return Response(status_code=204)
+        body = await json_body(request)
+        row = self.store.conn.execute("SELECT body FROM _schemas WHERE type_id = ?", (otype.type_id,)).fetchone()
+        data = json.loads(row[0])
+        names = set(self.store.props[otype.name])
+        if body.get("labels") is not None:
+            labels = body["labels"]
+            if not isinstance(labels, dict) or not all(isinstance(labels.get(k, ""), str) for k in labels):
+                raise bad_request("labels must be an object with singular and plural")
+            data["labels"] = {**data["labels"], **{k: v for k, v in labels.items() if k in ("singular", "plural")}}
+        if body.get("primaryDisplayProperty") is not None:
+            if body["primaryDisplayProperty"] not in names:
+                raise bad_request(f"primaryDisplayProperty {body['primaryDisplayProperty']} is not one of the "
+                                  "object's properties")
+            data["primaryDisplayProperty"] = body["primaryDisplayProperty"]
+        for listed in ("requiredProperties", "searchableProperties", "secondaryDisplayProperties"):
+            if body.get(listed) is None:
+                continue
+            if not isinstance(body[listed], list) or not all(isinstance(p, str) for p in body[listed]):
+                raise bad_request(f"{listed} must be a list of property names")
+            unknown = [p for p in body[listed] if p not in names]
+            if unknown:
+                raise bad_request(f"{listed} names unknown properties: {unknown}")
+            data[listed] = body[listed]
+        if body.get("description") is not None:
+            data["description"] = str(body["description"])
+        data["updatedAt"] = now_iso()
+        with self.store.transaction():
+            self.store.conn.execute("UPDATE _schemas SET body = ? WHERE type_id = ?",
+                                    (json.dumps(data), otype.type_id))
+            self.store.reload()
+        full = self.schema_json(self.store.types[otype.name])
+        return hs_json({k: v for k, v in full.items() if k not in ("properties", "associations")})
 
     # ---- owners and pipelines -------------------------------------------------------------------------------
     @staticmethod
@@ -205,11 +239,7 @@ class MetaApi:
 
     async def owners(self, request: Request) -> Response:
         params = request.query_params
-        try:
-            limit = int(params.get("limit") or 100)
-            after = int(params.get("after") or 0)
-        except ValueError:
-            raise bad_request("limit and after must be integers") from None
+        limit, after = query_int(params, "limit", 100), query_int(params, "after", 0)
         if not 1 <= limit <= 500:
             raise bad_request(f"limit must be between 1 and 500; got {limit}")
         sql = f"SELECT {self._OWNER_COLS} FROM _owners WHERE id >= ? AND archived = ?"
@@ -226,32 +256,11 @@ class MetaApi:
 
     async def owner(self, request: Request) -> Response:
         column = "user_id" if request.query_params.get("idProperty") == "userId" else "id"
-        try:
-            key = int(request.path_params["id"])
-        except ValueError:
-            raise not_found() from None
+        key = db_id(request.path_params["id"])
+        if key is None:
+            raise not_found()
         row = self.store.conn.execute(f"SELECT {self._OWNER_COLS} FROM _owners WHERE {q(column)} = ? AND archived = ?",
                                       (key, int(parse_flag(request.query_params.get("archived"))))).fetchone()
         if row is None:
             raise not_found()
         return hs_json(self.owner_json(row))
-
-    async def pipelines(self, request: Request) -> Response:
-        otype = self._type(request)
-        p = request.path_params
-        pipelines = PIPELINES.get(otype.name)
-        if pipelines is None:
-            raise bad_request(f"Pipelines are not supported for {otype.name}")
-        if "pipeline" not in p:
-            return hs_json({"results": pipelines})
-        pipeline = next((x for x in pipelines if x["id"] == p["pipeline"]), None)
-        if pipeline is None:
-            raise not_found(f"Unable to find pipeline {p['pipeline']}")
-        if request.url.path.rstrip("/").endswith("/stages"):
-            return hs_json({"results": pipeline["stages"]})
-        if "stage" in p:
-            stage = next((s for s in pipeline["stages"] if s["id"] == p["stage"]), None)
-            if stage is None:
-                raise not_found(f"Unable to find stage {p['stage']}")
-            return hs_json(stage)
-        return hs_json(pipeline)

@@ -7,11 +7,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from crm_sandbox.hubspot.catalog import ObjectType
-from crm_sandbox.hubspot.errors import HsError, bad_request
+from crm_sandbox.hubspot.errors import HsError, bad_request, standard_error
 from crm_sandbox.hubspot.records import Records
 from crm_sandbox.hubspot.search import compile_search
 from crm_sandbox.hubspot.store import ARCHIVED, LIVE, HubSpotStore
-from crm_sandbox.hubspot.values import multi_values, now_iso, parse_flag
+from crm_sandbox.hubspot.values import multi_values, now_iso, parse_flag, query_int
 from crm_sandbox.hubspot.wire import (
     absolute_url,
     api,
@@ -92,11 +92,7 @@ class ObjectsApi:
         params = request.query_params
         props, history, associations = self._read_params(request, otype)
         maximum = 50 if history else 100
-        try:
-            limit = int(params.get("limit") or 10)
-            after = int(params.get("after") or 0)
-        except ValueError:
-            raise bad_request("limit and after must be integers") from None
+        limit, after = query_int(params, "limit", 10), query_int(params, "after", 0)
         if not 1 <= limit <= maximum:
             raise bad_request(f"limit must be between 1 and {maximum}; got {limit}")
         state = ARCHIVED if parse_flag(params.get("archived")) else LIVE
@@ -207,9 +203,8 @@ class ObjectsApi:
                 rows.append(row)
         errors = []
         if missing:
-            errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                           "message": f"Could not get some {otype.object_label} objects, they may be deleted or "
-                                      "not exist. Check that ids are valid.", "context": {"ids": missing}})
+            errors.append(standard_error("OBJECT_NOT_FOUND", f"Could not get some {otype.object_label} objects, they "
+                                         "may be deleted or not exist. Check that ids are valid.", {"ids": missing}))
         return batch_response(self._render(otype, rows, props, history, []), errors, started)
 
     # ---- search and merge -----------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ class Records:
         self.assoc = associations
 
     def unique_prop(self, otype: ObjectType, name: str) -> str:
+        if not isinstance(name, str):
+            raise bad_request("idProperty must be a property name")
         prop = self.store.props[otype.name].get(name)
         if name == "hs_object_id" or (prop and (prop.unique or (otype.name == "contacts" and name == "email"))):
             return name
@@ -57,11 +59,16 @@ class Records:
             raise bad_request("associations must be a list")
         out = []
         for spec in specs:
-            to_id = str(((spec or {}).get("to") or {}).get("id") or "")
-            types = (spec or {}).get("types") or []
-            if not types:
-                raise bad_request("Each association needs at least one association type")
+            if not isinstance(spec, dict) or not isinstance(spec.get("to") or {}, dict):
+                raise bad_request("Each association must be an object {to: {id}, types: [...]}")
+            to_id = str((spec.get("to") or {}).get("id") or "")
+            types = spec.get("types") or []
+            if not isinstance(types, list) or not types:
+                raise bad_request("Each association needs a list of at least one association type")
             for type_spec in types:
+                if not isinstance(type_spec, dict):
+                    raise bad_request("Each association type must be an object {associationCategory, "
+                                      "associationTypeId}")
                 atype = self.assoc.spec_type(otype, None, type_spec)
                 to_t = self.store.type_by_id(atype.to_type)
                 try:

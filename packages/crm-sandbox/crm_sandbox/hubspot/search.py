@@ -10,7 +10,7 @@ from crm_sandbox.hubspot.catalog import ObjectType
 from crm_sandbox.hubspot.errors import bad_request
 from crm_sandbox.hubspot.properties import Prop
 from crm_sandbox.hubspot.store import LIVE, HubSpotStore, q
-from crm_sandbox.hubspot.values import canonical_date, canonical_datetime, canonical_number
+from crm_sandbox.hubspot.values import MAX_ID, canonical_date, canonical_datetime, canonical_number
 
 MAX_LIMIT = 200
 RESULT_CAP = 10_000
@@ -131,7 +131,7 @@ def _prop(store: HubSpotStore, otype: ObjectType, name) -> Prop:
 def _converter(prop: Prop):
     """(column expression, value converter) for comparisons in the property's type."""
     if prop.name == "hs_object_id":
-        return "id", lambda x: int(float(x))
+        return "id", _record_id
     col = q(prop.name)
     if prop.type == "number":
         return f"CAST({col} AS REAL)", lambda x: float(canonical_number(x) or "x")
@@ -146,6 +146,16 @@ def _converter(prop: Prop):
             return moment[:10] if moment else _fail(x)
         return col, as_date
     return f"{col} COLLATE NOCASE", str
+
+
+def _record_id(value: str) -> int:
+    """An hs_object_id filter value as an id, clamped to a long: no record has an id past it (and SQLite could not
+    bind one), so comparisons keep their meaning."""
+    try:
+        number = int(float(value))
+    except OverflowError:
+        number = MAX_ID if float(value) > 0 else -MAX_ID
+    return max(-MAX_ID, min(MAX_ID, number))
 
 
 def _fail(value):

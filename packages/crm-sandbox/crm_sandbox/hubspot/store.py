@@ -19,7 +19,7 @@ from crm_sandbox.hubspot.catalog import (
 )
 from crm_sandbox.hubspot.errors import HsError, not_found, unknown_object_type
 from crm_sandbox.hubspot.properties import STANDARD_PROPERTIES, Prop, custom_object_system
-from crm_sandbox.hubspot.values import now_iso
+from crm_sandbox.hubspot.values import db_id, now_iso
 from crm_sandbox.state import Settings, Usage, open_db
 
 DB_FILE = "hubspot.sqlite3"
@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS _schemas (type_id TEXT PRIMARY KEY, body TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS _properties (type_id TEXT NOT NULL, name TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (type_id, name));
 CREATE TABLE IF NOT EXISTS _assoc_types (type_id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS _assoc_limits (type_id INTEGER PRIMARY KEY, max_to_ids INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS _associations (from_type TEXT NOT NULL, from_id INTEGER NOT NULL, to_type TEXT NOT NULL,
     to_id INTEGER NOT NULL, type_id INTEGER NOT NULL,
     PRIMARY KEY (from_type, from_id, to_type, to_id, type_id)) WITHOUT ROWID;
@@ -83,6 +84,7 @@ class HubSpotStore:
         self.props: dict[str, dict[str, Prop]] = {}
         self.columns: dict[str, list[str]] = {}
         self.assoc_types: dict[int, AssociationType] = {}
+        self.reload_hooks: list = []  # called after each reload (pipelines re-apply their stage options)
         self.reload()
         if self.conn.execute("SELECT COUNT(*) FROM _owners").fetchone()[0] == 0:
             self.insert_owners([{"email": "admin@sandbox.crm-sync.local", "firstName": "Sandbox",
@@ -110,6 +112,8 @@ class HubSpotStore:
         for (body,) in self.conn.execute("SELECT body FROM _assoc_types"):
             data = json.loads(body)
             self.assoc_types[data["type_id"]] = AssociationType(**data)
+        for hook in self.reload_hooks:
+            hook()
 
     def ensure_table(self, otype: ObjectType) -> None:
         props = [p for p in self.props[otype.name].values() if p.name != "hs_object_id"]
@@ -140,10 +144,10 @@ class HubSpotStore:
             self.conn.execute(f"CREATE INDEX IF NOT EXISTS {q(otype.table + '__' + suffix)} ON {table} ({expr})")
 
     def find_type(self, token: str) -> ObjectType | None:
-        token = token.strip().lower()
+        token = token.lower()
         for otype in self.types.values():
             names = {otype.name, otype.type_id, otype.singular, (otype.fully_qualified_name or "").lower()}
-            if token in names:
+            if token and token in names:
                 return otype
         return None
 
@@ -173,9 +177,8 @@ class HubSpotStore:
         return [dict(zip(names, row, strict=True)) for row in self.conn.execute(sql, list(params))]
 
     def row(self, otype: ObjectType, object_id: int | str) -> dict | None:
-        try:
-            key = int(object_id)
-        except (TypeError, ValueError):
+        key = db_id(object_id)
+        if key is None:
             return None
         rows = self.select(otype, "WHERE id = ?", [key])
         return rows[0] if rows else None

@@ -6,6 +6,8 @@ import datetime as dt
 import re
 from typing import Any
 
+from crm_sandbox.hubspot.errors import bad_request
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _EPOCH = re.compile(r"^-?\d{1,16}$")
@@ -91,11 +93,43 @@ def parse_bool(text: str) -> str | None:
     return None
 
 
-def parse_flag(value: str | None, default: bool = False) -> bool:
-    """Query-string booleans arrive as Python reprs (archived=False) from hubspot-api-client."""
+MAX_ID = 2**63 - 1  # HubSpot's ids are Java longs (and SQLite's integers are 64-bit)
+_DIGITS = re.compile(r"^\d{1,19}$")
+
+
+def parse_flag(value: str | None, default: bool = False, name: str = "archived") -> bool:
+    """Query-string booleans: true or false in any case (hubspot-api-client sends Python reprs, archived=False);
+    anything else is HubSpot's 400, not a silent false."""
     if value is None:
         return default
-    return value.strip().lower() in ("true", "1", "yes")
+    lowered = value.strip().lower()
+    if lowered not in ("true", "false"):
+        raise bad_request(f"Unable to parse value {value!r} of query parameter {name} as a boolean",
+                          context={name: [value]})
+    return lowered == "true"
+
+
+def db_id(value) -> int | None:
+    """A record id as the store keys it: a decimal of at most a Java long, else None (no such record)."""
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if not _DIGITS.match(text) or int(text) > MAX_ID:
+        return None
+    return int(text)
+
+
+def query_int(params, name: str, default: int) -> int:
+    """An integer query parameter (limit, after); a non-integer or one past a Java long is HubSpot's 400."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or not -MAX_ID <= value <= MAX_ID:
+        raise bad_request(f"Unable to parse value {raw!r} of query parameter {name} as an integer",
+                          context={name: [raw]})
+    return value
 
 
 def multi_values(params, name: str) -> list[str]:

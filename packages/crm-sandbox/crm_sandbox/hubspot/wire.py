@@ -50,17 +50,16 @@ def api(handler: Callable) -> Callable:
 
 async def json_body(request: Request, expect: type = dict):
     raw = await request.body()
-    if not raw:
-        if expect is dict:
-            return {}
-        raise bad_request("Request body is required")
+    if not raw.strip():
+        raise bad_request("Invalid input JSON on line 1, column 1: No content to map due to end-of-input")
     try:
         body = json.loads(raw)
     except ValueError as exc:
         raise bad_request(f"Invalid input JSON on line {getattr(exc, 'lineno', 1)}, column "
                           f"{getattr(exc, 'colno', 1)}: {getattr(exc, 'msg', str(exc))}") from None
     if not isinstance(body, expect):
-        raise bad_request(f"Invalid input JSON: expected a JSON {'object' if expect is dict else 'array'}")
+        raise bad_request(f"Invalid input JSON: expected a JSON {'object' if expect is dict else 'array'}, "
+                          f"got {type(body).__name__}")
     return body
 
 
