@@ -22,6 +22,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 SPECIAL_HEADER_NAMES = {name.lower(): name for name in (
     "Sforce-NumberOfRecords",
     "X-HubSpot-Correlation-Id",
+    "X-HubSpot-NotFound",
     "X-HubSpot-RateLimit-Daily",
     "X-HubSpot-RateLimit-Daily-Remaining",
     "X-HubSpot-RateLimit-Interval-Milliseconds",

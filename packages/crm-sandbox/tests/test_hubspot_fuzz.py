@@ -8,6 +8,7 @@ Faults are off (a fault profile's 5xx are legitimate) and rate limits raised so 
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from pathlib import Path
@@ -20,6 +21,8 @@ from hypothesis import strategies as st
 
 from crm_sandbox.hubspot.app import HubSpotService
 
+# Examples per route: 8 in the suite; SANDBOX_FUZZ_EXAMPLES=60 (or more) for a longer search.
+EXAMPLES = int(os.environ.get("SANDBOX_FUZZ_EXAMPLES", "8"))
 KNOWN_NAMES = {"default", "0", "1", "2", "3", "4"}  # real pipeline and stage ids a DELETE must not hit
 
 
@@ -137,7 +140,7 @@ def test_every_api_route_is_enumerated():
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
-@settings(max_examples=8, deadline=None, derandomize=True,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data(), body=bodies, query=queries)
 def test_route_never_fails_on_generated_input(client, quiet, method, template, data, body, query):
@@ -147,7 +150,7 @@ def test_route_never_fails_on_generated_input(client, quiet, method, template, d
     assert_hubspot_answer(resp, f"{method} {path}?{query} body={body!r:.200}")
 
 
-@settings(max_examples=8, deadline=None, derandomize=True,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]),
        path=st.lists(st.text(alphabet="abcz0-9/%._", max_size=8), min_size=1, max_size=5))

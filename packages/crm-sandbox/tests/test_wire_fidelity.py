@@ -267,6 +267,10 @@ def test_hubspot_unknown_paths_and_wrong_methods(hs_wire):
     assert body == {"status": "error", "message": "resource not found", "correlationId": body["correlationId"],
                     "category": "OBJECT_NOT_FOUND"}
     assert body["correlationId"] == missing.headers["X-HubSpot-Correlation-Id"]
+    # What tells an unserved path from a missing record: HubSpot's X-HubSpot-NotFound marker, on the wire as spelt
+    assert Raw(base, "GET", "/crm/v3/nothing/here", headers).header("X-HubSpot-NotFound") == "true"
+    record = requests.get(f"{base}/crm/v3/objects/contacts/999999999", headers=headers, timeout=30)
+    assert record.status_code == 404 and "X-HubSpot-NotFound" not in record.headers
     for method, path, allowed in (("DELETE", "/crm/v3/owners/", "GET"),
                                   ("POST", "/properties/v1/contacts/properties", "GET"),
                                   ("PUT", "/crm/v3/objects/contacts", "GET,POST")):

@@ -14,8 +14,9 @@ class HsError(Exception):
     """An API error answered with HubSpot's body: status, message, category and optional details."""
 
     def __init__(self, status: int, category: str, message: str, errors: list[dict] | None = None,
-                 context: dict | None = None, extra: dict | None = None):
+                 context: dict | None = None, extra: dict | None = None, headers: dict | None = None):
         super().__init__(message)
+        self.headers = headers or {}
         self.status = status
         self.category = category
         self.message = message
@@ -50,9 +51,9 @@ def not_found(message: str = "resource not found") -> HsError:
 
 
 def unknown_route(method: str, path: str) -> HsError:
-    """404 for a path no API serves. test_wire_fidelity pins HubSpot's body for it (the same as a missing
-    record's); the one place to change should a distinct body be confirmed."""
-    return HsError(404, "OBJECT_NOT_FOUND", "resource not found")
+    """404 for a path no API serves: the OBJECT_NOT_FOUND body test_wire_fidelity pins, marked as HubSpot marks a
+    URI it has no handler for, with ``X-HubSpot-NotFound: true`` (a missing record's 404 has no such header)."""
+    return HsError(404, "OBJECT_NOT_FOUND", "resource not found", headers={"X-HubSpot-NotFound": "true"})
 
 
 def bad_request(message: str, errors: list[dict] | None = None, context: dict | None = None) -> HsError:

@@ -29,12 +29,12 @@ def absolute_url(request: Request, path_and_query: str) -> str:
     return str(request.base_url).rstrip("/") + path_and_query
 
 
-def hs_json(body, status: int = 200) -> Response:
-    return JSONResponse(body, status_code=status)
+def hs_json(body, status: int = 200, headers: dict | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def error_response(exc: HsError, request_or_scope) -> Response:
-    return hs_json(exc.body(cid(request_or_scope)), exc.status)
+    return hs_json(exc.body(cid(request_or_scope)), exc.status, headers=exc.headers or None)
 
 
 def api(handler: Callable) -> Callable:

@@ -23,7 +23,19 @@ from crm_sandbox.ids import normalize_id
 from crm_sandbox.middleware import SandboxMiddleware
 from crm_sandbox.salesforce import bulk2, schema
 from crm_sandbox.salesforce.bulk1 import Bulk1
-from crm_sandbox.salesforce.errors import SfError, SfErrors, http_error, invalid_session, method_not_allowed
+from crm_sandbox.salesforce.errors import (
+    SfError,
+    SfErrors,
+    allow,
+    http_error,
+    invalid_session,
+    method_not_allowed,
+    no_body,
+    no_resource,
+    not_an_id,
+    not_deserializable,
+    not_found,
+)
 from crm_sandbox.salesforce.oauth import ConnectedApp
 from crm_sandbox.salesforce.query import DEFAULT_BATCH, Cursors, compile_or_error
 from crm_sandbox.salesforce.rules import format_datetime, parse_datetime
@@ -58,7 +70,7 @@ def error_response(err: SfError | SfErrors) -> Response:
     errors = err.errors if isinstance(err, SfErrors) else [err]
     if errors[0].status == 300:
         return sf_json(errors[0].extra.get("records", []), status=300)
-    return sf_json([e.rest() for e in errors], status=errors[0].status)
+    return sf_json([e.rest() for e in errors], status=errors[0].status, headers=errors[0].headers or None)
 
 
 class SalesforceService:
@@ -170,7 +182,7 @@ class SalesforceService:
         return ids[0] if ids else None
 
     async def oauth_token(self, request: Request) -> Response:
-        form = parse_qs((await request.body()).decode())
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
         get = lambda k: (form.get(k) or [""])[0]  # noqa: E731
         fail = sf_json({"error": "invalid_grant", "error_description": "authentication failure"}, status=400)
         grant = get("grant_type")
@@ -292,7 +304,7 @@ class SalesforceService:
             return method_not_allowed(request.method, ["GET", "HEAD"])
         m = _DATA.match(request.url.path)
         if not m or not is_served(m.group(1), self.settings["api_version"]):  # every listed version, no other
-            return sf_json([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], 404)
+            return error_response(no_resource())
         user = self.store.session_user(bearer(request.scope) or "")
         if user is None:
             return error_response(invalid_session())
@@ -303,9 +315,9 @@ class SalesforceService:
             return error_response(exc)
 
     async def route(self, request: Request, parts: list[str], user: str) -> Response:
-        method = request.method
         head = parts[0] if parts else ""
-        if head in ("query", "queryAll") and method == "GET":
+        if head in ("query", "queryAll") and len(parts) <= 2:
+            allow(request.method, ["GET"])
             include_deleted = head == "queryAll"
             if len(parts) == 2:
                 return sf_json(self.next_page(parts[1], include_deleted, request))
@@ -314,15 +326,15 @@ class SalesforceService:
             return await self.sobjects(request, parts[1:], user)
         if head == "composite" and len(parts) >= 2 and parts[1] == "sobjects":
             return await self.collections(request, parts[2:], user)
-        if head == "limits" and method == "GET":
+        if head == "limits" and len(parts) == 1:
+            allow(request.method, ["GET"])
             return sf_json(self.limits())
         if head == "jobs":
             return await self.bulk.route(request, parts[1:], user)
-        if not parts and method in ("GET", "HEAD"):  # the version's root lists its resources
+        if not parts:  # the version's root lists its resources
+            allow(request.method, ["GET"])
             return sf_json(resources(_DATA.match(request.url.path).group(1)))
-        if (head in ("query", "queryAll", "limits") or not parts) and method != "HEAD":  # read-only resources
-            return method_not_allowed(method, ["GET", "HEAD"])
-        return sf_json([{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}], 404)
+        raise no_resource()
 
     # ---- queries ----------------------------------------------------------------------------------------
     def _batch_size(self, request: Request) -> int:
@@ -369,62 +381,67 @@ class SalesforceService:
 
     # ---- sObject resources ------------------------------------------------------------------------------
     async def sobjects(self, request: Request, parts: list[str], user: str) -> Response:
-        method = request.method
+        """sObject resources. Each path shape takes its own methods (405 with Allow otherwise); a record segment that
+        is no id is read as an external id that does not exist, as Salesforce does."""
         version = self.settings["api_version"]
         if not parts:
+            allow(request.method, ["GET"])
             return sf_json(schema.describe_global(version))
         sobject = schema.get_sobject(parts[0])
         if sobject is None:
-            raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
+            raise no_resource()
         rest = parts[1:]
         allow_save = allows_save(request)
         if not rest:
-            if method == "GET":
+            if allow(request.method, ["GET", "POST"]) == "GET":
                 return sf_json({"objectDescribe": {k: v for k, v in schema.describe_sobject(sobject, version).items()
                                                    if k not in ("fields", "childRelationships")}, "recentItems": []})
-            if method == "POST":
-                data = await json_body(request)
-                rid = self.store.create(sobject, data, user, allow_save)
-                return sf_json({"id": rid, "success": True, "errors": []}, status=201)
-        elif len(rest) == 1 and rest[0] == "describe" and method == "GET":
-            return sf_json(schema.describe_sobject(sobject, version))
-        elif len(rest) == 1 and rest[0] in ("updated", "deleted") and method == "GET":
+            rid = self.store.create(sobject, await json_object(request, sobject.name), user, allow_save)
+            return sf_json({"id": rid, "success": True, "errors": []}, status=201)
+        if len(rest) == 1 and rest[0] in ("describe", "updated", "deleted"):
+            allow(request.method, ["GET"])
+            if rest[0] == "describe":
+                return sf_json(schema.describe_sobject(sobject, version))
             return sf_json(self.changed_ids(sobject, rest[0], request))
-        elif len(rest) == 1:
+        if len(rest) == 1:
             record_id = rest[0]
+            method = allow(request.method, ["GET", "PATCH", "DELETE"] + (["POST"] if record_id == "Id" else []))
+            if method == "POST":  # sobjects/{type}/Id: an upsert on Id with no value creates
+                rid = self.store.create(sobject, await json_object(request, sobject.name), user, allow_save)
+                return sf_json({"id": rid, "success": True, "errors": [], "created": True}, status=201)
+            if normalize_id(record_id) is None:
+                raise not_an_id(record_id)
             if method == "GET":
                 row = self.store.live_row(sobject, record_id)
                 fields = request.query_params.get("fields")
                 return sf_json(self.store.to_json(sobject, row, fields.split(",") if fields else None))
             if method == "PATCH":
-                self.store.update(sobject, record_id, await json_body(request), user, allow_save)
+                self.store.update(sobject, record_id, await json_object(request, sobject.name), user, allow_save)
                 return Response(status_code=204)
-            if method == "DELETE":
-                self.store.delete(sobject, record_id, user)
-                return Response(status_code=204)
-            if method == "POST" and record_id == "Id":
-                rid = self.store.create(sobject, await json_body(request), user, allow_save)
-                return sf_json({"id": rid, "success": True, "errors": [], "created": True}, status=201)
-        elif len(rest) == 2:
+            self.store.delete(sobject, record_id, user)
+            return Response(status_code=204)
+        if len(rest) == 2:
             field_name, value = rest
-            if method == "GET":
-                field = sobject.field(field_name)
-                if field is None or not (field.external_id or field.id_lookup):
-                    raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
-                ids = ([normalize_id(value)] if field.name == "Id" else self.store.find_ids(sobject, field.name, value))
-                ids = [i for i in ids if i]
-                if not ids:
-                    raise SfError("NOT_FOUND", "The requested resource does not exist", status=404)
-                if len(ids) > 1:
-                    return sf_json([f"/services/data/v{version}/sobjects/{sobject.name}/{i}" for i in ids], 300)
-                return sf_json(self.store.to_json(sobject, self.store.live_row(sobject, ids[0])))
+            method = allow(request.method, ["GET", "PATCH", "DELETE"])
+            field = sobject.field(field_name)
+            if field is None or not (field.external_id or field.id_lookup):
+                raise no_resource()
             if method == "PATCH":
-                data = await json_body(request)
-                rid, created = self.store.upsert(sobject, field_name, value, data, user, allow_save)
+                data = await json_object(request, sobject.name)
+                rid, created = self.store.upsert(sobject, field.name, value, data, user, allow_save)
                 return sf_json({"id": rid, "success": True, "errors": [], "created": created},
                                status=201 if created else 200)
-        raise SfError("METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,DELETE",
-                      status=405)
+            ids = [normalize_id(value)] if field.name == "Id" else self.store.find_ids(sobject, field.name, value)
+            ids = [i for i in ids if i]
+            if not ids:
+                raise not_found()
+            if len(ids) > 1:
+                return sf_json([f"/services/data/v{version}/sobjects/{sobject.name}/{i}" for i in ids], 300)
+            if method == "DELETE":
+                self.store.delete(sobject, ids[0], user)
+                return Response(status_code=204)
+            return sf_json(self.store.to_json(sobject, self.store.live_row(sobject, ids[0])))
+        raise no_resource()
 
     def changed_ids(self, sobject, kind: str, request: Request) -> dict:
         start = parse_datetime(request.query_params.get("start", ""))
@@ -452,44 +469,64 @@ class SalesforceService:
 
     # ---- sObject collections ----------------------------------------------------------------------------
     async def collections(self, request: Request, parts: list[str], user: str) -> Response:
-        method = request.method
+        """sObject collections: create, update and delete across types; retrieve and upsert on one type."""
         params = request.query_params
+        if len(parts) > 2:
+            raise no_resource()
+        if not parts:
+            method = allow(request.method, ["POST", "PATCH", "DELETE"])
+        elif len(parts) == 1:
+            method = allow(request.method, ["GET", "POST"])
+        else:
+            method = allow(request.method, ["PATCH"])
+        sobject = sobject_or_error(parts[0]) if parts else None
         if method == "DELETE":
             ids = [i for i in params.get("ids", "").split(",") if i]
-            all_or_none = params.get("allOrNone", "false").lower() == "true"
+            all_or_none = flag(params.get("allOrNone", "false"), "allOrNone")
             self._check_collection_size(len(ids))
             return sf_json(self._run_collection(ids, all_or_none, lambda rid: self._delete_any(rid, user)))
-        if method == "GET" and parts:
-            sobject = sobject_or_error(parts[0])
-            ids = [i for i in params.get("ids", "").split(",") if i]
-            fields = [f for f in params.get("fields", "").split(",") if f]
+        if sobject is not None and len(parts) == 1:  # retrieve: ids and fields in the query, or in a POST body
+            if method == "POST":
+                body = await json_object(request, "SObjectCollectionRetrieveRequest")
+                ids, fields = body.get("ids"), body.get("fields")
+                for name, value in (("ids", ids), ("fields", fields)):
+                    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                        raise not_deserializable("java.util.List<String>", value, [name])
+            else:
+                ids = [i for i in params.get("ids", "").split(",") if i]
+                fields = [f for f in params.get("fields", "").split(",") if f]
+            self._check_collection_size(len(ids))
             out = []
             for rid in ids:
                 row = self.store.row(sobject, rid)
                 live = row is not None and not row["IsDeleted"]
                 out.append(self.store.to_json(sobject, row, fields or None) if live else None)
             return sf_json(out)
-        body = await json_body(request)
-        if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            raise SfError("JSON_PARSER_ERROR", "The request body must contain a records array")
-        records = body["records"]
-        all_or_none = bool(body.get("allOrNone", False))
+        body = await json_object(request, "SObjectCollectionRequest")
+        records = body.get("records")
+        if not isinstance(records, list):
+            raise SfError("JSON_PARSER_ERROR", "The request body must contain a records array", ["records"])
+        for record in records:  # a record that is no object fails the whole request, as Salesforce's parser does
+            if not isinstance(record, dict):
+                raise not_deserializable("SObject", record, ["records"])
+            if not isinstance(record.get("attributes", {}), dict):
+                raise not_deserializable("SObjectAttributes", record["attributes"], ["attributes"])
+        all_or_none = body.get("allOrNone", False)
+        if not isinstance(all_or_none, bool):
+            raise not_deserializable("boolean", all_or_none, ["allOrNone"])
         self._check_collection_size(len(records))
         allow_save = allows_save(request)
-        if method == "POST" and not parts:
+        if method == "POST":
             return sf_json(self._run_collection(records, all_or_none,
                                                 lambda r: self._create_any(r, user, allow_save)))
-        if method == "PATCH" and not parts:
+        if sobject is None:
             return sf_json(self._run_collection(records, all_or_none,
                                                 lambda r: self._update_any(r, user, allow_save)))
-        if method == "PATCH" and len(parts) == 2:
-            sobject = sobject_or_error(parts[0])
-            field = sobject.field(parts[1])
-            if field is None or not (field.external_id or field.name == "Id"):
-                raise SfError("INVALID_FIELD", f"Field {parts[1]} is not an external id field on {sobject.name}")
-            return sf_json(self._run_collection(records, all_or_none,
-                                                lambda r: self._upsert_any(sobject, field.name, r, user, allow_save)))
-        raise SfError("METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed.", status=405)
+        field = sobject.field(parts[1])
+        if field is None or not (field.external_id or field.name == "Id"):
+            raise SfError("INVALID_FIELD", f"Field {parts[1]} is not an external id field on {sobject.name}")
+        return sf_json(self._run_collection(records, all_or_none,
+                                            lambda r: self._upsert_any(sobject, field.name, r, user, allow_save)))
 
     @staticmethod
     def _check_collection_size(count: int) -> None:
@@ -651,13 +688,29 @@ def bearer(scope: Scope) -> str | None:
 
 
 async def json_body(request: Request):
+    """The request's JSON body; a missing or unparseable one is Salesforce's JSON_PARSER_ERROR."""
     raw = await request.body()
-    if not raw:
-        return {}
+    if not raw.strip():
+        raise no_body()
     try:
         return json.loads(raw)
     except ValueError:
         raise SfError("JSON_PARSER_ERROR", "Unexpected character in the request body") from None
+
+
+async def json_object(request: Request, target: str) -> dict:
+    """A JSON body that must be an object (a record, a collection request): anything else cannot be read as one."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise not_deserializable(target, body)
+    return body
+
+
+def flag(text: str, name: str) -> bool:
+    """A boolean query parameter as Salesforce reads it: true or false, any case."""
+    if text.lower() not in ("true", "false"):
+        raise SfError("INVALID_QUERY_PARAMETER", f"Invalid value for {name}: {text}; true or false expected", [name])
+    return text.lower() == "true"
 
 
 def endpoint_template(rest: str) -> str:

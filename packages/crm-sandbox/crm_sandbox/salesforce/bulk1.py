@@ -88,8 +88,11 @@ class Bulk1:
                 return self._info(self._counted(job), json_wire)
             if "batch" not in p:
                 if request.method == "POST":
-                    return self._info(self._add_batch(job, (await request.body()).decode("utf-8"), user),
-                                      json_wire, status=201)
+                    try:
+                        text = (await request.body()).decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise BulkError("InvalidBatch", "The batch is not valid UTF-8") from None
+                    return self._info(self._add_batch(job, text, user), json_wire, status=201)
                 batches = [json.loads(r[0]) for r in self.conn.execute(
                     "SELECT info FROM _bulk1_batches WHERE job_id = ? ORDER BY seq", (job["id"],))]
                 return self._batch_list(batches, json_wire)
@@ -316,7 +319,10 @@ class _BatchIds:
 
 def _fields(raw: bytes, json_wire: bool) -> dict:
     """A jobInfo / state request body, XML or JSON."""
-    text = raw.decode("utf-8").strip()
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise BulkError("InvalidJson" if json_wire else "InvalidXML", "The request body is not valid UTF-8") from None
     if not text:
         raise BulkError("InvalidJob", "Empty request body")
     try:
@@ -324,7 +330,10 @@ def _fields(raw: bytes, json_wire: bool) -> dict:
             body = json.loads(text)
             if not isinstance(body, dict):
                 raise ValueError("not an object")
-            return body
+            wrong = sorted(k for k, v in body.items() if v is not None and not isinstance(v, (str, int, float)))
+            if wrong:
+                raise BulkError("InvalidJob", f"Field {wrong[0]} takes a single value")
+            return {k: v if v is None or isinstance(v, str) else json.dumps(v) for k, v in body.items()}
         root = ElementTree.fromstring(text)
     except (ValueError, ElementTree.ParseError) as exc:
         raise BulkError("InvalidXML" if not json_wire else "InvalidJson", f"Unable to parse the request: {exc}") \
@@ -372,6 +381,11 @@ def _xml(tag: str, inner: str, status: int = 200) -> Response:
 
 def _json(body, status: int = 200) -> Response:
     return Response(json.dumps(body), status_code=status, media_type="application/json")
+
+
+def bulk_error(request: Request, code: str, message: str, status: int) -> Response:
+    """An error in the wire format the request used (JSON when its Content-Type says so, else XML)."""
+    return _error(code, message, status, "json" in request.headers.get("content-type", "").lower())
 
 
 def _error(code: str, message: str, status: int, json_wire: bool) -> Response:

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 
 from crm_sandbox.ids import normalize_id
 from crm_sandbox.salesforce import schema
-from crm_sandbox.salesforce.errors import SfError, SfErrors, not_found
+from crm_sandbox.salesforce.errors import SfError, SfErrors, allow, no_body, no_resource, not_deserializable, not_found
 from crm_sandbox.salesforce.query import Cursor, compile_or_error
 from crm_sandbox.salesforce.rules import now_stamp
 from crm_sandbox.salesforce.soql import csv_header, csv_values
@@ -81,48 +81,59 @@ class Bulk2:
 
     # ---- routing ----------------------------------------------------------------------------------------
     async def route(self, request: Request, parts: list[str], user: str) -> Response:
-        if not parts or parts[0] not in ("ingest", "query"):
-            raise not_found()
-        kind, rest, method = parts[0], parts[1:], request.method
+        if not parts or parts[0] not in ("ingest", "query") or len(parts) > 3:
+            raise no_resource()
+        kind, rest = parts[0], parts[1:]
         if not rest:
-            if method == "POST":
+            if allow(request.method, ["GET", "POST"]) == "POST":
                 body = await _json(request)
                 info = self.create_ingest(body, user) if kind == "ingest" else self.create_query(body, user)
                 return JSONResponse(info)
-            if method == "GET":
-                rows = self.conn.execute("SELECT info FROM _bulk_jobs WHERE kind = ? ORDER BY id", (kind,)).fetchall()
-                return JSONResponse({"done": True, "records": [json.loads(r[0]) for r in rows], "nextRecordsUrl": None})
+            rows = self.conn.execute("SELECT info FROM _bulk_jobs WHERE kind = ? ORDER BY id", (kind,)).fetchall()
+            return JSONResponse({"done": True, "records": [json.loads(r[0]) for r in rows], "nextRecordsUrl": None})
+        sub = rest[1].lower() if len(rest) == 2 else ""
+        if len(rest) == 1:
+            method = allow(request.method, ["GET", "PATCH", "DELETE"])
+        elif kind == "ingest" and sub == "batches":
+            method = allow(request.method, ["PUT"])
+        elif (kind, sub) in (("ingest", "successfulresults"), ("ingest", "failedresults"),
+                             ("ingest", "unprocessedrecords"), ("query", "results")):
+            method = allow(request.method, ["GET"])
+        else:
+            raise no_resource()
         job_id = rest[0]
         info = self._load(kind, job_id)
         if len(rest) == 1:
             if method == "GET":
                 return JSONResponse(info)
             if method == "PATCH":
-                return JSONResponse(await self.change_state(kind, info, (await _json(request)).get("state")))
-            if method == "DELETE":
-                if info["state"] not in ("JobComplete", "Failed", "Aborted", "Open"):
-                    raise SfError("INVALIDJOBSTATE", "Job is still being processed and cannot be deleted")
-                self.conn.execute("DELETE FROM _bulk_jobs WHERE id = ?", (job_id,))
-                self.conn.execute("DELETE FROM _bulk_data WHERE job_id = ?", (job_id,))
-                self.conn.execute("DELETE FROM _bulk_results WHERE job_id = ?", (job_id,))
-                self.query_cursors.pop(job_id, None)
-                return Response(status_code=204)
-        sub = rest[1].lower() if len(rest) == 2 else ""
-        if kind == "ingest" and sub == "batches" and method == "PUT":
+                state = (await _json(request)).get("state")
+                if not isinstance(state, str):
+                    raise not_deserializable("JobState", state, ["state"])
+                return JSONResponse(await self.change_state(kind, info, state))
+            if info["state"] not in ("JobComplete", "Failed", "Aborted", "Open"):
+                raise SfError("INVALIDJOBSTATE", "Job is still being processed and cannot be deleted")
+            self.conn.execute("DELETE FROM _bulk_jobs WHERE id = ?", (job_id,))
+            self.conn.execute("DELETE FROM _bulk_data WHERE job_id = ?", (job_id,))
+            self.conn.execute("DELETE FROM _bulk_results WHERE job_id = ?", (job_id,))
+            self.query_cursors.pop(job_id, None)
+            return Response(status_code=204)
+        if sub == "batches":
             if info["state"] != "Open":
                 raise SfError("INVALIDJOBSTATE", f"Job's state is {info['state']}: data can only be uploaded to an "
                               "Open job", status=409)
-            body = (await request.body()).decode("utf-8")
+            try:
+                body = (await request.body()).decode("utf-8")
+            except UnicodeDecodeError:
+                raise SfError("INVALIDBATCH", "The uploaded data is not valid UTF-8") from None
             seq = self.conn.execute("SELECT COUNT(*) FROM _bulk_data WHERE job_id = ?", (job_id,)).fetchone()[0]
             self.conn.execute("INSERT INTO _bulk_data VALUES (?, ?, ?)", (job_id, seq, body))
             return Response(status_code=201)
-        if kind == "ingest" and sub in ("successfulresults", "failedresults", "unprocessedrecords") and method == "GET":
+        if kind == "ingest":
             row = self.conn.execute("SELECT body FROM _bulk_results WHERE job_id = ? AND kind = ?",
                                     (job_id, sub)).fetchone()
             return Response(row[0] if row else "", media_type="text/csv")
-        if kind == "query" and sub == "results" and method == "GET":
-            return self.query_results(info, request)
-        raise not_found()
+        return self.query_results(info, request)
 
     # ---- ingest -----------------------------------------------------------------------------------------
     def create_ingest(self, body: dict, user: str) -> dict:
@@ -347,13 +358,23 @@ def _to36(n: int) -> str:
 
 
 async def _json(request: Request) -> dict:
+    raw = await request.body()
+    if not raw.strip():
+        raise no_body()
     try:
-        body = json.loads(await request.body() or b"{}")
+        body = json.loads(raw)
     except ValueError:
         raise SfError("JSON_PARSER_ERROR", "Unexpected character in the request body") from None
     if not isinstance(body, dict):
-        raise SfError("JSON_PARSER_ERROR", "The request body must be a JSON object")
+        raise not_deserializable("JobInfo", body)
+    for key in _STRING_KEYS & body.keys():  # each a string (or null) in a job request, as the JobInfo type has them
+        if body[key] is not None and not isinstance(body[key], str):
+            raise not_deserializable("java.lang.String", body[key], [key])
     return body
+
+
+_STRING_KEYS = {"operation", "object", "externalIdFieldName", "contentType", "columnDelimiter", "lineEnding", "query",
+                "state", "assignmentRuleId"}
 
 
 class _JobType:

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from crm_sandbox.ids import normalize_id
-from crm_sandbox.salesforce.errors import SfError
+from crm_sandbox.salesforce.errors import SfError, not_deserializable
 from crm_sandbox.salesforce.model import Field, SObject
 
 # Close to Salesforce's own check: local part, one @, a dotted domain with a 2+ letter TLD.
@@ -15,6 +15,8 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SF_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
+_JAVA_TYPES = {"boolean": "boolean", "int": "int", "double": "double", "currency": "double", "percent": "double",
+               "date": "java.util.Date", "datetime": "java.util.Calendar"}
 
 
 def format_datetime(value: dt.datetime) -> str:
@@ -50,6 +52,8 @@ def _json_error(field: Field, value: Any, kind: str) -> SfError:
 
 def coerce_value(field: Field, value: Any) -> Any:
     """Check one incoming value and return its stored form (None clears). Raises SfError."""
+    if isinstance(value, (dict, list)):  # a field takes a scalar: Salesforce's parser refuses an object or array
+        raise not_deserializable(_JAVA_TYPES.get(field.type, "java.lang.String"), value, [field.name])
     if value is None or value == "" and field.type not in ("boolean",):
         return None
     t = field.type
