@@ -1,10 +1,12 @@
 """The HubSpot sandbox's answers to bad input (the examples of the robustness issue, raw over HTTP) and the
 operations added for the client library's surface, each driven through hubspot-api-client: property batch calls and
-groups, list search, folders, id mapping, renames and restores, pipeline and stage writes with their audits,
-association labels and definition configurations, custom object schema update and delete."""
+groups, list search, folders, id mapping, renames and restores, dynamic list filter updates, pipeline and stage
+writes with their audits, association labels and definition configurations, custom object schema update and delete
+and schema association definitions."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -40,6 +42,11 @@ def error_of(resp: requests.Response, status: int, category: str) -> dict:
     assert body["status"] == "error" and body["category"] == category and body["message"], body
     assert body["correlationId"] == resp.headers["X-HubSpot-Correlation-Id"]
     return body
+
+
+def category_of(err: pytest.ExceptionInfo) -> str:
+    """The HubSpot error category of a client library ApiException."""
+    return json.loads(err.value.body)["category"]
 
 
 def contact(hs, **props):
@@ -230,6 +237,63 @@ def test_list_folders_and_id_mapping(hs):
     assert batch.missing_legacy_list_ids == [HUGE]
 
 
+def or_of_and(*filters: dict) -> dict:
+    """A list filter definition as HubSpot requires it: a root OR branch holding one AND branch."""
+    return {"filterBranchType": "OR", "filterBranchOperator": "OR", "filters": [], "filterBranches": [
+        {"filterBranchType": "AND", "filterBranchOperator": "AND", "filterBranches": [], "filters": list(filters)}]}
+
+
+def email_contains(text: str) -> dict:
+    return {"filterType": "PROPERTY", "property": "email",
+            "operation": {"operationType": "MULTISTRING", "operator": "CONTAINS", "values": [text]}}
+
+
+def test_dynamic_list_filters_are_updated_and_read_back(hs):
+    api = hs.crm.lists.lists_api
+    made = api.create({"name": f"D{uid()}", "objectTypeId": "0-1", "processingType": "DYNAMIC",
+                       "filterBranch": or_of_and(email_contains("old"))}).list
+    assert made.processing_type == "DYNAMIC"
+    assert made.filter_branch.filter_branches[0].filters[0].operation.values == ["old"]
+    updated = api.update_list_filters(made.list_id, {"filterBranch": or_of_and(email_contains("new"))},
+                                      enroll_objects_in_workflows=False).updated_list
+    assert updated.list_id == made.list_id and updated.list_version == made.list_version + 1
+    assert updated.filter_branch.filter_branches[0].filters[0].operation.values == ["new"]
+    read = api.get_by_id(made.list_id, include_filters=True).list
+    stored = read.filter_branch.filter_branches[0]
+    assert (read.filter_branch.filter_branch_type, stored.filter_branch_type) == ("OR", "AND")
+    assert (stored.filters[0]._property, stored.filters[0].operation.values) == ("email", ["new"])
+    assert api.get_by_id(made.list_id).list.filter_branch is None  # only with includeFilters
+    assert api.get_all(list_ids=[made.list_id], include_filters=True).lists[0].filter_branch is not None
+
+    manual = new_list(hs)
+    with pytest.raises(ListApiException) as err:
+        api.update_list_filters(manual, {"filterBranch": or_of_and(email_contains("x"))})
+    assert (err.value.status, category_of(err)) == (400, "VALIDATION_ERROR")
+    assert "DYNAMIC" in json.loads(err.value.body)["message"]
+    assert api.get_by_id(manual, include_filters=True).list.filter_branch is None
+    with pytest.raises(ListApiException) as err:
+        api.update_list_filters(HUGE, {"filterBranch": or_of_and(email_contains("x"))})
+    assert (err.value.status, category_of(err)) == (404, "OBJECT_NOT_FOUND")
+    assert json.loads(err.value.body)["message"] == f"List {HUGE} does not exist"
+    for bad in ({}, {"filterBranch": "x"}, {"filterBranch": {**or_of_and(), "filterBranchType": "AND"}}):
+        with pytest.raises(ListApiException) as err:
+            api.update_list_filters(made.list_id, bad)
+        assert (err.value.status, category_of(err)) == (400, "VALIDATION_ERROR")
+    with pytest.raises(ListApiException) as err:
+        api.create({"name": f"D{uid()}", "objectTypeId": "0-1", "processingType": "DYNAMIC"})
+    assert err.value.status == 400  # a dynamic list needs its filters
+    assert api.get_by_id(made.list_id, include_filters=True).list.list_version == updated.list_version
+
+
+def test_update_list_filters_without_a_body_is_400(raw, hs):
+    session, base = raw
+    made = hs.crm.lists.lists_api.create({"name": f"D{uid()}", "objectTypeId": "0-1", "processingType": "DYNAMIC",
+                                          "filterBranch": or_of_and(email_contains("a"))}).list
+    body = error_of(session.put(f"{base}/crm/v3/lists/{made.list_id}/update-list-filters", data=b""), 400,
+                    "VALIDATION_ERROR")
+    assert "Invalid input JSON" in body["message"]
+
+
 # ---- pipelines -----------------------------------------------------------------------------------------------
 def test_pipeline_and_stage_writes_drive_deal_validation(hs):
     pipes = hs.crm.pipelines
@@ -339,3 +403,52 @@ def test_schema_update_and_delete(hs):
     with pytest.raises(SchemaApiException) as err:
         core.get_by_id(name)
     assert err.value.status == 400  # the type no longer exists: HubSpot cannot infer it
+
+
+def test_schema_associations_are_usable_in_v4_and_archivable(hs):
+    name = f"boat{uid()[:6]}"
+    core = hs.crm.schemas.core_api
+    schema = core.create({"name": name, "labels": {"singular": "Boat", "plural": "Boats"},
+                          "primaryDisplayProperty": "hull",
+                          "properties": [{"name": "hull", "label": "Hull", "type": "string", "fieldType": "text"}]})
+    made = core.create_association(name, {"fromObjectTypeId": schema.object_type_id, "toObjectTypeId": "contact",
+                                          "name": "boat_to_skipper"})
+    assert (made.from_object_type_id, made.to_object_type_id, made.name) == (schema.object_type_id, "0-1",
+                                                                            "boat_to_skipper")
+    assert made.id.isdigit() and made.created_at is not None and made.updated_at is not None
+    assert made.id in [a.id for a in core.get_by_id(name).associations]
+    boat = hs.crm.objects.basic_api.create(name, {"properties": {"hull": "H1"}})
+    person = contact(hs)
+    v4 = hs.crm.associations.v4.basic_api
+    spec = [{"associationCategory": "USER_DEFINED", "associationTypeId": int(made.id)}]
+    v4.create(name, boat.id, "contacts", person.id, spec)
+    page = v4.get_page(name, boat.id, "contacts").results
+    assert [(r.to_object_id, [t.type_id for t in r.association_types]) for r in page] == [(person.id,
+                                                                                          [int(made.id)])]
+    assert [r.to_object_id for r in v4.get_page("contacts", person.id, name).results] == [boat.id]
+    with pytest.raises(SchemaApiException) as err:
+        core.create_association(name, {"fromObjectTypeId": schema.object_type_id, "toObjectTypeId": "0-1",
+                                       "name": "boat_to_skipper"})
+    assert (err.value.status, category_of(err)) == (409, "CONFLICT")
+    with pytest.raises(SchemaApiException) as err:
+        core.create_association(name, {"fromObjectTypeId": "0-2", "toObjectTypeId": "0-1"})
+    assert (err.value.status, category_of(err)) == (400, "VALIDATION_ERROR")
+
+    core.archive_association(name, made.id)
+    assert made.id not in [a.id for a in core.get_by_id(name).associations]
+    assert v4.get_page(name, boat.id, "contacts").results == []  # the type's associations went with it
+    with pytest.raises(AssocApiException) as err:
+        v4.create(name, boat.id, "contacts", person.id, spec)
+    assert (err.value.status, category_of(err)) == (400, "VALIDATION_ERROR")
+    with pytest.raises(SchemaApiException) as err:
+        core.archive_association(name, made.id)
+    assert (err.value.status, category_of(err)) == (404, "OBJECT_NOT_FOUND")
+    for token in ("nope", "contacts"):  # unknown types and standard objects answer as the other schema routes
+        with pytest.raises(SchemaApiException) as expected:
+            core.get_by_id(token)
+        with pytest.raises(SchemaApiException) as err:
+            core.create_association(token, {"fromObjectTypeId": schema.object_type_id, "toObjectTypeId": "0-1"})
+        assert (err.value.status, category_of(err)) == (expected.value.status, category_of(expected))
+        with pytest.raises(SchemaApiException) as err:
+            core.archive_association(token, "1")
+        assert (err.value.status, category_of(err)) == (expected.value.status, category_of(expected))

@@ -1,7 +1,11 @@
-"""/crm/v3/lists: static (MANUAL, SNAPSHOT) lists, their memberships, search, folders, renames, restores and the
-legacy id mapping (the sandbox has no legacy lists: a list's legacy id is its list id)."""
+"""/crm/v3/lists: MANUAL, SNAPSHOT and DYNAMIC lists, their memberships, search, folders, renames, restores, the
+filter updates of DYNAMIC lists and the legacy id mapping (the sandbox has no legacy lists: a list's legacy id is
+its list id). A DYNAMIC list keeps its filterBranch, checked for HubSpot's shape (a root OR branch of AND branches)
+but never evaluated: its memberships are what was written."""
 
 from __future__ import annotations
+
+import json
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -9,7 +13,7 @@ from starlette.routing import Route
 
 from crm_sandbox.hubspot.errors import HsError, bad_request, conflict, not_found
 from crm_sandbox.hubspot.store import LIVE, HubSpotStore, q
-from crm_sandbox.hubspot.values import db_id, multi_values, now_iso, query_int
+from crm_sandbox.hubspot.values import db_id, multi_values, now_iso, parse_flag, query_int
 from crm_sandbox.hubspot.wire import api, hs_json, json_body
 
 _COLS = "id, name, object_type_id, processing_type, created_at, updated_at, deleted_at, version"
@@ -18,8 +22,44 @@ _DDL = """
 CREATE TABLE IF NOT EXISTS _list_folders (id INTEGER PRIMARY KEY, name TEXT NOT NULL, parent_id INTEGER NOT NULL,
     created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS _list_folder_members (list_id INTEGER PRIMARY KEY, folder_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS _list_filters (list_id INTEGER PRIMARY KEY, filter_branch TEXT NOT NULL,
+    updated_at TEXT NOT NULL);
 """
 ROOT_FOLDER = 0
+BRANCH_TYPES = {"OR", "AND", "NOT_ALL", "NOT_ANY", "RESTRICTED", "UNIFIED_EVENTS", "ASSOCIATION",
+                "PROPERTY_ASSOCIATION"}
+
+
+def check_filter_branch(branch) -> str:
+    """A list filter definition as HubSpot requires it: a root OR branch whose filterBranches are AND branches;
+    every branch an object with a known filterBranchType, filterBranches and filters lists, every filter an object
+    with a filterType. Answers the branch as stored JSON; anything else is a 400."""
+    if not isinstance(branch, dict):
+        raise bad_request("filterBranch is required and must be a filter branch object")
+    if branch.get("filterBranchType") != "OR":
+        raise bad_request("The root filterBranch must have filterBranchType OR")
+    pending: list[tuple[object, str, str | None]] = [(branch, "filterBranch", None)]
+    while pending:
+        node, where, required = pending.pop()
+        if not isinstance(node, dict):
+            raise bad_request(f"{where} must be a filter branch object")
+        kind = node.get("filterBranchType")
+        if not isinstance(kind, str) or kind not in BRANCH_TYPES:
+            raise bad_request(f"{where}.filterBranchType must be one of {sorted(BRANCH_TYPES)}; got {kind!r}")
+        if required and kind != required:
+            raise bad_request(f"{where} must be an {required} branch: the root OR branch holds AND branches")
+        children, filters = node.get("filterBranches", []), node.get("filters", [])
+        if not isinstance(children, list) or not isinstance(filters, list):
+            raise bad_request(f"{where}.filterBranches and {where}.filters must be lists")
+        for i, item in enumerate(filters):
+            if not isinstance(item, dict) or not isinstance(item.get("filterType"), str) or not item["filterType"]:
+                raise bad_request(f"{where}.filters[{i}] must be a filter object with a filterType")
+        pending += [(child, f"{where}.filterBranches[{i}]", "AND" if node is branch else None)
+                    for i, child in enumerate(children)]
+    try:
+        return json.dumps(branch, allow_nan=False)
+    except ValueError:
+        raise bad_request("filterBranch holds a number JSON cannot carry (NaN or Infinity)") from None
 
 
 class ListsApi:
@@ -46,17 +86,22 @@ class ListsApi:
             Route(base + "/{id}", api(self.item), methods=["GET", "DELETE"]),
             Route(base + "/{id}/restore", api(self.restore), methods=["PUT"]),
             Route(base + "/{id}/update-list-name", api(self.rename), methods=["PUT"]),
+            Route(base + "/{id}/update-list-filters", api(self.update_filters), methods=["PUT"]),
             Route(base + "/{id}/memberships", api(self.memberships), methods=["GET", "DELETE"]),
             Route(base + "/{id}/memberships/join-order", api(self.memberships), methods=["GET"]),
             Route(base + "/{id}/memberships/add-from/{source}", api(self.add_from), methods=["PUT"]),
             Route(base + "/{id}/memberships/{op}", api(self.change), methods=["PUT"]),
         ]
 
-    def _json(self, row, with_size: bool = True) -> dict:
+    def _json(self, row, with_size: bool = True, with_filters: bool = False) -> dict:
         list_id, name, type_id, processing, created, updated, deleted, version = row
+        stored = self.conn.execute("SELECT filter_branch, updated_at FROM _list_filters WHERE list_id = ?",
+                                   (list_id,)).fetchone()
         out = {"listId": str(list_id), "name": name, "objectTypeId": type_id, "processingType": processing,
                "processingStatus": "COMPLETE", "listVersion": version, "createdAt": created, "updatedAt": updated,
-               "filtersUpdatedAt": created, "createdById": "0", "updatedById": "0"}
+               "filtersUpdatedAt": stored[1] if stored else created, "createdById": "0", "updatedById": "0"}
+        if with_filters and stored:
+            out["filterBranch"] = json.loads(stored[0])
         if deleted:
             out["deletedAt"] = deleted
         if with_size:
@@ -73,20 +118,26 @@ class ListsApi:
             raise not_found(f"List {key} does not exist")
         return row
 
+    @staticmethod
+    def _include_filters(request: Request) -> bool:
+        return parse_flag(request.query_params.get("includeFilters"), name="includeFilters")
+
     async def collection(self, request: Request) -> Response:
         if request.method == "GET":
             ids = multi_values(request.query_params, "listIds")
+            with_filters = self._include_filters(request)
             rows = [self.conn.execute(f"SELECT {_COLS} FROM _lists WHERE id = ? AND deleted_at IS NULL",
-                                      (int(i),)).fetchone() for i in ids if db_id(i) is not None]
-            return hs_json({"lists": [self._json(r) for r in rows if r]})
+                                      (db_id(i),)).fetchone() for i in ids if db_id(i) is not None]
+            return hs_json({"lists": [self._json(r, with_filters=with_filters) for r in rows if r]})
         body = await json_body(request)
         name = str(body.get("name") or "").strip()
         otype = self.store.object_type(str(body.get("objectTypeId") or ""))
         processing = str(body.get("processingType") or "MANUAL").upper()
         if not name:
             raise bad_request("name is required")
-        if processing not in ("MANUAL", "SNAPSHOT"):
-            raise bad_request(f"Only MANUAL and SNAPSHOT lists are supported by the sandbox, not {processing}")
+        if processing not in ("MANUAL", "SNAPSHOT", "DYNAMIC"):
+            raise bad_request(f"processingType must be MANUAL, SNAPSHOT or DYNAMIC, not {processing}")
+        branch = check_filter_branch(body.get("filterBranch")) if processing == "DYNAMIC" else None
         if self.conn.execute("SELECT 1 FROM _lists WHERE name = ? COLLATE NOCASE AND deleted_at IS NULL",
                              (name,)).fetchone():
             raise conflict(f"A list named '{name}' already exists")
@@ -95,7 +146,10 @@ class ListsApi:
             list_id = self.store.allocate("list", 1, first=1)[0]
             self.conn.execute("INSERT INTO _lists (id, name, object_type_id, processing_type, created_at, updated_at) "
                               "VALUES (?, ?, ?, ?, ?, ?)", (list_id, name, otype.type_id, processing, stamp, stamp))
-        return hs_json({"list": self._json(self._row(str(list_id)))})
+            if branch is not None:
+                self.conn.execute("INSERT OR REPLACE INTO _list_filters VALUES (?, ?, ?)",
+                                  (list_id, branch, stamp))
+        return hs_json({"list": self._json(self._row(str(list_id)), with_filters=True)})
 
     async def item(self, request: Request) -> Response:
         row = self._row(request.path_params["id"])
@@ -103,7 +157,25 @@ class ListsApi:
             with self.store.transaction():
                 self.conn.execute("UPDATE _lists SET deleted_at = ? WHERE id = ?", (now_iso(), row[0]))
             return Response(status_code=204)
-        return hs_json({"list": self._json(row)})
+        return hs_json({"list": self._json(row, with_filters=self._include_filters(request))})
+
+    async def update_filters(self, request: Request) -> Response:
+        """ListFilterUpdateRequest on a DYNAMIC list: stores the new filterBranch (not evaluated into memberships)
+        and answers the ListUpdateResponse; enrollObjectsInWorkflows is checked as a flag and otherwise ignored."""
+        row = self._row(request.path_params["id"])
+        parse_flag(request.query_params.get("enrollObjectsInWorkflows"), name="enrollObjectsInWorkflows")
+        body = await json_body(request)
+        if row[3] != "DYNAMIC":
+            raise bad_request(f"List {row[0]} has processingType {row[3]}: only DYNAMIC lists have filters to "
+                              "update")
+        branch = check_filter_branch(body.get("filterBranch"))
+        stamp = now_iso()
+        with self.store.transaction():
+            self.conn.execute("INSERT OR REPLACE INTO _list_filters VALUES (?, ?, ?)",
+                              (row[0], branch, stamp))
+            self.conn.execute("UPDATE _lists SET updated_at = ?, version = version + 1 WHERE id = ?",
+                              (stamp, row[0]))
+        return hs_json({"updatedList": self._json(self._row(str(row[0])), with_filters=True)})
 
     async def by_name(self, request: Request) -> Response:
         otype = self.store.object_type(request.path_params["type"])
@@ -111,7 +183,7 @@ class ListsApi:
                                 "AND deleted_at IS NULL", (request.path_params["name"], otype.type_id)).fetchone()
         if row is None:
             raise not_found(f"List {request.path_params['name']} does not exist")
-        return hs_json({"list": self._json(row)})
+        return hs_json({"list": self._json(row, with_filters=self._include_filters(request))})
 
     async def memberships(self, request: Request) -> Response:
         row = self._row(request.path_params["id"])
@@ -185,6 +257,7 @@ class ListsApi:
     async def rename(self, request: Request) -> Response:
         row = self._row(request.path_params["id"])
         name = (request.query_params.get("listName") or "").strip()
+        with_filters = self._include_filters(request)
         if not name:
             raise bad_request("listName is required")
         if self._name_taken(name, row[0]):
@@ -192,7 +265,7 @@ class ListsApi:
         with self.store.transaction():
             self.conn.execute("UPDATE _lists SET name = ?, updated_at = ?, version = version + 1 WHERE id = ?",
                               (name, now_iso(), row[0]))
-        return hs_json({"updatedList": self._json(self._row(str(row[0])))})
+        return hs_json({"updatedList": self._json(self._row(str(row[0])), with_filters=with_filters)})
 
     async def restore(self, request: Request) -> Response:
         row = self._row(request.path_params["id"], deleted=True)

@@ -1,14 +1,16 @@
-"""Portal metadata endpoints: properties, custom object schemas and owners (pipelines: pipelines_api)."""
+"""Portal metadata endpoints: properties, custom object schemas with their association definitions, and owners
+(pipelines: pipelines_api)."""
 
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from crm_sandbox.hubspot.catalog import ObjectType
+from crm_sandbox.hubspot.catalog import AssociationType, ObjectType
 from crm_sandbox.hubspot.errors import HsError, bad_request, conflict, not_found
 from crm_sandbox.hubspot.properties import DEAL_STAGES, TICKET_STAGES, Prop, custom_prop, updated_prop
 from crm_sandbox.hubspot.rules import DEAL_STAGE_INFO
@@ -17,6 +19,9 @@ from crm_sandbox.hubspot.values import db_id, now_iso, parse_flag, query_int
 from crm_sandbox.hubspot.wire import absolute_url, api, hs_json, json_body
 
 _EPOCH = "2019-01-01T00:00:00.000Z"
+_ASSOC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+# when each association definition made through a schema's associations route was created (its createdAt)
+_DDL = "CREATE TABLE IF NOT EXISTS _schema_associations (type_id INTEGER PRIMARY KEY, created_at TEXT NOT NULL)"
 
 
 def _stage(stage_id: str, label: str, order: int, metadata: dict) -> dict:
@@ -41,6 +46,7 @@ class MetaApi:
     def __init__(self, service):
         self.service = service
         self.store: HubSpotStore = service.store
+        self.store.conn.execute(_DDL)
 
     def routes(self) -> list[Route]:
         out = [
@@ -52,7 +58,10 @@ class MetaApi:
         ]
         for prefix in ("/crm/v3/schemas", "/crm-object-schemas/v3/schemas"):
             out += [Route(prefix, api(self.schemas), methods=["GET", "POST"]),
-                    Route(prefix + "/{type}", api(self.schema), methods=["GET", "PATCH", "DELETE"])]
+                    Route(prefix + "/{type}", api(self.schema), methods=["GET", "PATCH", "DELETE"]),
+                    Route(prefix + "/{type}/associations", api(self.create_association), methods=["POST"]),
+                    Route(prefix + "/{type}/associations/{association_id}", api(self.archive_association),
+                          methods=["DELETE"])]
         return out
 
     # ---- properties -----------------------------------------------------------------------------------------
@@ -115,12 +124,21 @@ class MetaApi:
         return Response(status_code=204) if request.method == "DELETE" else hs_json(changed.definition())
 
     # ---- custom objects -------------------------------------------------------------------------------------
+    def association_json(self, atype: AssociationType, schema: dict) -> dict:
+        """An AssociationDefinition: one made through the associations route keeps its name and creation time;
+        the ones made with the schema carry the schema's."""
+        row = self.store.conn.execute("SELECT created_at FROM _schema_associations WHERE type_id = ?",
+                                      (atype.type_id,)).fetchone()
+        name, created, updated = ((atype.name, row[0], row[0]) if row else
+                                  (atype.name.upper(), schema["createdAt"], schema["updatedAt"]))
+        return {"id": str(atype.type_id), "fromObjectTypeId": atype.from_type, "toObjectTypeId": atype.to_type,
+                "name": name, "createdAt": created, "updatedAt": updated}
+
     def schema_json(self, otype: ObjectType) -> dict:
         row = self.store.conn.execute("SELECT body FROM _schemas WHERE type_id = ?", (otype.type_id,)).fetchone()
         data = json.loads(row[0])
-        assoc = [{"id": str(a.type_id), "fromObjectTypeId": a.from_type, "toObjectTypeId": a.to_type,
-                  "name": a.name.upper(), "createdAt": data["createdAt"], "updatedAt": data["updatedAt"]}
-                 for a in self.store.assoc_types.values() if otype.type_id in (a.from_type, a.to_type)]
+        assoc = [self.association_json(a, data) for a in self.store.assoc_types.values()
+                 if otype.type_id in (a.from_type, a.to_type)]
         return {"id": otype.type_id.split("-")[1], "objectTypeId": otype.type_id, "name": otype.name,
                 "fullyQualifiedName": otype.fully_qualified_name, "labels": otype.labels,
                 "primaryDisplayProperty": data.get("primaryDisplayProperty"),
@@ -178,9 +196,7 @@ class MetaApi:
     async def schema(self, request: Request) -> Response:
         """Read, update (ObjectTypeDefinitionPatch; answers the ObjectTypeDefinition, without properties and
         associations) or delete a custom object schema; deleting one that still has records is a 400."""
-        otype = self._type(request)
-        if not otype.custom:
-            raise not_found()
+        otype = self._custom_type(request)
         if request.method == "GET":
             return hs_json(self.schema_json(otype))
         if request.method == "DELETE":
@@ -226,6 +242,70 @@ class MetaApi:
             self.store.reload()
         full = self.schema_json(self.store.types[otype.name])
         return hs_json({k: v for k, v in full.items() if k not in ("properties", "associations")})
+
+    def _custom_type(self, request: Request) -> ObjectType:
+        otype = self._type(request)
+        if not otype.custom:
+            raise not_found()
+        return otype
+
+    async def create_association(self, request: Request) -> Response:
+        """AssociationDefinitionEgg: a USER_DEFINED association type from the schema's object to another type (and
+        its inverse), usable in v4 writes; the pair's default type when it has none yet. Answers 201."""
+        otype = self._custom_type(request)
+        body = await json_body(request)
+        ends = []
+        for key in ("fromObjectTypeId", "toObjectTypeId"):
+            value = body.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise bad_request(f"{key} is required")
+            ends.append(self.store.object_type(value.strip()))
+        from_t, to_t = ends
+        if from_t.type_id != otype.type_id:
+            raise bad_request(f"fromObjectTypeId must be the schema's object type {otype.type_id}, not "
+                              f"{from_t.type_id}")
+        name = body.get("name")
+        if name is None:
+            name = f"{from_t.singular}_to_{to_t.singular}"
+        if not isinstance(name, str) or not _ASSOC_NAME.match(name):
+            raise bad_request(f"name {name!r} is invalid: letters, digits and underscores, starting with a letter")
+        inverse_name = f"{to_t.singular}_to_{from_t.singular}" if body.get("name") is None else f"{name}_inverse"
+        taken = {a.name.lower() for a in self.store.assoc_types.values()
+                 if {a.from_type, a.to_type} == {from_t.type_id, to_t.type_id}}
+        if name.lower() in taken or (from_t.type_id != to_t.type_id and inverse_name.lower() in taken):
+            raise conflict(f"An association named {name} already exists between {from_t.name} and {to_t.name}")
+        assoc = self.service.associations
+        default = not any(a.is_default for a in assoc.types_between(from_t, to_t))
+        stamp = now_iso()
+        with self.store.transaction():
+            if from_t.type_id == to_t.type_id:
+                fwd = inv = self.store.allocate("association_type", 1, first=1_000)[0]
+            else:
+                fwd, inv = self.store.allocate("association_type", 2, first=1_000)
+            made = [AssociationType(fwd, from_t.type_id, to_t.type_id, name, None, inv, "USER_DEFINED",
+                                    is_default=default)]
+            if inv != fwd:
+                made.append(AssociationType(inv, to_t.type_id, from_t.type_id, inverse_name, None, fwd,
+                                            "USER_DEFINED", is_default=default))
+            for atype in made:
+                assoc.save_type(atype)
+                self.store.conn.execute("INSERT OR REPLACE INTO _schema_associations VALUES (?, ?)",
+                                        (atype.type_id, stamp))
+        return hs_json(self.association_json(made[0], {}), 201)
+
+    async def archive_association(self, request: Request) -> Response:
+        """Remove an association definition of the schema (with its inverse and every association of them)."""
+        otype = self._custom_type(request)
+        raw = request.path_params["association_id"]
+        type_id = db_id(raw)
+        atype = self.store.assoc_types.get(type_id) if type_id is not None else None
+        if atype is None or otype.type_id not in (atype.from_type, atype.to_type) or atype.category != "USER_DEFINED":
+            raise not_found(f"Association {raw} does not exist on schema {otype.fully_qualified_name}")
+        with self.store.transaction():
+            self.service.associations.drop_type(atype)
+            self.store.conn.execute("DELETE FROM _schema_associations WHERE type_id IN (?, ?)",
+                                    (atype.type_id, atype.inverse_id))
+        return Response(status_code=204)
 
     # ---- owners and pipelines -------------------------------------------------------------------------------
     @staticmethod
