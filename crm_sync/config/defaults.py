@@ -1,4 +1,4 @@
-"""Default field mappings shipped with crm-sync: the common fields of people, companies and deals."""
+"""Default field mappings shipped with crm-sync: the common fields of people, companies, deals and tickets."""
 
 from __future__ import annotations
 
@@ -90,7 +90,35 @@ DEALS = [
     _f("contacts", "associations.contacts", "OpportunityContactRole", type="association_set", links_to="contacts"),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
 ]
-DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS}
+# HubSpot's default ticket pipeline ("0": New, Waiting on contact, Waiting on us, Closed) and the standard Case
+# statuses, one to one so a status never flips back and forth between the two.
+TICKET_STATUS = ValueMap(
+    hubspot_to_salesforce={"1": "New", "2": "Working", "3": "Escalated", "4": "Closed"},
+    salesforce_to_hubspot={"New": "1", "Working": "2", "Escalated": "3", "Closed": "4"},
+)
+TICKET_PRIORITY = ValueMap(
+    hubspot_to_salesforce={"LOW": "Low", "MEDIUM": "Medium", "HIGH": "High", "URGENT": "High"},
+    salesforce_to_hubspot={"Low": "LOW", "Medium": "MEDIUM", "High": "HIGH"},
+)
+TICKET_SOURCE = ValueMap(
+    hubspot_to_salesforce={"PHONE": "Phone", "EMAIL": "Email", "FORM": "Web", "CHAT": "Web"},
+    salesforce_to_hubspot={"Phone": "PHONE", "Email": "EMAIL", "Web": "FORM"},
+)
+TICKETS = [
+    _f("subject", "subject", "Subject"),
+    _f("description", "content", "Description"),
+    _f("status", "hs_pipeline_stage", "Status", type="enum", value_map=TICKET_STATUS),
+    # HubSpot requires a pipeline on every ticket; a Case has none: tickets from Salesforce go to the default one
+    FieldMapping(name="pipeline", hubspot="hs_pipeline", salesforce=None, rule="always_salesforce",
+                 to_hubspot="'0'"),
+    _f("priority", "hs_ticket_priority", "Priority", type="enum", value_map=TICKET_PRIORITY),
+    _f("origin", "source_type", "Origin", type="enum", value_map=TICKET_SOURCE),
+    # ticket -> contact / company associations <-> Case.ContactId / AccountId
+    _f("contact", "associations.contacts", "ContactId", type="association", links_to="contacts"),
+    _f("company", "associations.companies", "AccountId", type="association", links_to="companies"),
+    _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
+]
+DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS}
 
 
 def with_default_fields(config: SyncConfig) -> SyncConfig:

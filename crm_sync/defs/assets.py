@@ -270,7 +270,7 @@ def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
                 # A stop here leaves the association ops open: associating or archiving again is harmless, and
                 # the next run sends and records them.
                 answers = connector.apply(changes)
-                linked = associations.record(con, changes, answers, run_id)
+                linked = associations.record(con, changes, answers, run_id, spec)
                 stamped = _stamp_created(con, spec, target, run_id, other, max_attempts)
             except StopRun as stop:
                 # Spent budget or allocation: the writes that landed are recorded (above); say how far it got.

@@ -130,7 +130,7 @@ def changes_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str,
 
 
 def record(con: duckdb.DuckDBPyConnection, changes: pd.DataFrame, results: list[WriteResult],
-           run_id: str) -> LoadResult:
+           run_id: str, spec: PairSpec) -> LoadResult:
     """One result per association op from its member changes' answers: done when every change succeeded (or it
     needed none), else failed with the first refusal's code, message and the association's field. Call it
     after changes_to_send, on the same connection (its temp table _due holds the ops it looked at)."""
@@ -150,4 +150,24 @@ def record(con: duckdb.DuckDBPyConnection, changes: pd.DataFrame, results: list[
             LEFT JOIN a ON a.op_id = m.op_id GROUP BY d.op_id, d.target_id""").df()
     folded["success"] = folded["success"].astype(bool)
     folded.loc[folded["success"], "error_fields"] = None
-    return record_results(con, folded, run_id)
+    out = record_results(con, folded, run_id)
+    _hold_written(con, spec)
+    return out
+
+
+def _hold_written(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> None:
+    """The HubSpot record as last read now holds the sets the association ops just wrote (after record, with its
+    _due). HubSpot does not stamp a record whose associations change, and a later read of the record by search
+    brings no associations: without this, the set as read before the write would look like a change made in
+    HubSpot, and be written back over the other side's (an edit that moved a ticket's company undone)."""
+    keys = [k for (k,) in con.execute("SELECT DISTINCT object FROM _due WHERE target = 'hubspot'").fetchall()]
+    table = f"raw_hubspot.{quote(spec.hubspot_object + '_current')}"
+    have = {c for (c,) in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'raw_hubspot' AND table_name = ?",
+        [spec.hubspot_object + "_current"]).fetchall()}
+    for key in [k for k in keys if k in have]:  # one statement per association field, over every record written
+        con.execute(f"""UPDATE {table} h SET {quote(key)} = NULLIF(array_to_string(list_transform(list_sort(
+                list_transform(list_filter(string_split(COALESCE(d.payload ->> '$', ''), ';'), lambda x: x <> ''),
+                               lambda x: CAST(x AS HUGEINT))), lambda x: CAST(x AS VARCHAR)), ';'), '')
+            FROM _due d JOIN sync.outbox o ON o.op_id = d.op_id
+            WHERE o.status = 'sent' AND d.target = 'hubspot' AND d.object = ? AND h.id = d.target_id""", [key])

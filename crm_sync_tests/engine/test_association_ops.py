@@ -13,7 +13,7 @@ def _send_associations(w, target: str, answer) -> list[dict]:
     spec = next(s for s in w.specs if s.name == "deals")
     associations.expand(w.con, spec, target, w.run_id)
     changes = associations.changes_to_send(w.con, spec, target, w.config.sync.max_attempts)
-    associations.record(w.con, changes, [answer(c) for c in changes.to_dict("records")], w.run_id)
+    associations.record(w.con, changes, [answer(c) for c in changes.to_dict("records")], w.run_id, spec)
     return changes.to_dict("records")
 
 

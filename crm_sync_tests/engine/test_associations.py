@@ -167,3 +167,17 @@ def test_an_association_waiting_for_its_record_to_be_linked_says_so_until_it_is_
     assert [op for op in planned(w) if op[0] == "people"] == [("people", "salesforce", "0031", {"AccountId": "0013"})]
     w.answer_all()
     assert w.errors() == []
+
+
+def test_a_deal_read_back_without_its_associations_keeps_the_company_the_sync_wrote(tmp_path):
+    """The sync moves deal 71 to company 52 and changes its name; the next read finds the deal by search (its
+    name changed), which brings no associations: the company it holds is still the one the sync wrote, so nothing
+    is written back to Salesforce (before, the company as read before the write came back as a HubSpot edit)."""
+    w = linked_world(tmp_path, "companies", "deals")
+    w.stage_salesforce("Opportunity", [{"id": "0061", "AccountId": "0012", "Name": "Bigger"}])
+    w.cycle()
+    w.answer_all()
+    assert w.record("hubspot", "deals", "71")["associations.companies"] == "52"
+    w.stage_hubspot("deals", [{"id": "71", "dealname": "Bigger"}], associations=False)  # as search reads it
+    w.cycle()
+    assert w.ops() == []

@@ -146,13 +146,14 @@ class World:
             self._planned = False
 
     # -- extract ---------------------------------------------------------------------------------------------
-    def stage_hubspot(self, obj: str, rows: list[dict]) -> None:
-        self._stage("hubspot", obj, rows)
+    def stage_hubspot(self, obj: str, rows: list[dict], associations: bool = True) -> None:
+        """associations False: read as search reads, with no association columns (the staged ones stay)."""
+        self._stage("hubspot", obj, rows, associations)
 
     def stage_salesforce(self, obj: str, rows: list[dict]) -> None:
         self._stage("salesforce", obj, rows)
 
-    def _stage(self, system: str, obj: str, rows: list[dict]) -> None:
+    def _stage(self, system: str, obj: str, rows: list[dict], associations: bool = True) -> None:
         """Edit the fake CRM's records and stage them whole, as an extract would read them."""
         self._stamp += 1
         version = at(self._stamp)
@@ -164,12 +165,14 @@ class World:
             record["cursor_at"] = row.get("cursor_at", version)
             record["modified_at"] = row.get("modified_at", version)
             ids.append(record["id"])
-        self._stage_records(system, obj, ids)
+        self._stage_records(system, obj, ids, associations)
 
-    def _stage_records(self, system: str, obj: str, ids: list[str]) -> None:
+    def _stage_records(self, system: str, obj: str, ids: list[str], associations: bool = True) -> None:
         self._next_run_if_planned()
         records = [self.crm[system][obj][i] for i in ids]
         columns = sorted(set(self._extracted(system, obj)) | {k for r in records for k in r} - set(SYSTEM_KEYS))
+        if not associations:
+            columns = [c for c in columns if not c.startswith("associations.")]
         frame = pd.DataFrame({
             "id": [r["id"] for r in records],
             "cursor_at": pd.to_datetime([r["cursor_at"] for r in records], utc=True),
@@ -336,7 +339,7 @@ class World:
             else:
                 results.append(WriteResult.failed(change["op_id"], error.get("error_code", "INVALID_ASSOCIATION"),
                                                   error.get("error_message", "rejected by the test")))
-        associations.record(self.con, changes, results, self.run_id)
+        associations.record(self.con, changes, results, self.run_id, spec)
 
     def _new_id(self, system: str, obj: str) -> str:
         n = next(self._ids)
