@@ -61,6 +61,7 @@ class Profile:
     kills: int = 2  # cycles killed with SIGKILL while users edit
     max_quiet_cycles: int = 8
     merges: str = "link"  # the merges: setting of every pair that merges (people, companies)
+    tickets: bool = True  # the tickets <-> Case pair besides the shipped three
 
 
 @dataclass
@@ -148,11 +149,15 @@ def run_profile(root: Path, seed: int, profile: Profile, log=print) -> Report:
     begun = time.monotonic()
     report = Report(seed)
     rng = random.Random(seed)
-    settings = yaml.safe_load((ROOT / "sync.yaml").read_text()).get("sync") or {}
+    shipped = yaml.safe_load((ROOT / "sync.yaml").read_text())
+    settings = shipped.get("sync") or {}
+    pairs = {**shipped["pairs"], **({"tickets": {"hubspot": "tickets", "salesforce": "Case"}} if profile.tickets
+                                    else {})}
+    for name in ("people", "companies"):
+        pairs[name] = {**pairs[name], "merges": profile.merges}
     every_cycle = {"sync": {**settings, "hubspot_deletes_minutes": 0, "association_sweep_minutes": 0,
-                            "request_timeout_seconds": TIMEOUT_SECONDS}}
-    merges = {"people": {"merges": profile.merges}, "companies": {"merges": profile.merges}}
-    with sync_env(root, seed_size=profile.size, seed=seed, extra=every_cycle, pairs_override=merges) as env:
+                            "request_timeout_seconds": TIMEOUT_SECONDS}, "pairs": pairs}
+    with sync_env(root, seed_size=profile.size, seed=seed, extra=every_cycle) as env:
         env.converge(max_cycles=6)
         churn_log = root / "churn.jsonl"
         set_faults(env, True, seed)
