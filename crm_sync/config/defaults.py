@@ -118,11 +118,32 @@ TICKETS = [
     _f("company", "associations.companies", "AccountId", type="association", links_to="companies"),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
 ]
-DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS}
+TASK_STATUS = ValueMap(
+    hubspot_to_salesforce={"NOT_STARTED": "Not Started", "IN_PROGRESS": "In Progress",
+                           "WAITING": "Waiting on someone else", "COMPLETED": "Completed", "DEFERRED": "Deferred"},
+    salesforce_to_hubspot={"Not Started": "NOT_STARTED", "In Progress": "IN_PROGRESS",
+                           "Waiting on someone else": "WAITING", "Completed": "COMPLETED", "Deferred": "DEFERRED"},
+)
+TASK_PRIORITY = ValueMap(
+    hubspot_to_salesforce={"LOW": "Low", "MEDIUM": "Normal", "HIGH": "High", "NONE": "Normal"},
+    salesforce_to_hubspot={"Low": "LOW", "Normal": "MEDIUM", "High": "HIGH"},
+)
+TASKS = [
+    _f("subject", "hs_task_subject", "Subject"),
+    _f("notes", "hs_task_body", "Description"),
+    _f("status", "hs_task_status", "Status", type="enum", value_map=TASK_STATUS),
+    _f("priority", "hs_task_priority", "Priority", type="enum", value_map=TASK_PRIORITY),
+    _f("due", "hs_timestamp", "ActivityDate", type="date"),
+    # task -> contact <-> Task.WhoId (a Lead or a Contact: whichever the person is linked to)
+    _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
+    _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
+]
+DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS, "tasks": TASKS}
 
 
 def with_default_fields(config: SyncConfig) -> SyncConfig:
-    """Pairs that list no fields get the shipped mappings for their HubSpot object type."""
+    """Pairs that list no fields get the shipped mappings for their HubSpot object type; a tasks <-> Task pair with
+    no Salesforce inclusion rule takes the Tasks whose TaskSubtype is Task."""
     by_object = {pair.hubspot: name for name, pair in config.pairs.items()}
     for pair in config.pairs.values():
         if not pair.fields and pair.hubspot in DEFAULT_FIELDS:
@@ -137,4 +158,7 @@ def with_default_fields(config: SyncConfig) -> SyncConfig:
                     mapping = mapping.model_copy(update={"links_to": target_pair})
                 fields.append(mapping.model_copy(deep=True))
             pair.fields = fields
+        if pair.hubspot == "tasks" and pair.salesforce == ["Task"] and pair.include.salesforce is None:
+            # Salesforce keeps calls and emails as Tasks too (their TaskSubtype says which): tasks are the Tasks
+            pair.include.salesforce = "TaskSubtype = 'Task'"
     return config

@@ -23,7 +23,7 @@ PREFIXES = {
     "Case": "500", "Task": "00T", "Campaign": "701", "CampaignMember": "00v", "User": "005",
 }
 OWNED = {"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Campaign"}
-HUBSPOT_SYNCED = {"Lead", "Contact", "Account", "Opportunity", "Case"}
+HUBSPOT_SYNCED = {"Lead", "Contact", "Account", "Opportunity", "Case", "Task"}
 
 # Every per-field key of the reference's A11.3 sample.
 FIELD_KEYS = {

@@ -172,7 +172,7 @@ STAGE_FORECAST: dict[str, str] = {
 OWNED = frozenset({"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Campaign"})
 # Objects that merge (the losers get MasterRecordId) and those carrying the sync's HubSpot_Id__c.
 MERGEABLE = frozenset({"Lead", "Contact", "Account"})
-HUBSPOT_SYNCED = frozenset({"Lead", "Contact", "Account", "Opportunity", "Case"})
+HUBSPOT_SYNCED = frozenset({"Lead", "Contact", "Account", "Opportunity", "Case", "Task"})
 # Objects with LastActivityDate (activities roll up to them).
 _WITH_ACTIVITY = frozenset({"Lead", "Contact", "Account", "Opportunity"})
 
@@ -284,7 +284,8 @@ _TASK = _sobject("Task", "00T", (
     _text("Description", label="Comments"), _bool("IsClosed", **_RO),
     _ref("AccountId", "Account", **_RO),
     _picklist("Type", ("Call", "Email", "Meeting", "Other")),
-    _picklist("TaskSubtype", ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"), updateable=False),
+    _picklist("TaskSubtype", ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn"), updateable=False,
+              default="Task"),  # a task created without a subtype is a Task
     _int("CallDurationInSeconds", 8), _picklist("CallType", ("Internal", "Inbound", "Outbound")),
     _datetime("CompletedDateTime", **_RO),
 ))

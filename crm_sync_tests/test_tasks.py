@@ -1,0 +1,94 @@
+"""Tasks <-> Salesforce Tasks (issue 14's tasks row) end to end, with the shipped default mappings and inclusion:
+creates and updates both ways on the cycle, status and priority through their value maps, the due date, and the
+task's contact <-> Task.WhoId (a Lead or a Contact, whichever the person is linked to). Calls and emails that
+Salesforce keeps as Tasks (their TaskSubtype) stay out."""
+
+from __future__ import annotations
+
+import yaml
+from hubspot.crm.objects import SimplePublicObjectInput, SimplePublicObjectInputForCreate
+
+from crm_sync_tests.sync_harness import ROOT, sync_env
+
+TASK_TO_CONTACT = 204  # HubSpot-defined association type task -> contact
+PROPS = ["hs_task_subject", "hs_task_body", "hs_task_status", "hs_task_priority", "hs_timestamp", "salesforce_id"]
+STATUS = {"Not Started": "NOT_STARTED", "In Progress": "IN_PROGRESS", "Waiting on someone else": "WAITING",
+          "Completed": "COMPLETED", "Deferred": "DEFERRED"}
+
+
+def links(env, pair: str) -> dict[str, str]:
+    with env.state() as con:
+        return dict(con.execute("SELECT hubspot_id, salesforce_id FROM sync.links WHERE pair = ?", [pair]).fetchall())
+
+
+def hs_task(env, task_id: str) -> tuple[dict, list[str]]:
+    t = env.hs().crm.objects.basic_api.get_by_id("tasks", task_id, properties=PROPS, associations=["contacts"])
+    contacts = (t.associations or {}).get("contacts")
+    return t.properties, sorted(a.id for a in contacts.results) if contacts else []
+
+
+def sf_tasks(sf) -> dict[str, dict]:
+    return {r["Id"]: r for r in sf.query_all("SELECT Id, Subject, Description, Status, Priority, ActivityDate, WhoId, "
+                                             "TaskSubtype, HubSpot_Id__c FROM Task")["records"]}
+
+
+def test_tasks_sync_both_ways_with_their_person_and_calls_stay_out(tmp_path):
+    raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
+    pairs = {**raw["pairs"], "tasks": {"hubspot": "tasks", "salesforce": "Task"}}
+    with sync_env(tmp_path, seed_size=100, seed=41, extra={"pairs": pairs}) as env:
+        env.converge()
+        sf, hs = env.sf(), env.hs()
+        people = links(env, "people")
+        to_hs_person = {v: k for k, v in people.items()}
+        # Every task of either side is linked once; values and the person agree.
+        pairs_now = links(env, "tasks")
+        tasks = sf_tasks(sf)
+        assert set(pairs_now) == {t.id for t in hs.crm.objects.get_all("tasks")}
+        assert set(pairs_now.values()) == {i for i, t in tasks.items() if t["TaskSubtype"] == "Task"} == set(tasks)
+        checked = 0
+        for hs_id, sf_id in pairs_now.items():
+            props, contacts = hs_task(env, hs_id)
+            task = tasks[sf_id]
+            assert (props["salesforce_id"], task["HubSpot_Id__c"]) == (sf_id, hs_id)
+            assert props["hs_task_status"] == STATUS[task["Status"]]
+            assert props["hs_timestamp"][:10] == task["ActivityDate"]
+            if task["WhoId"] in to_hs_person:
+                assert contacts == [to_hs_person[task["WhoId"]]]
+                checked += 1
+        assert checked > 10
+
+        # New on each side: a HubSpot task on a person who is a Contact, a Salesforce Task on a Lead, and a logged
+        # call (a Task of subtype Call) that is no task.
+        contact_hs, contact_sf = next((h, s) for h, s in people.items() if s.startswith("003"))
+        lead_hs, lead_sf = next((h, s) for h, s in people.items() if s.startswith("00Q"))
+        made_hs = hs.crm.objects.basic_api.create("tasks", SimplePublicObjectInputForCreate(
+            properties={"hs_task_subject": "Send the quote", "hs_task_body": "By Friday", "hs_task_status":
+                        "NOT_STARTED", "hs_task_priority": "HIGH", "hs_timestamp": "2026-12-18T15:00:00Z"},
+            associations=[{"to": {"id": contact_hs}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                                                "associationTypeId": TASK_TO_CONTACT}]}])).id
+        made_sf = sf.Task.create({"Subject": "Call back", "Status": "In Progress", "Priority": "Low",
+                                  "ActivityDate": "2026-12-20", "WhoId": lead_sf})["id"]
+        call = sf.Task.create({"Subject": "Call", "Status": "Completed", "TaskSubtype": "Call", "WhoId": lead_sf,
+                               "CallDurationInSeconds": 120})["id"]
+        env.cycle()
+        pairs_now = links(env, "tasks")
+        task = sf_tasks(sf)[pairs_now[made_hs]]
+        assert (task["Subject"], task["Description"], task["Status"], task["Priority"], task["ActivityDate"],
+                task["WhoId"], task["TaskSubtype"]) == ("Send the quote", "By Friday", "Not Started", "High",
+                                                        "2026-12-18", contact_sf, "Task")
+        back = {v: k for k, v in pairs_now.items()}[made_sf]
+        props, contacts = hs_task(env, back)
+        assert (props["hs_task_subject"], props["hs_task_status"], props["hs_task_priority"],
+                props["hs_timestamp"][:10], contacts) == ("Call back", "IN_PROGRESS", "LOW", "2026-12-20", [lead_hs])
+        assert call not in pairs_now.values()
+
+        # Updates both ways: done in HubSpot; in Salesforce, raised and given to the Contact instead of the Lead.
+        hs.crm.objects.basic_api.update("tasks", made_hs, SimplePublicObjectInput(
+            properties={"hs_task_status": "COMPLETED"}))
+        sf.Task.update(made_sf, {"Priority": "High", "WhoId": contact_sf})
+        env.cycle()
+        assert sf_tasks(sf)[pairs_now[made_hs]]["Status"] == "Completed"
+        props, contacts = hs_task(env, back)
+        assert (props["hs_task_priority"], contacts) == ("HIGH", [contact_hs])
+        assert len(links(env, "tasks")) == len(list(hs.crm.objects.get_all("tasks")))
+        assert env.cycle().planned_writes == 0
