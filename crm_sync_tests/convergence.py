@@ -61,7 +61,12 @@ class Profile:
     kills: int = 2  # cycles killed with SIGKILL while users edit
     max_quiet_cycles: int = 8
     merges: str = "link"  # the merges: setting of every pair that merges (people, companies)
-    tickets: bool = True  # the tickets <-> Case pair besides the shipped three
+    extra_pairs: tuple[str, ...] = ("tickets", "tasks")  # pairs besides the shipped three (of EXTRA_PAIRS)
+
+
+# The pairs with shipped mappings that the shipped sync.yaml leaves out, as a user adds them.
+EXTRA_PAIRS = {"tickets": {"hubspot": "tickets", "salesforce": "Case"},
+               "tasks": {"hubspot": "tasks", "salesforce": "Task"}}
 
 
 @dataclass
@@ -151,8 +156,7 @@ def run_profile(root: Path, seed: int, profile: Profile, log=print) -> Report:
     rng = random.Random(seed)
     shipped = yaml.safe_load((ROOT / "sync.yaml").read_text())
     settings = shipped.get("sync") or {}
-    pairs = {**shipped["pairs"], **({"tickets": {"hubspot": "tickets", "salesforce": "Case"}} if profile.tickets
-                                    else {})}
+    pairs = {**shipped["pairs"], **{name: EXTRA_PAIRS[name] for name in profile.extra_pairs}}
     for name in ("people", "companies"):
         pairs[name] = {**pairs[name], "merges": profile.merges}
     every_cycle = {"sync": {**settings, "hubspot_deletes_minutes": 0, "association_sweep_minutes": 0,

@@ -6,7 +6,7 @@ from crm_sync_tests.convergence import Profile, Report, run_profile
 
 
 def test_users_faults_and_kills_converge_with_nothing_lost(tmp_path):
-    """Users edit both CRMs (every pair, tickets and Cases too) while faults are on in both sandboxes and two cycles
+    """Users edit both CRMs (every pair: tickets and tasks too) while faults are on in both sandboxes and two cycles
     are killed with SIGKILL in a random step; once faults are off the sync goes quiet, and the oracle finds nothing
     lost or duplicated."""
     report = run_profile(tmp_path, seed=5, profile=Profile(size=100, churn_seconds=8, churn_rate=5, kills=2),
