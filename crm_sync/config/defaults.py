@@ -79,6 +79,8 @@ COMPANIES = [
     _f("employees", "numberofemployees", "NumberOfEmployees", type="number"),
     _f("annual_revenue", "annualrevenue", "AnnualRevenue", type="number"),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
+    # account hierarchies: the company's Parent Company association <-> Account.ParentId
+    _f("parent", "associations.companies.parent", "ParentId", type="association", links_to="companies"),
 ]
 DEALS = [
     _f("name", "dealname", "Name"),

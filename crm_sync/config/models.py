@@ -13,6 +13,15 @@ Rule = Literal["two_way", "prefer_salesforce_unless_blank", "prefer_hubspot_unle
 ValueType = Literal["string", "email", "phone", "number", "date", "datetime", "bool", "enum", "owner", "domain",
                     "association", "association_set"]
 ASSOCIATION_PREFIX = "associations."
+# Associations of one HubSpot-defined label, named "associations.<type>.<label>": (from type, to type, label) ->
+# (association type id, the type's name in v3 reads). A company's parent is its child_to_parent_company association.
+LABELLED_ASSOCIATIONS = {("companies", "companies", "parent"): (14, "child_to_parent_company")}
+
+
+def association_parts(key: str) -> tuple[str, str | None]:
+    """"associations.companies" -> ("companies", None); "associations.companies.parent" -> ("companies", "parent")."""
+    target, _, label = key.removeprefix(ASSOCIATION_PREFIX).partition(".")
+    return target, label or None
 SALESFORCE_PEOPLE = ("Lead", "Contact")
 
 
@@ -124,7 +133,7 @@ class FieldMapping(Strict):
     @property
     def association_target(self) -> str | None:
         """The HubSpot object type at the other end of an association field."""
-        return self.hubspot.removeprefix(ASSOCIATION_PREFIX) if self.type.startswith("association") else None
+        return association_parts(self.hubspot)[0] if self.type.startswith("association") else None
 
     def salesforce_field(self, sobject: str) -> str | None:
         if self.salesforce is None or isinstance(self.salesforce, str):
@@ -224,8 +233,8 @@ class PairConfig(Strict):
 
     def company_mapping(self) -> FieldMapping | None:
         """The association field to the record's company (people and deals), if the pair maps one."""
-        return next((m for m in self.fields if m.type == "association" and m.association_target == "companies"),
-                    None)
+        return next((m for m in self.fields if m.type == "association" and m.association_target == "companies"
+                     and association_parts(m.hubspot)[1] is None), None)  # a company's parent is not its company
 
     @model_validator(mode="after")
     def _check(self) -> PairConfig:
@@ -241,6 +250,12 @@ class PairConfig(Strict):
                 if unknown:
                     raise ValueError(f"field {mapping.name!r} names Salesforce objects outside this pair: "
                                      f"{sorted(unknown)} (pair has {self.salesforce})")
+            if mapping.type.startswith("association"):
+                target, label = association_parts(mapping.hubspot)
+                if label is not None and (self.hubspot, target, label) not in LABELLED_ASSOCIATIONS:
+                    known = [f"{ASSOCIATION_PREFIX}{t}.{lb} (on {f})" for f, t, lb in LABELLED_ASSOCIATIONS]
+                    raise ValueError(f"field {mapping.name!r}: no association label {label!r} from {self.hubspot} "
+                                     f"to {target}; labelled associations: {', '.join(known)}")
         return self
 
 

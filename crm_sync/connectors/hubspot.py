@@ -13,7 +13,8 @@ import pandas as pd
 import urllib3
 from hubspot import HubSpot
 
-from crm_sync.config.models import ASSOCIATION_PREFIX  # a column "associations.companies" holds "12;34"
+# a column "associations.companies" holds "12;34"; "associations.companies.parent" those of one label
+from crm_sync.config.models import ASSOCIATION_PREFIX, LABELLED_ASSOCIATIONS, association_parts
 from crm_sync.connectors.common import (
     ApiUsage,
     Failure,
@@ -279,15 +280,15 @@ class HubSpotConnector:
         if ids is None:
             for page in self.list_associations(obj, cols.targets):
                 yield pd.DataFrame({"id": [r["id"] for r in page]} | {
-                    column: [_association_value(r["associations"].get(to)) for r in page]
-                    for column, to in zip(cols.associations, cols.targets, strict=True)})
+                    column: [_association_value(r["associations"].get(key)) for r in page]
+                    for column, key in cols.keys.items()})
             return
         if not ids:
             return
-        found = {to: self.read_associations_of(obj, to, ids) for to in cols.targets}
+        found = {to: self.typed_associations_of(obj, to, ids) for to in cols.targets}
         yield pd.DataFrame({"id": list(ids)} | {
-            column: [_association_value(found[to].get(i)) for i in ids]
-            for column, to in zip(cols.associations, cols.targets, strict=True)})
+            column: [_association_value(_of_type(found[to].get(i), type_id)) for i in ids]
+            for column, (to, type_id) in cols.v4.items()})
 
     def apply(self, ops: pd.DataFrame) -> list[WriteResult]:
         """Creates (upserts on key_field), updates, deletes (archive) by batches of 100; associations by v4 batches."""
@@ -444,41 +445,56 @@ class HubSpotConnector:
                              flat: list[dict]) -> None:
         """{to type: [ids]} on each flat record from a list page; a record whose list of one type has more pages
         than the page holds has that type read whole by the v4 batch read."""
+        labels = {name: type_id for (f, t, _), (type_id, name) in LABELLED_ASSOCIATIONS.items() if f == object_type}
         for record, out in zip(results, flat, strict=True):
             out["associations"] = {}
             for to_type in to_types:
                 block = (record.get("associations") or {}).get(to_type) or {}
-                out["associations"][to_type] = list(dict.fromkeys(str(a["id"]) for a in block.get("results") or []))
+                members = block.get("results") or []
+                out["associations"][to_type] = list(dict.fromkeys(str(a["id"]) for a in members))
+                for name in labels:  # the members of one label, under "<to type>:<type name>"
+                    out["associations"][f"{to_type}:{name}"] = list(dict.fromkeys(
+                        str(a["id"]) for a in members if a.get("type") == name))
         for to_type in to_types:
             more = [str(r["id"]) for r in results
                     if _next_after((r.get("associations") or {}).get(to_type) or {})]
             if more:
-                found = self.read_associations_of(object_type, to_type, more)
+                found = self.typed_associations_of(object_type, to_type, more)
                 for out in flat:
                     if out["id"] in found:
-                        out["associations"][to_type] = found[out["id"]]
+                        out["associations"][to_type] = _of_type(found[out["id"]], None)
+                        for name, type_id in labels.items():
+                            out["associations"][f"{to_type}:{name}"] = _of_type(found[out["id"]], type_id)
 
     def read_associations_of(self, from_type: str, to_type: str, ids: list[str]) -> dict[str, list[str]]:
-        """Associated record ids per id (v4 batch read, 100 ids per call, every page of each id)."""
+        """Associated record ids per id, of any type (v4 batch read, 1,000 ids per call, every page of each id)."""
+        return {i: _of_type(found, None) for i, found in self.typed_associations_of(from_type, to_type, ids).items()}
+
+    def typed_associations_of(self, from_type: str, to_type: str,
+                              ids: list[str]) -> dict[str, list[tuple[str, set[int]]]]:
+        """(associated record id, its association type ids) per id, by v4 batch read."""
         label = f"POST /crm/v4/associations/{from_type}/{to_type}/batch/read"
 
-        def read(batch: list[dict]) -> dict[str, list[str]]:
-            found: dict[str, list[str]] = {}
+        def read(batch: list[dict]) -> dict[str, list[tuple[str, set[int]]]]:
+            found: dict[str, list[tuple[str, set[int]]]] = {}
             while batch:
                 data = self._call(label, self._assoc.get_page, from_type, to_type, {"inputs": batch})
                 batch = []
                 for result in data.get("results") or []:
                     from_id = str(result["from"]["id"])
-                    found.setdefault(from_id, []).extend(str(t["toObjectId"]) for t in result.get("to") or [])
+                    found.setdefault(from_id, []).extend(
+                        (str(t["toObjectId"]), {int(a["typeId"]) for a in t.get("associationTypes") or []
+                                                if a.get("typeId") is not None})
+                        for t in result.get("to") or [])
                     if after := _next_after(result):
                         batch.append({"id": from_id, "after": after})
             return found
 
         wanted = list(dict.fromkeys(str(i) for i in ids))
-        out: dict[str, list[str]] = {i: [] for i in wanted}
+        out: dict[str, list[tuple[str, set[int]]]] = {i: [] for i in wanted}
         for found in unwrap(parallel_map(read, chunks([{"id": i} for i in wanted], ASSOC_READ_BATCH),
                                          self.max_workers)):
-            out.update({from_id: list(dict.fromkeys(to_ids)) for from_id, to_ids in found.items()})
+            out.update(found)
         return out
 
     def associate(self, from_type: str, to_type: str, pairs: list[tuple[str, str]],
@@ -703,6 +719,11 @@ def _association_value(ids: list[str] | None) -> str | None:
     return ";".join(sorted(set(ids), key=int)) if ids else None
 
 
+def _of_type(found: list[tuple[str, set[int]]] | None, type_id: int | None) -> list[str]:
+    """The associated ids of a typed read, of one association type (None: of any)."""
+    return list(dict.fromkeys(i for i, types in found or [] if type_id is None or type_id in types))
+
+
 class _Columns:
     """How a list of staged columns is read: properties, associations kept as properties (a contact's primary
     company), and the other associations (listed with the records, or read apart)."""
@@ -713,7 +734,12 @@ class _Columns:
         self.by_property = {c: PRIMARY_PROPERTIES[key] for c in associations
                             if (key := (obj, c.removeprefix(ASSOCIATION_PREFIX))) in PRIMARY_PROPERTIES}
         self.associations = [c for c in associations if c not in self.by_property]
-        self.targets = tuple(c.removeprefix(ASSOCIATION_PREFIX) for c in self.associations)
+        parts = {c: association_parts(c) for c in self.associations}
+        self.targets = tuple(dict.fromkeys(t for t, _ in parts.values()))  # the types to list associations of
+        labelled = {c: LABELLED_ASSOCIATIONS[(obj, t, label)] for c, (t, label) in parts.items() if label}
+        # where each column's value is: the list's key ("<to>" or "<to>:<type name>"), the v4 type id filter
+        self.keys = {c: f"{t}:{labelled[c][1]}" if c in labelled else t for c, (t, _) in parts.items()}
+        self.v4 = {c: (t, labelled[c][0] if c in labelled else None) for c, (t, _) in parts.items()}
         self.properties = [f for f in fields if not f.startswith(ASSOCIATION_PREFIX)]
         # The last-modified property is each version's modification time (staged as modified_at).
         self.wanted = list(dict.fromkeys([*self.properties, *self.by_property.values(), self.modified]))
@@ -723,8 +749,8 @@ class _Columns:
         for column, prop in self.by_property.items():
             out[column] = out[prop]
         if page and "associations" in page[0]:
-            for column, to_type in zip(self.associations, self.targets, strict=True):
-                out[column] = [_association_value(r["associations"].get(to_type)) for r in page]
+            for column, key in self.keys.items():
+                out[column] = [_association_value(r["associations"].get(key)) for r in page]
         return out.drop(columns=[p for p in self.wanted if p not in self.properties])
 
 

@@ -15,6 +15,7 @@ import json
 import duckdb
 import pandas as pd
 
+from crm_sync.config.models import LABELLED_ASSOCIATIONS, association_parts
 from crm_sync.connectors.common import OP_COLUMNS, WriteResult
 from crm_sync.engine.db import Binds, quote, registered, transaction
 from crm_sync.engine.mapping import PRIMARY_ASSOCIATIONS, PairSpec
@@ -57,9 +58,12 @@ def _fields(spec: PairSpec, target: str) -> pd.DataFrame:
         if not m.type.startswith("association"):
             continue
         if target == "hubspot":
-            to_type = m.association_target
+            to_type, label = association_parts(m.hubspot)
+            labelled = LABELLED_ASSOCIATIONS.get((spec.hubspot_object, to_type, label)) if label else None
+            primary = PRIMARY_ASSOCIATIONS.get((spec.hubspot_object, to_type)) if not label else None
+            # type_id: the label written; moves: HubSpot moves the label from the former member (the primary)
             rows.append({"key": m.hubspot, "to_type": to_type, "single": m.type == "association",
-                         "type_id": PRIMARY_ASSOCIATIONS.get((spec.hubspot_object, to_type))})
+                         "type_id": labelled[0] if labelled else primary, "moves": primary is not None})
         else:
             for child in {m.salesforce_field(o) for o in spec.salesforce_objects} & set(spec.salesforce_children):
                 parent_field, member_field, *_ = spec.salesforce_children[child]
@@ -86,7 +90,7 @@ def changes_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str,
             members = f"string_split(COALESCE(h.{quote(f['key'])}, ''), ';')"  # staged sorted by id
             old = (members if not f["single"] else
                    f"CASE WHEN COALESCE(c.payload ->> '$', '') <> '' THEN [] ELSE list_slice({members}, 1, 1) END"
-                   if f["type_id"] is not None else f"list_slice({members}, 1, 1)")
+                   if f["moves"] else f"list_slice({members}, 1, 1)")
             parts.append(f"""SELECT c.op_id AS assoc_op_id, c.target_id AS from_id, {b(f['to_type'])} AS to_type,
                     {b(f['type_id']) if f['type_id'] is not None else 'NULL'}::INTEGER AS type_id,
                     list_filter(string_split(COALESCE(c.payload ->> '$', ''), ';'), lambda x: x <> '') AS wanted,

@@ -179,6 +179,10 @@ NAME = [{"name": "last_name", "hubspot": "lastname", "salesforce": "LastName"}]
     ({"name": "x", "salesforce": "Title"}, ["x", "needs hubspot: <property>"]),
     ({"name": "stage", "hubspot": "lifecyclestage", "salesforce": "Status", "rule": "always_salesforce",
       "to_hubspot": {"when": [{"if": "Status = ", "then": "'customer'"}]}}, ["stage", "to_hubspot", "cannot parse"]),
+    # an association label HubSpot has not between these types
+    ({"name": "boss", "hubspot": "associations.contacts.manager", "salesforce": {"Contact": "ReportsToId"},
+      "type": "association", "links_to": "people"},
+     ["boss", "no association label 'manager' from contacts to contacts", "associations.companies.parent"]),
 ])
 def test_a_mapping_that_cannot_be_used_is_refused_naming_its_key(tmp_path, mapping, says):
     with pytest.raises(ConfigError) as err:
