@@ -13,7 +13,7 @@ from hubspot.crm.tickets import SimplePublicObjectInput, SimplePublicObjectInput
 from hubspot.crm.tickets.exceptions import NotFoundException
 from simple_salesforce import format_soql
 
-from crm_sync_tests.sync_harness import ROOT, sync_env
+from crm_sync_tests.sync_harness import ROOT, converged_env
 
 TICKET_CONTACT, TICKET_COMPANY = 16, 339  # HubSpot-defined association types ticket -> contact / company
 PROPS = ["subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority", "source_type",
@@ -21,13 +21,12 @@ PROPS = ["subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_pr
 
 
 @contextlib.contextmanager
-def tickets_env(tmp_path, seed: int = 31, **pair):
-    """A seeded sandbox (its tickets and Cases unlinked) and sync.yaml with the shipped pairs plus tickets <-> Case,
-    HubSpot deletes read every cycle."""
+def tickets_env(tmp_path, **pair):
+    """The shipped pairs converged on a seeded sandbox, whose tickets and Cases are then brought in by adding the
+    tickets <-> Case pair to sync.yaml (as a user would), converged too; HubSpot deletes read every cycle."""
     raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
     pairs = {**raw["pairs"], "tickets": {"hubspot": "tickets", "salesforce": "Case", **pair}}
-    with sync_env(tmp_path, seed_size=100, seed=seed,
-                  extra={"pairs": pairs, "sync": {**raw["sync"], "hubspot_deletes_minutes": 0}}) as env:
+    with converged_env(tmp_path, extra={"pairs": pairs, "sync": {**raw["sync"], "hubspot_deletes_minutes": 0}}) as env:
         env.converge()
         yield env
 
@@ -109,7 +108,7 @@ def test_tickets_and_cases_sync_both_ways_with_their_contact_and_company(tmp_pat
 
 
 def test_a_ticket_of_a_person_who_is_a_lead_lands_with_the_rest_and_says_why_its_contact_did_not(tmp_path):
-    with tickets_env(tmp_path, seed=32) as env:
+    with tickets_env(tmp_path) as env:
         sf = env.sf()
         lead_hs, lead_sf = next((h, s) for h, s in links(env, "people").items() if s.startswith("00Q"))
         company_hs, company_sf = next(iter(links(env, "companies").items()))
@@ -130,7 +129,7 @@ def test_a_ticket_of_a_person_who_is_a_lead_lands_with_the_rest_and_says_why_its
 
 @pytest.mark.parametrize("rule", ["unlink", "propagate"])
 def test_ticket_and_case_deletes_follow_the_pairs_rule(tmp_path, rule):
-    with tickets_env(tmp_path, seed=33, deletes=rule) as env:
+    with tickets_env(tmp_path, deletes=rule) as env:
         sf, hs = env.sf(), env.hs()
         (ticket_a, case_a), (ticket_b, case_b) = list(links(env, "tickets").items())[:2]
         sf.Case.delete(case_a)

@@ -8,7 +8,6 @@ Faults are off (a fault profile's 5xx are legitimate) and rate limits raised so 
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -20,9 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crm_sandbox.hubspot.app import HubSpotService
+from tests.fuzzing import EXAMPLES, json_values
 
-# Examples per route: 8 in the suite; SANDBOX_FUZZ_EXAMPLES=60 (or more) for a longer search.
-EXAMPLES = int(os.environ.get("SANDBOX_FUZZ_EXAMPLES", "8"))
 KNOWN_NAMES = {"default", "0", "1", "2", "3", "4"}  # real pipeline and stage ids a DELETE must not hit
 
 
@@ -44,11 +42,6 @@ def api_routes() -> list[tuple[str, str]]:
 
 ROUTES = api_routes()
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70) | st.floats(allow_nan=False)
-    | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=6)
 ids = st.one_of(
     st.integers(min_value=2**63 - 2, max_value=2**80).map(str),
     st.integers(max_value=-1).map(str),

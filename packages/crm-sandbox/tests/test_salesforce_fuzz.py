@@ -12,7 +12,6 @@ else; faults are off and the allocation out of reach, so 403 REQUEST_LIMIT_EXCEE
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from pathlib import Path
@@ -27,9 +26,8 @@ from crm_sandbox.salesforce.app import SalesforceService
 from crm_sandbox.server import running_sandbox
 from crm_sandbox.testing import salesforce_admin
 from tests.clients import fetch_token, http_session, sandbox_credentials
+from tests.fuzzing import EXAMPLES, json_values
 
-# Examples per route: 8 in the suite; SANDBOX_FUZZ_EXAMPLES=60 (or more) for a longer search.
-EXAMPLES = int(os.environ.get("SANDBOX_FUZZ_EXAMPLES", "8"))
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # The REST resources of one API version, as paths under /services/data/vXX.X/ ({name} is generated).
 REST_RESOURCES = (
@@ -60,11 +58,6 @@ def app_routes() -> list[tuple[str, str]]:
 APP_ROUTES = app_routes()
 REST_CASES = [(m, r) for r in REST_RESOURCES for m in METHODS]
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-2**70, max_value=2**70) | st.floats(allow_nan=False)
-    | st.text(max_size=12),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=6)
 ids = st.one_of(
     st.sampled_from(["00Q000000000001", "00Q000000000001AAA", "003000000000001AAA", "001xx000003DGb2AAG",
                      "0015g00000AbCdEFGH", "750000000000001AAA", "7500000000000001", "000000000000000",
@@ -183,25 +176,18 @@ def test_every_route_is_covered():
     assert len(REST_CASES) > 100
 
 
-@pytest.mark.parametrize(("method", "template"), REST_CASES, ids=[f"{m} /{t}" for m, t in REST_CASES])
+CASES = [("rest", m, t) for m, t in REST_CASES] + [("app", m, p) for m, p in APP_ROUTES]
+
+
+@pytest.mark.parametrize(("kind", "method", "template"), CASES,
+                         ids=[f"{m} /{t}" if k == "rest" else f"{m} {t}" for k, m, t in CASES])
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data(), body=bodies, query=queries, content_type=content_types)
-def test_rest_resource_never_fails_on_generated_input(org, method, template, data, body, query, content_type):
+def test_route_never_fails_on_generated_input(org, kind, method, template, data, body, query, content_type):
+    """Every REST resource of the version (kind rest), and the app's own routes (app: Bulk 1.0, OAuth, SOAP)."""
     session, base, version = org
-    path = f"/services/data/v{version}/" + fill(template, data)
-    resp = session.request(method, base + path, params=query, data=body, timeout=30,
-                           headers={"Content-Type": content_type} if content_type else {})
-    assert_salesforce_answer(resp, f"{method} {path}?{query} body={body!r:.200}")
-
-
-@pytest.mark.parametrize(("method", "template"), APP_ROUTES, ids=[f"{m} {p}" for m, p in APP_ROUTES])
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(data=st.data(), body=bodies, query=queries, content_type=content_types)
-def test_app_route_never_fails_on_generated_input(org, method, template, data, body, query, content_type):
-    session, base, _ = org
-    path = fill(template, data)
+    path = (f"/services/data/v{version}/" if kind == "rest" else "") + fill(template, data)
     headers = {"Content-Type": content_type} if content_type else {}
     if path.startswith("/services/async/"):
         headers["X-SFDC-Session"] = session.headers["Authorization"][7:]
