@@ -39,7 +39,7 @@ import yaml
 from crm_sync.config import load_config
 from crm_sync.engine import db
 from crm_sync.engine.plan import REQUIRED_DEFAULTS
-from crm_sync_tests.sync_harness import ROOT, SyncEnv, sync_env
+from crm_sync_tests.sync_harness import EXTRA_PAIRS, ROOT, SyncEnv, sync_env
 
 # Faults while users edit: every kind the issue names, at rates that make each cycle meet several.
 FAULTS = {
@@ -62,11 +62,6 @@ class Profile:
     max_quiet_cycles: int = 8
     merges: str = "link"  # the merges: setting of every pair that merges (people, companies)
     extra_pairs: tuple[str, ...] = ("tickets", "tasks")  # pairs besides the shipped three (of EXTRA_PAIRS)
-
-
-# The pairs with shipped mappings that the shipped sync.yaml leaves out, as a user adds them.
-EXTRA_PAIRS = {"tickets": {"hubspot": "tickets", "salesforce": "Case"},
-               "tasks": {"hubspot": "tasks", "salesforce": "Task"}}
 
 
 @dataclass
