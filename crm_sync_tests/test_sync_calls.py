@@ -15,11 +15,12 @@ import time
 import yaml
 from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 
-from crm_sync_tests.sync_harness import ROOT, SyncEnv, call_kind, sync_env
+from crm_sync_tests.sync_harness import EXTRA_PAIRS, ROOT, SyncEnv, call_kind, sync_env
 
 OVERLAP = 2
-SF_OBJECTS = ["Lead", "Contact", "Account", "Opportunity", "OpportunityContactRole", "User"]
-HS_OBJECTS = ["contacts", "companies", "deals"]
+# Every pair: the shipped three, tickets and tasks.
+SF_OBJECTS = ["Lead", "Contact", "Account", "Opportunity", "OpportunityContactRole", "Case", "Task", "User"]
+HS_OBJECTS = ["contacts", "companies", "deals", "tickets", "tasks"]
 
 
 def calls(env: SyncEnv, before: dict) -> dict[str, dict[str, int]]:
@@ -42,8 +43,9 @@ def snapshot(env: SyncEnv) -> dict:
 
 
 def spaced_env(tmp_path, seed_size: int):
-    settings = (yaml.safe_load((ROOT / "sync.yaml").read_text()) or {}).get("sync") or {}
-    return sync_env(tmp_path, seed_size=seed_size, extra={"sync": {**settings, "overlap_seconds": OVERLAP}})
+    shipped = yaml.safe_load((ROOT / "sync.yaml").read_text())
+    return sync_env(tmp_path, seed_size=seed_size, extra={"sync": {**shipped["sync"], "overlap_seconds": OVERLAP},
+                                                          "pairs": {**shipped["pairs"], **EXTRA_PAIRS}})
 
 
 def settle() -> None:
