@@ -410,10 +410,11 @@ def judge(env: SyncEnv, churn_log: Path, report: Report) -> Report:
     con = db.connect(config.state_path)
     try:
         for name, pair in config.pairs.items():
-            v = _view(env, con, name, pair, sf_ext, hs_sfid)
+            pair_ext = pair.external_id_field or sf_ext
+            v = _view(env, con, name, pair, pair_ext, hs_sfid)
             _dead_links(v, report, examples)
             _held_values(v, report, examples)
-            _duplicates(v, con, report, examples, sf_ext, hs_sfid)
+            _duplicates(v, con, report, examples, pair_ext, hs_sfid)
             _creates_missing(v, con, report, examples)
             _lost_updates(v, edits, report, examples)
             report.writes_without_answer += con.execute("""SELECT count(*) FROM sync.audit a JOIN sync.outbox o

@@ -92,3 +92,49 @@ def test_tasks_sync_both_ways_with_their_person_and_calls_stay_out(tmp_path):
         assert (props["hs_task_priority"], contacts) == ("HIGH", [contact_hs])
         assert len(links(env, "tasks")) == len(list(hs.crm.objects.get_all("tasks")))
         assert env.cycle().planned_writes == 0
+
+
+def test_logged_calls_sync_both_ways_as_call_tasks_apart_from_tasks(tmp_path):
+    """Calls <-> Tasks of subtype Call, beside the tasks pair on the same object: each pair keeps to its own
+    records and its own cross-id field (HubSpot_Call_Id__c), though a call and a task can have the same HubSpot id."""
+    raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
+    pairs = {**raw["pairs"], "tasks": {"hubspot": "tasks", "salesforce": "Task"},
+             "calls": {"hubspot": "calls", "salesforce": "Task"}}
+    with converged_env(tmp_path, extra={"pairs": pairs}) as env:
+        env.converge()
+        sf, hs = env.sf(), env.hs()
+        people = links(env, "people")
+        contact_hs, contact_sf = next((h, s) for h, s in people.items() if s.startswith("003"))
+        calls_before = links(env, "calls")
+        # Every HubSpot call is a Salesforce Task of subtype Call, and no task became one or the other way round.
+        assert set(calls_before) == {c.id for c in hs.crm.objects.get_all("calls")}
+        rows = sf.query_all("SELECT Id, TaskSubtype, HubSpot_Id__c, HubSpot_Call_Id__c FROM Task")["records"]
+        subtype = {r["Id"]: r["TaskSubtype"] for r in rows}
+        assert {subtype[s] for s in calls_before.values()} <= {"Call"}  # (the seed logs no calls)
+        assert {subtype[s] for s in links(env, "tasks").values()} == {"Task"}
+        assert all(r["HubSpot_Id__c"] is None for r in rows if r["TaskSubtype"] == "Call")
+
+        made_hs = hs.crm.objects.basic_api.create("calls", SimplePublicObjectInputForCreate(
+            properties={"hs_call_title": "Discovery call", "hs_call_body": "Went well", "hs_call_direction":
+                        "OUTBOUND", "hs_call_duration": "95000", "hs_timestamp": "2026-11-30T10:00:00Z"},
+            associations=[{"to": {"id": contact_hs}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                                                "associationTypeId": 194}]}])).id
+        made_sf = sf.Task.create({"Subject": "Support call", "TaskSubtype": "Call", "Status": "Completed",
+                                  "CallType": "Inbound", "CallDurationInSeconds": 42, "ActivityDate": "2026-11-29",
+                                  "WhoId": contact_sf})["id"]
+        env.cycle()
+        calls_now = links(env, "calls")
+        task = sf.Task.get(calls_now[made_hs])
+        assert (task["Subject"], task["Description"], task["CallType"], task["CallDurationInSeconds"],
+                task["ActivityDate"], task["WhoId"], task["TaskSubtype"], task["Status"]) == (
+            "Discovery call", "Went well", "Outbound", 95, "2026-11-30", contact_sf, "Call", "Completed")
+        assert task["HubSpot_Call_Id__c"] == made_hs and task["HubSpot_Id__c"] is None
+        back = {v: k for k, v in calls_now.items()}[made_sf]
+        call = hs.crm.objects.basic_api.get_by_id("calls", back, properties=[
+            "hs_call_title", "hs_call_direction", "hs_call_duration", "hs_timestamp"], associations=["contacts"])
+        assert (call.properties["hs_call_title"], call.properties["hs_call_direction"],
+                float(call.properties["hs_call_duration"]), call.properties["hs_timestamp"][:10]) == (
+            "Support call", "INBOUND", 42000.0, "2026-11-29")
+        assert [a.id for a in call.associations["contacts"].results] == [contact_hs]
+        assert made_sf not in links(env, "tasks").values()
+        assert env.cycle().planned_writes == 0

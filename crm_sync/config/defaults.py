@@ -140,12 +140,34 @@ TASKS = [
     _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
 ]
-DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS, "tasks": TASKS}
+CALL_DIRECTION = ValueMap(hubspot_to_salesforce={"INBOUND": "Inbound", "OUTBOUND": "Outbound"},
+                          salesforce_to_hubspot={"Inbound": "INBOUND", "Outbound": "OUTBOUND"})
+CALLS = [
+    _f("subject", "hs_call_title", "Subject"),
+    _f("notes", "hs_call_body", "Description"),
+    _f("direction", "hs_call_direction", "CallType", type="enum", value_map=CALL_DIRECTION),
+    # HubSpot keeps a call's duration in milliseconds, Salesforce in seconds
+    FieldMapping(name="duration", hubspot="hs_call_duration", salesforce="CallDurationInSeconds", type="number",
+                 to_salesforce="round(CAST(hs_call_duration AS DOUBLE) / 1000)",
+                 to_hubspot="CAST(CallDurationInSeconds AS DOUBLE) * 1000"),
+    _f("when", "hs_timestamp", "ActivityDate", type="date"),
+    _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
+    _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
+    # what makes a Task a logged call: set on the Tasks made from HubSpot calls
+    FieldMapping(name="subtype", salesforce="TaskSubtype", rule="always_hubspot", to_salesforce="'Call'"),
+    FieldMapping(name="call_status", salesforce="Status", rule="always_hubspot", to_salesforce="'Completed'"),
+]
+DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS, "tasks": TASKS,
+                  "calls": CALLS}
+# Pairs on a Salesforce object that holds several HubSpot object types (Task: tasks and logged calls): which of
+# its records are the pair's, unless the pair says, and the field that holds their HubSpot id.
+SHARED_OBJECTS = {("tasks", "Task"): ("TaskSubtype = 'Task'", None),
+                  ("calls", "Task"): ("TaskSubtype = 'Call'", "HubSpot_Call_Id__c")}
 
 
 def with_default_fields(config: SyncConfig) -> SyncConfig:
-    """Pairs that list no fields get the shipped mappings for their HubSpot object type; a tasks <-> Task pair with
-    no Salesforce inclusion rule takes the Tasks whose TaskSubtype is Task."""
+    """Pairs that list no fields get the shipped mappings for their HubSpot object type; a pair on a shared
+    Salesforce object (SHARED_OBJECTS) takes its records and its cross-id field unless it names them."""
     by_object = {pair.hubspot: name for name, pair in config.pairs.items()}
     for pair in config.pairs.values():
         if not pair.fields and pair.hubspot in DEFAULT_FIELDS:
@@ -160,7 +182,12 @@ def with_default_fields(config: SyncConfig) -> SyncConfig:
                     mapping = mapping.model_copy(update={"links_to": target_pair})
                 fields.append(mapping.model_copy(deep=True))
             pair.fields = fields
-        if pair.hubspot == "tasks" and pair.salesforce == ["Task"] and pair.include.salesforce is None:
-            # Salesforce keeps calls and emails as Tasks too (their TaskSubtype says which): tasks are the Tasks
-            pair.include.salesforce = "TaskSubtype = 'Task'"
+        shared = SHARED_OBJECTS.get((pair.hubspot, pair.salesforce[0])) if len(pair.salesforce) == 1 else None
+        if shared:
+            # Salesforce keeps tasks, calls and emails all as Tasks (their TaskSubtype says which)
+            condition, cross_id = shared
+            if pair.include.salesforce is None:
+                pair.include.salesforce = condition
+            if pair.external_id_field is None and cross_id:
+                pair.external_id_field = cross_id
     return config

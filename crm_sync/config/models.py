@@ -224,6 +224,10 @@ class PairConfig(Strict):
     create_in_salesforce: bool = True
     create_in_hubspot: bool = True
     include: Inclusion = Field(default_factory=Inclusion, description="which records sync, per side")
+    external_id_field: str | None = Field(
+        default=None, description="the Salesforce field holding the HubSpot id for this pair (default: the "
+        "connection's external_id_field); pairs that share a Salesforce object, such as tasks and calls on Task, "
+        "need fields of their own, as HubSpot ids of different object types can be the same number")
     fields: list[FieldMapping] = Field(default_factory=list)
 
     @field_validator("salesforce", mode="before")

@@ -47,11 +47,11 @@ class PairSpec:
 
 def pair_specs(config: SyncConfig) -> list[PairSpec]:
     """One spec per configured pair, in load order (companies before people before deals)."""
-    sf_ext = config.connections.salesforce.external_id_field
     hs_sfid = config.connections.hubspot.salesforce_id_property
     order = {"companies": 0, "contacts": 1, "deals": 2}
     specs = []
     for name, pair in sorted(config.pairs.items(), key=lambda kv: order.get(kv[1].hubspot, 9)):
+        sf_ext = pair.external_id_field or config.connections.salesforce.external_id_field
         hs_match, sf_match, kind = MATCH_KEYS.get(pair.hubspot, (None, {}, None))
         hs_props = {m.hubspot for m in pair.fields if m.hubspot} | {hs_sfid}
         hs_props |= {f for m in pair.fields if m.to_salesforce is not None for f in m.transform("to_salesforce").fields}
