@@ -34,10 +34,13 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import duckdb
+import pandas as pd
 import yaml
 
 from crm_sync.config import load_config
 from crm_sync.engine import db
+from crm_sync.engine.db import Binds
 from crm_sync.engine.plan import REQUIRED_DEFAULTS
 from crm_sync_tests.sync_harness import EXTRA_PAIRS, ROOT, SyncEnv, sync_env
 
@@ -61,7 +64,7 @@ class Profile:
     kills: int = 2  # cycles killed with SIGKILL while users edit
     max_quiet_cycles: int = 8
     merges: str = "link"  # the merges: setting of every pair that merges (people, companies)
-    extra_pairs: tuple[str, ...] = ("tickets", "tasks")  # pairs besides the shipped three (of EXTRA_PAIRS)
+    extra_pairs: tuple[str, ...] = ("tickets", "tasks", "calls")  # pairs besides the shipped three (EXTRA_PAIRS)
 
 
 @dataclass
@@ -266,17 +269,41 @@ class PairView:
         return bool(set(fields) & (self.error_fields[h] | self.error_fields[s]))
 
 
+def _pairs_records(rows: dict[str, dict], condition, linked: set[str]) -> dict[str, dict]:
+    """The records that are the pair's: those its inclusion condition takes (evaluated by the engine's own
+    expression SQL, on the records as read through the client), and those it links whatever the condition says.
+    Two pairs on one object (tasks and calls on Task) each own a part of it."""
+    if condition is None or not rows:
+        return rows
+    frame = pd.DataFrame({"_id": list(rows), **{f: [r.get(f) for r in rows.values()] for f in condition.fields}})
+    b = Binds()
+    check = duckdb.connect()
+    try:
+        check.register("_rows", frame)
+        taken = {i for (i,) in b.execute(check, f"SELECT _id FROM _rows r WHERE {condition.sql('r', b)} = 'true'")
+                 .fetchall()}
+    finally:
+        check.close()
+    return {i: r for i, r in rows.items() if i in taken or i in linked}
+
+
 def _view(env: SyncEnv, con, name: str, pair, sf_ext: str, hs_sfid: str) -> PairView:
     maps = [m for m in pair.fields if m.rule == "two_way" and m.type in COMPARABLE]
-    hs = _read_hubspot(env, pair.hubspot, sorted({m.hubspot for m in maps} | {hs_sfid, "email", "domain"}))
+    links = con.execute("SELECT hubspot_id, salesforce_id FROM sync.links WHERE pair = ?", [name]).fetchall()
+    hs_rule = pair.include.condition("hubspot") if pair.include.hubspot else None
+    sf_rule = pair.include.condition("salesforce") if pair.include.salesforce else None
+    hs = _pairs_records(_read_hubspot(env, pair.hubspot, sorted(
+        {m.hubspot for m in maps} | {hs_sfid, "email", "domain", *(hs_rule.fields if hs_rule else ())})),
+        hs_rule, {h for h, _ in links})
     sf: dict[str, dict] = {}
     sf_object: dict[str, str] = {}
     for obj in pair.salesforce:
         names = {m.salesforce_field(obj) for m in maps} - {None}
-        rows = _read_salesforce(env, obj, sorted(names | {sf_ext, *NATURAL_SF.get(obj, ())}))
+        names |= set(sf_rule.fields) if sf_rule else set()
+        rows = _pairs_records(_read_salesforce(env, obj, sorted(names | {sf_ext, *NATURAL_SF.get(obj, ())})),
+                              sf_rule, {s for _, s in links})
         sf |= rows
         sf_object |= dict.fromkeys(rows, obj)
-    links = con.execute("SELECT hubspot_id, salesforce_id FROM sync.links WHERE pair = ?", [name]).fetchall()
     error_fields: dict[str, set] = defaultdict(set)
     for record, fields in con.execute("""SELECT record_id, COALESCE(fields, '') FROM sync.errors
             WHERE pair = ? AND resolved_at IS NULL""", [name]).fetchall():

@@ -25,7 +25,8 @@ from crm_sync.runner import CycleOutcome, execute_cycle
 ROOT = Path(__file__).resolve().parents[1]
 # The pairs with shipped mappings that the shipped sync.yaml leaves out, as a user adds them.
 EXTRA_PAIRS = {"tickets": {"hubspot": "tickets", "salesforce": "Case"},
-               "tasks": {"hubspot": "tasks", "salesforce": "Task"}}
+               "tasks": {"hubspot": "tasks", "salesforce": "Task"},
+               "calls": {"hubspot": "calls", "salesforce": "Task"}}
 HS_WRITE = re.compile(r"/batch/(create|update|upsert|archive)$|/batch/associate/|/batch/archive$")
 HS_READ = re.compile(r"/search$|/batch/read$")
 
