@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # The pairs with shipped mappings that the shipped sync.yaml leaves out, as a user adds them.
 EXTRA_PAIRS = {"tickets": {"hubspot": "tickets", "salesforce": "Case"},
                "tasks": {"hubspot": "tasks", "salesforce": "Task"},
-               "calls": {"hubspot": "calls", "salesforce": "Task"}}
+               "calls": {"hubspot": "calls", "salesforce": "Task"},
+               "emails": {"hubspot": "emails", "salesforce": "Task"}}
 HS_WRITE = re.compile(r"/batch/(create|update|upsert|archive)$|/batch/associate/|/batch/archive$")
 HS_READ = re.compile(r"/search$|/batch/read$")
 

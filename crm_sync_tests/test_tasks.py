@@ -138,3 +138,34 @@ def test_logged_calls_sync_both_ways_as_call_tasks_apart_from_tasks(tmp_path):
         assert [a.id for a in call.associations["contacts"].results] == [contact_hs]
         assert made_sf not in links(env, "tasks").values()
         assert env.cycle().planned_writes == 0
+
+
+def test_logged_emails_sync_both_ways_as_email_tasks(tmp_path):
+    """Emails <-> Tasks of subtype Email, beside the tasks and calls pairs on Task, with their own cross-id field."""
+    raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
+    pairs = {**raw["pairs"], **{p: {"hubspot": p, "salesforce": "Task"} for p in ("tasks", "calls", "emails")}}
+    with converged_env(tmp_path, extra={"pairs": pairs}) as env:
+        env.converge()
+        sf, hs = env.sf(), env.hs()
+        contact_hs, contact_sf = next((h, s) for h, s in links(env, "people").items() if s.startswith("003"))
+        made_hs = hs.crm.objects.basic_api.create("emails", SimplePublicObjectInputForCreate(
+            properties={"hs_email_subject": "Your quote", "hs_email_text": "Attached.", "hs_email_direction": "EMAIL",
+                        "hs_timestamp": "2026-11-28T09:00:00Z"},
+            associations=[{"to": {"id": contact_hs}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                                                "associationTypeId": 198}]}])).id
+        made_sf = sf.Task.create({"Subject": "Re: your quote", "Description": "Thanks", "TaskSubtype": "Email",
+                                  "Status": "Completed", "ActivityDate": "2026-11-29", "WhoId": contact_sf})["id"]
+        env.cycle()
+        emails = links(env, "emails")
+        task = sf.Task.get(emails[made_hs])
+        assert (task["Subject"], task["Description"], task["ActivityDate"], task["WhoId"], task["TaskSubtype"],
+                task["Status"], task["HubSpot_Email_Id__c"], task["HubSpot_Id__c"], task["HubSpot_Call_Id__c"]) == (
+            "Your quote", "Attached.", "2026-11-28", contact_sf, "Email", "Completed", made_hs, None, None)
+        back = {v: k for k, v in emails.items()}[made_sf]
+        email = hs.crm.objects.basic_api.get_by_id("emails", back, properties=[
+            "hs_email_subject", "hs_email_text", "hs_timestamp"], associations=["contacts"])
+        assert (email.properties["hs_email_subject"], email.properties["hs_email_text"],
+                email.properties["hs_timestamp"][:10]) == ("Re: your quote", "Thanks", "2026-11-29")
+        assert [a.id for a in email.associations["contacts"].results] == [contact_hs]
+        assert made_sf not in {*links(env, "tasks").values(), *links(env, "calls").values()}
+        assert env.cycle().planned_writes == 0

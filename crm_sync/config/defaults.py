@@ -157,12 +157,23 @@ CALLS = [
     FieldMapping(name="subtype", salesforce="TaskSubtype", rule="always_hubspot", to_salesforce="'Call'"),
     FieldMapping(name="call_status", salesforce="Status", rule="always_hubspot", to_salesforce="'Completed'"),
 ]
+EMAILS = [
+    _f("subject", "hs_email_subject", "Subject"),
+    _f("body", "hs_email_text", "Description"),
+    _f("when", "hs_timestamp", "ActivityDate", type="date"),
+    _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
+    _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
+    # what makes a Task a logged email: set on the Tasks made from HubSpot emails
+    FieldMapping(name="subtype", salesforce="TaskSubtype", rule="always_hubspot", to_salesforce="'Email'"),
+    FieldMapping(name="email_status", salesforce="Status", rule="always_hubspot", to_salesforce="'Completed'"),
+]
 DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS, "tasks": TASKS,
-                  "calls": CALLS}
+                  "calls": CALLS, "emails": EMAILS}
 # Pairs on a Salesforce object that holds several HubSpot object types (Task: tasks and logged calls): which of
 # its records are the pair's, unless the pair says, and the field that holds their HubSpot id.
 SHARED_OBJECTS = {("tasks", "Task"): ("TaskSubtype = 'Task'", None),
-                  ("calls", "Task"): ("TaskSubtype = 'Call'", "HubSpot_Call_Id__c")}
+                  ("calls", "Task"): ("TaskSubtype = 'Call'", "HubSpot_Call_Id__c"),
+                  ("emails", "Task"): ("TaskSubtype = 'Email'", "HubSpot_Email_Id__c")}
 
 
 def with_default_fields(config: SyncConfig) -> SyncConfig:

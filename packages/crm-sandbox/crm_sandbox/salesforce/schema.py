@@ -288,8 +288,10 @@ _TASK = _sobject("Task", "00T", (
               default="Task"),  # a task created without a subtype is a Task
     _int("CallDurationInSeconds", 8), _picklist("CallType", ("Internal", "Inbound", "Outbound")),
     _datetime("CompletedDateTime", **_RO),
-    # the HubSpot id of a logged call, apart from HubSpot_Id__c (a task's): the two id spaces overlap
+    # the HubSpot ids of a logged call and email, apart from HubSpot_Id__c (a task's): the id spaces overlap
     _string("HubSpot_Call_Id__c", 18, "HubSpot Call Id", custom=True, external_id=True, unique=True, id_lookup=True),
+    _string("HubSpot_Email_Id__c", 18, "HubSpot Email Id", custom=True, external_id=True, unique=True,
+            id_lookup=True),
 ))
 
 _CAMPAIGN = _sobject("Campaign", "701", (
