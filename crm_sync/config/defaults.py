@@ -1,4 +1,5 @@
-"""Default field mappings shipped with crm-sync: the common fields of people, companies, deals and tickets."""
+"""Default field mappings shipped with crm-sync: the common fields of people, companies, deals, tickets, tasks and
+logged calls and emails."""
 
 from __future__ import annotations
 
@@ -140,6 +141,19 @@ TASKS = [
     _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
 ]
+def _logged(subtype: str) -> list[FieldMapping]:
+    """What logged engagements (calls, emails) share on a Task: the date, the person, the owner, and the subtype and
+    Completed status that the Tasks made from them get."""
+    return [
+        _f("when", "hs_timestamp", "ActivityDate", type="date"),
+        _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
+        _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
+        FieldMapping(name="subtype", salesforce="TaskSubtype", rule="always_hubspot", to_salesforce=f"'{subtype}'"),
+        FieldMapping(name=f"{subtype.lower()}_status", salesforce="Status", rule="always_hubspot",
+                     to_salesforce="'Completed'"),
+    ]
+
+
 CALL_DIRECTION = ValueMap(hubspot_to_salesforce={"INBOUND": "Inbound", "OUTBOUND": "Outbound"},
                           salesforce_to_hubspot={"Inbound": "INBOUND", "Outbound": "OUTBOUND"})
 CALLS = [
@@ -150,22 +164,12 @@ CALLS = [
     FieldMapping(name="duration", hubspot="hs_call_duration", salesforce="CallDurationInSeconds", type="number",
                  to_salesforce="round(CAST(hs_call_duration AS DOUBLE) / 1000)",
                  to_hubspot="CAST(CallDurationInSeconds AS DOUBLE) * 1000"),
-    _f("when", "hs_timestamp", "ActivityDate", type="date"),
-    _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
-    _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
-    # what makes a Task a logged call: set on the Tasks made from HubSpot calls
-    FieldMapping(name="subtype", salesforce="TaskSubtype", rule="always_hubspot", to_salesforce="'Call'"),
-    FieldMapping(name="call_status", salesforce="Status", rule="always_hubspot", to_salesforce="'Completed'"),
+    *_logged("Call"),
 ]
 EMAILS = [
     _f("subject", "hs_email_subject", "Subject"),
     _f("body", "hs_email_text", "Description"),
-    _f("when", "hs_timestamp", "ActivityDate", type="date"),
-    _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
-    _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
-    # what makes a Task a logged email: set on the Tasks made from HubSpot emails
-    FieldMapping(name="subtype", salesforce="TaskSubtype", rule="always_hubspot", to_salesforce="'Email'"),
-    FieldMapping(name="email_status", salesforce="Status", rule="always_hubspot", to_salesforce="'Completed'"),
+    *_logged("Email"),
 ]
 DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS, "tasks": TASKS,
                   "calls": CALLS, "emails": EMAILS}

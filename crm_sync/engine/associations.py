@@ -154,16 +154,17 @@ def record(con: duckdb.DuckDBPyConnection, changes: pd.DataFrame, results: list[
             LEFT JOIN a ON a.op_id = m.op_id GROUP BY d.op_id, d.target_id""").df()
     folded["success"] = folded["success"].astype(bool)
     folded.loc[folded["success"], "error_fields"] = None
-    out = record_results(con, folded, run_id)
-    _hold_written(con, spec)
-    return out
+    # The sets written are held in the records as last read in the same transaction as the ops' status: a stop
+    # between the two would leave sent ops whose old sets a later read takes for HubSpot edits.
+    return record_results(con, folded, run_id, also=lambda c: _hold_written(c, spec))
 
 
 def _hold_written(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> None:
-    """The HubSpot record as last read now holds the sets the association ops just wrote (after record, with its
-    _due). HubSpot does not stamp a record whose associations change, and a later read of the record by search
-    brings no associations: without this, the set as read before the write would look like a change made in
-    HubSpot, and be written back over the other side's (an edit that moved a ticket's company undone)."""
+    """The HubSpot record as last read now holds the sets the association ops just wrote (inside record's
+    transaction, with its _due). HubSpot does not stamp a record whose associations change, and a later read of
+    the record by search brings no associations: without this, the set as read before the write would look like
+    a change made in HubSpot, and be written back over the other side's (an edit that moved a ticket's company
+    undone)."""
     keys = [k for (k,) in con.execute("SELECT DISTINCT object FROM _due WHERE target = 'hubspot'").fetchall()]
     table = f"raw_hubspot.{quote(spec.hubspot_object + '_current')}"
     have = {c for (c,) in con.execute(

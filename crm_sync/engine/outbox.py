@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
@@ -118,8 +119,10 @@ def results_frame(results: list[WriteResult]) -> pd.DataFrame:
                                                 for r in results], dtype=object)}, columns=RESULT_COLUMNS)
 
 
-def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame, run_id: str) -> LoadResult:
-    """Apply one batch of CRM answers: outbox status, new links, shadow values, errors and audit, atomically."""
+def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame, run_id: str,
+                   also: Callable[[duckdb.DuckDBPyConnection], None] | None = None) -> LoadResult:
+    """Apply one batch of CRM answers: outbox status, new links, shadow values, errors and audit, atomically.
+    also: more bookkeeping of the same answers, run in the same transaction (after the outbox status is set)."""
     out = LoadResult()
     if results.empty:
         return out
@@ -184,6 +187,8 @@ def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame, run_id
             CAST(response AS JSON), success FROM _res""", [run_id])
         out.sent = con.execute("SELECT count(*) FILTER (WHERE success) FROM _res").fetchone()[0]
         out.failed = con.execute("SELECT count(*) FILTER (WHERE NOT success) FROM _res").fetchone()[0]
+        if also is not None:
+            also(con)
     return out
 
 

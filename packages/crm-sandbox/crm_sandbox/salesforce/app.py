@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import json
 import re
 import time
 from contextvars import ContextVar
@@ -22,6 +21,7 @@ from crm_sandbox.faults import FaultPlan
 from crm_sandbox.ids import normalize_id
 from crm_sandbox.middleware import SandboxMiddleware
 from crm_sandbox.salesforce import bulk2, schema
+from crm_sandbox.salesforce.bodies import flag, json_object
 from crm_sandbox.salesforce.bulk1 import Bulk1
 from crm_sandbox.salesforce.errors import (
     SfError,
@@ -30,7 +30,6 @@ from crm_sandbox.salesforce.errors import (
     http_error,
     invalid_session,
     method_not_allowed,
-    no_body,
     no_resource,
     not_an_id,
     not_deserializable,
@@ -685,32 +684,6 @@ def bearer(scope: Scope) -> str | None:
         if key == b"x-sfdc-session":
             return value.decode().strip()
     return None
-
-
-async def json_body(request: Request):
-    """The request's JSON body; a missing or unparseable one is Salesforce's JSON_PARSER_ERROR."""
-    raw = await request.body()
-    if not raw.strip():
-        raise no_body()
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise SfError("JSON_PARSER_ERROR", "Unexpected character in the request body") from None
-
-
-async def json_object(request: Request, target: str) -> dict:
-    """A JSON body that must be an object (a record, a collection request): anything else cannot be read as one."""
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise not_deserializable(target, body)
-    return body
-
-
-def flag(text: str, name: str) -> bool:
-    """A boolean query parameter as Salesforce reads it: true or false, any case."""
-    if text.lower() not in ("true", "false"):
-        raise SfError("INVALID_QUERY_PARAMETER", f"Invalid value for {name}: {text}; true or false expected", [name])
-    return text.lower() == "true"
 
 
 def endpoint_template(rest: str) -> str:

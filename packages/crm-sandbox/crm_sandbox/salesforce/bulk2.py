@@ -13,7 +13,8 @@ from starlette.responses import JSONResponse, Response
 
 from crm_sandbox.ids import normalize_id
 from crm_sandbox.salesforce import schema
-from crm_sandbox.salesforce.errors import SfError, SfErrors, allow, no_body, no_resource, not_deserializable, not_found
+from crm_sandbox.salesforce.bodies import json_object
+from crm_sandbox.salesforce.errors import SfError, SfErrors, allow, no_resource, not_deserializable, not_found
 from crm_sandbox.salesforce.query import Cursor, compile_or_error
 from crm_sandbox.salesforce.rules import now_stamp
 from crm_sandbox.salesforce.soql import csv_header, csv_values
@@ -358,15 +359,8 @@ def _to36(n: int) -> str:
 
 
 async def _json(request: Request) -> dict:
-    raw = await request.body()
-    if not raw.strip():
-        raise no_body()
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise SfError("JSON_PARSER_ERROR", "Unexpected character in the request body") from None
-    if not isinstance(body, dict):
-        raise not_deserializable("JobInfo", body)
+    """A job request body: an object whose JobInfo fields are strings (or null)."""
+    body = await json_object(request, "JobInfo")
     for key in _STRING_KEYS & body.keys():  # each a string (or null) in a job request, as the JobInfo type has them
         if body[key] is not None and not isinstance(body[key], str):
             raise not_deserializable("java.lang.String", body[key], [key])
