@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import resource
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
+import yaml
 from dagster import DagsterEventType, DagsterInstance
 
 from crm_sync.runner import backfill_batches, execute_cycle
@@ -39,6 +41,14 @@ def sf_read_floor(n: int) -> int:
 
 def sf_write_floor(n: int) -> int:
     return 8 if n >= 2000 else math.ceil(n / 200)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A live process's peak resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def step_seconds(instance: DagsterInstance) -> Counter:
@@ -64,17 +74,26 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--partitions-per-run", type=int, default=12)
     parser.add_argument("--detail", action="store_true", help="also print the calls by endpoint")
+    parser.add_argument("--unlimited", action="store_true", help="lift HubSpot's rate limits (the sandbox's and "
+                        "the sync's own pacing): a scale run bound by the machine, not by the limits")
     args = parser.parse_args()
     extra = {"backfill": {"start": "2021-01-01", "partition": "month", "partitions_per_run": args.partitions_per_run}}
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp, \
             sync_env(Path(tmp), seed_size=args.size, seed=args.seed, extra=extra) as env:
         sf, hs = env.sf(), env.hs()
+        if args.unlimited:
+            raw = yaml.safe_load(env.config_path.read_text())
+            raw["connections"]["hubspot"] |= {"ten_second_limit": 10**6, "search_per_second": 10**5}
+            env.config_path.write_text(yaml.safe_dump(raw, sort_keys=False))
         limits = env.hs_admin("rate-limits", method="GET")
         env.hs_admin("rate-limits", {"ten_second": 10**6})  # counting the records is not part of the measure
         counts = {("salesforce", o): sf.query(f"SELECT COUNT() FROM {o}")["totalSize"] for o in SF_OBJECTS}
         counts |= {("hubspot", o): sum(1 for _ in hs.crm.objects.get_all(o, properties=["hs_object_id"]))
                    for o in HS_OBJECTS}
-        env.hs_admin("rate-limits", {"ten_second": limits["ten_second"], "reset": True})
+        if args.unlimited:
+            env.hs_admin("rate-limits", {"search_per_second": 10**5, "reset": True})
+        else:
+            env.hs_admin("rate-limits", {"ten_second": limits["ten_second"], "reset": True})
         for admin in (env.sf_admin, env.hs_admin):
             admin("usage/reset")
             admin("latency", {"ms": args.latency_ms})
@@ -97,6 +116,8 @@ def main() -> int:
             # Records the sync changed, read back by the quiet cycle (associations change the records they join)
             written = con.execute("""SELECT target, object, count(DISTINCT target_id) FROM sync.audit WHERE success
                 AND action IN ('create', 'update') GROUP BY ALL""").fetchall()
+        peaks = {system: peak_rss_mb(pid) for system, pid in env.info.get("pids", {}).items()}
+    peaks["sync (this process)"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     measured = {s: Counter(call_kind(s, k) for k, n in u.items() for _ in range(n)) for s, u in usage.items()}
     searches = sum(n for k, n in usage["hubspot"].items() if k.endswith("/search"))
     floor = {"salesforce": Counter(), "hubspot": Counter()}
@@ -116,6 +137,10 @@ def main() -> int:
         print(f"  {system}: reads {m['read']} / floor {f['read']}, writes {m['write']} / floor {f['write']}: "
               f"{total_m} / {total_f} = {total_m / max(total_f, 1):.2f}x  (other calls: {m['other']})")
     if args.detail:
+        print("    writes by target, object and action (records, and their floor in calls):")
+        for target, obj, action, n in sorted(writes):
+            fl = sf_write_floor(n) if target == "salesforce" else math.ceil(n / 100)
+            print(f"    {target:<10} {obj:<24} {action:<8} {n:>7} records, floor {fl:>4} calls")
         for system, u in usage.items():
             for label, n in sorted(u.items(), key=lambda kv: -kv[1])[:15]:
                 print(f"    {system:<10} {n:>6} (backfill {after_backfill[system][label]:>5})  {label}")
@@ -125,7 +150,11 @@ def main() -> int:
     hs_floor = floor["hubspot"]["read"] + floor["hubspot"]["write"]
     time_floor = max(hs_floor / 19, search_floor / 5)
     print(f"  wall time: backfill {backfill_seconds:.1f} s, until quiet {seconds:.1f} s; rate-limit floor "
-          f"{time_floor:.1f} s: {seconds / time_floor:.1f}x  (HubSpot searches made: {searches})")
+          f"{time_floor:.1f} s: {seconds / time_floor:.1f}x  (HubSpot searches made: {searches})"
+          + ("  [rate limits lifted]" if args.unlimited else ""))
+    records = sum(counts.values())
+    print(f"  per record: {seconds / records * 1000:.3f} ms of wall time for {records:,} records; peak RSS: "
+          + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in peaks.items()))
     return 0
 
 

@@ -23,6 +23,8 @@ def association_parts(key: str) -> tuple[str, str | None]:
     target, _, label = key.removeprefix(ASSOCIATION_PREFIX).partition(".")
     return target, label or None
 SALESFORCE_PEOPLE = ("Lead", "Contact")
+# DuckDB's memory for the state: a million people per side plan within it (spilling), and the process under 4 GB
+STATE_MEMORY_LIMIT = "2GB"
 
 
 class Strict(BaseModel):
@@ -390,6 +392,10 @@ class BackfillSettings(Strict):
 class SyncConfig(Strict):
     connections: Connections = Field(default_factory=Connections)
     state_path: Path = Path("data/state/crm_sync.duckdb")
+    state_memory_limit: str = Field(default=STATE_MEMORY_LIMIT, pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$",
+                                    description="DuckDB's memory for the state (its memory_limit, e.g. 2GB): past it, "
+                                    "large joins and sorts spill to a folder beside the state file instead of "
+                                    "growing the process")
     dagster_home: Path = Field(default=Path("data/dagster_home"), description="the Dagster instance the CLI records "
                                "its runs in and `crm-sync ui` shows ($DAGSTER_HOME, when set, takes its place)")
     schedule: Schedule = Field(default_factory=Schedule)

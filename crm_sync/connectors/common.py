@@ -117,8 +117,9 @@ class Connector(Protocol):
         """Make sure the field that holds the other CRM's id exists (or say clearly that it does not)."""
 
     def read_changes(self, obj: str, fields: list[str], since: datetime | None, overlap: timedelta,
-                     settled_until: datetime | None = None) -> Iterator[pd.DataFrame]:
-        """Records changed since `since` (all records when None), deletes where the CRM reads them so."""
+                     settled_until: datetime | None = None, expected: int = 0) -> Iterator[pd.DataFrame]:
+        """Records changed since `since` (all records when None), deletes where the CRM reads them so.
+        expected: at least this many will come (the sync's own writes): a hint for choosing how to read."""
 
     def read_created(self, obj: str, fields: list[str], start: datetime | None,
                      end: datetime | None) -> Iterator[pd.DataFrame]:

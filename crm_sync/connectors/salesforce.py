@@ -274,7 +274,8 @@ class SalesforceConnector:
     def __init__(self, creds: SalesforceCredentials, usage: ApiUsage | None = None, max_workers: int = 4,
                  budget: int | None = None, retries: int = 5, timeout: float = 60.0, *, backoff_base: float = 0.5,
                  per_day: int | None = None, reserve: float = 0.0,
-                 bulk_threshold: int = 10_000, bulk_wait: float = 1.0, bulk_write_threshold: int = 2_000):
+                 bulk_threshold: int = 10_000, bulk_wait: float = 1.0, bulk_write_threshold: int = 2_000,
+                 bulk_rate: float = 10_000.0):
         self.creds = creds
         self.usage = usage or ApiUsage()
         self.max_workers = max_workers
@@ -282,6 +283,7 @@ class SalesforceConnector:
         # A Bulk API 2.0 ingest job costs about eight calls (create, upload, close, polls, three result files)
         # for any number of records: cheaper than collections of 200 from a few thousand records on.
         self.bulk_write_threshold = bulk_write_threshold
+        self.bulk_rate = bulk_rate  # records a second an ingest job is expected to process: its first poll waits
         self.meter = Meter("salesforce", self.usage, budget, per_day, reserve)
         self.policy = RetryPolicy(retries, backoff_base)
         self._session = _MeteredSession(creds, self.meter, self.policy, timeout, pool_size=max(10, max_workers))
@@ -326,9 +328,10 @@ class SalesforceConnector:
         INVALID_FIELD in validation, which names it."""
 
     def read_changes(self, obj: str, fields: list[str], since: datetime | None, overlap: timedelta,
-                     settled_until: datetime | None = None) -> Iterator[pd.DataFrame]:
+                     settled_until: datetime | None = None, expected: int = 0) -> Iterator[pd.DataFrame]:
         """Staging frames of `extract` (deletes included: queryAll)."""
-        for page in self.extract(obj, fields, since=since, overlap=overlap, settled_until=settled_until):
+        for page in self.extract(obj, fields, since=since, overlap=overlap, settled_until=settled_until,
+                                 expected=expected):
             yield _staging_frame(page, fields)
 
     def read_created(self, obj: str, fields: list[str], start: datetime | None,
@@ -407,14 +410,16 @@ class SalesforceConnector:
     def extract(self, sobject: str, fields: list[str], since: datetime | None, overlap: timedelta,
                 include_deleted: bool = True, page_size: int = 2000,
                 settled_until: datetime | None = None,
-                created: tuple[datetime | None, datetime | None] | None = None) -> Iterator[list[dict]]:
+                created: tuple[datetime | None, datetime | None] | None = None,
+                expected: int = 0) -> Iterator[list[dict]]:
         """Pages of flat records (Id, fields, SystemModstamp, LastModifiedDate, IsDeleted) changed since `since`
         (less the overlap; with settled_until, the windows of `read_windows`).
 
         REST pages come in (SystemModstamp, Id) order. An initial sync (since None) of more than
         bulk_threshold rows runs as a Bulk API 2.0 query instead, whose pages are in no particular order; so does
-        the rest of an incremental read whose first page came full and which a count finds past bulk_threshold
-        (reading back a backfill's writes), at no extra call for the usual small read.
+        the rest of an incremental read whose first page came full and which a count finds past bulk_threshold,
+        at no extra call for the usual small read. An incremental read `expected` to return more than
+        bulk_threshold (reading back a backfill's writes) is one Bulk query from the start: no page, no count.
         """
         sobject = _ident(sobject)
         select = _select_list(fields)
@@ -427,6 +432,9 @@ class SalesforceConnector:
         # user), a crash resumes from the last row written, and records sharing a stamp are never skipped.
         limit = max(1, min(page_size, QUERY_PAGE_MAX))
         windows = read_windows(since, overlap, settled_until) if since is not None else []
+        if windows and expected > self.bulk_threshold:
+            yield from self._bulk_pages(sobject, select, include_deleted, _where(windows, None, where))
+            return
         last: tuple[str, str] | None = None
         while True:
             records = self._page(sobject, select, windows, last, limit, include_deleted, where)
@@ -484,8 +492,16 @@ class SalesforceConnector:
         return self._write("upsert", f"composite/sobjects/{sobject}/{ext}", items)
 
     def create(self, sobject: str, records: list[tuple[str, dict]]) -> list[WriteResult]:
-        """Plain create (objects with no external id, e.g. OpportunityContactRole), 200 per collection call."""
+        """Plain create (objects with no external id, e.g. OpportunityContactRole), 200 per collection call, or
+        one Bulk API 2.0 insert job from bulk_write_threshold records on. A job's results carry no key of ours,
+        only the values sent: records that send the same values cannot be told apart there, so such a set goes
+        by collections, whose results come back in order."""
         sobject = _ident(sobject)
+        if len(records) >= self.bulk_write_threshold:
+            rows = [_bulk_cells(fields) for _, fields in records]
+            columns = sorted({c for row in rows for c in row})
+            if len({_row_key(row, columns) for row in rows}) == len(rows):
+                return self._bulk_write("insert", sobject, None, records)
         items = [(key, {"attributes": {"type": sobject}, **fields}) for key, fields in records]
         return self._write("create", "composite/sobjects", items)
 
@@ -501,22 +517,31 @@ class SalesforceConnector:
                         "id": record_id}) for key, record_id, fields in records]
         return self._write("update", "composite/sobjects", items)
 
-    def _bulk_write(self, kind: str, sobject: str, key_field: str,
+    def _bulk_write(self, kind: str, sobject: str, key_field: str | None,
                     records: list[tuple[str, dict]]) -> list[WriteResult]:
         """One Bulk API 2.0 ingest job; every record's outcome from the job's successful, failed and unprocessed
-        results, matched back by its key field (the external id of an upsert, the Id of an update). A cell left
-        empty changes nothing in Bulk 2.0, so a field cleared is sent as #N/A."""
-        rows = [{k: "#N/A" if v is None else ("true" if v is True else "false" if v is False else str(v))
-                 for k, v in fields.items()} for _, fields in records]
+        results, matched back by its key field (the external id of an upsert, the Id of an update; an insert's
+        by every value it sent). A cell left empty changes nothing in Bulk 2.0, so a field cleared is sent as
+        #N/A. The first poll waits about as long as the job should take (bulk_rate records a second), so a job
+        is polled about once whatever its size."""
+        rows = [_bulk_cells(fields) for _, fields in records]
+        columns = sorted({c for row in rows for c in row})
         handler = getattr(self.sf.bulk2, sobject)
-        jobs = (handler.upsert(records=rows, external_id_field=key_field, wait=self.bulk_wait) if kind == "upsert"
-                else handler.update(records=rows, wait=self.bulk_wait))
-        by_value = {str(fields.get(key_field, "")).lower(): key for key, fields in records}
+        wait = max(self.bulk_wait, len(rows) / self.bulk_rate)
+        if kind == "upsert":
+            jobs = handler.upsert(records=rows, external_id_field=key_field, wait=wait)
+        else:
+            jobs = (handler.insert if kind == "insert" else handler.update)(records=rows, wait=wait)
+
+        def ident(row: dict) -> str:
+            return str(row.get(key_field, "")).lower() if key_field else _row_key(row, columns)
+
+        by_value = {ident(row): key for (key, _), row in zip(records, rows, strict=True)}
         answers: dict[str, WriteResult] = {}
         for job in jobs:
             job_id = job["job_id"]
             for row in csv.DictReader(io.StringIO(handler.get_successful_records(job_id))):
-                key = by_value.get(str(row.get(key_field, "")).lower())
+                key = by_value.get(ident(row))
                 if key is not None:
                     answers[key] = WriteResult.ok(key, row["sf__Id"], row.get("sf__Created") == "true",
                                                   response={"job": job_id, **row})
@@ -525,12 +550,12 @@ class SalesforceConnector:
             unprocessed = (handler.get_unprocessed_records(job_id) if job.get("numberRecordsProcessed", 0)
                            < job.get("numberRecordsTotal", len(records) + 1) else "")
             for row in csv.DictReader(io.StringIO(failed)):
-                key = by_value.get(str(row.get(key_field, "")).lower())
+                key = by_value.get(ident(row))
                 if key is not None:
                     code, message, fields = _bulk_error(row.get("sf__Error", ""))
                     answers[key] = WriteResult.failed(key, code, message, fields, response={"job": job_id, **row})
             for row in csv.DictReader(io.StringIO(unprocessed)):
-                key = by_value.get(str(row.get(key_field, "")).lower())
+                key = by_value.get(ident(row))
                 if key is not None:
                     answers[key] = WriteResult.failed(key, "UNPROCESSED", f"Bulk API 2.0 job {job_id} did not "
                                                       "process this record (the job was aborted or failed)",
@@ -603,6 +628,18 @@ def _staging_frame(records: list[dict], fields: list[str]) -> pd.DataFrame:
     frame["cursor_at"] = pd.to_datetime(frame["cursor_at"], utc=True, format="ISO8601")
     frame["modified_at"] = pd.to_datetime(frame["modified_at"], utc=True, format="ISO8601")
     return frame
+
+
+def _bulk_cells(fields: dict) -> dict[str, str]:
+    """A record as Bulk API 2.0 CSV cells: a cleared field is #N/A (an empty cell changes nothing)."""
+    return {k: "#N/A" if v is None else ("true" if v is True else "false" if v is False else str(v))
+            for k, v in fields.items()}
+
+
+def _row_key(row: dict, columns: list[str]) -> str:
+    """A row's cells in the uploaded columns (a missing one empty, as the CSV has it): how an insert's result
+    rows, which echo the cells sent, are matched back to their records."""
+    return "\x1f".join(str(row.get(c) or "") for c in columns)
 
 
 def _bulk_error(text: str) -> tuple[str, str, list[str]]:

@@ -94,7 +94,8 @@ def extract_asset(system: str, obj: str, fields: list[str], cross_id: str | None
                 if read.metadata:
                     connector.ensure_cross_id(obj, cross_id)
                     metadata.store(con, system, obj, connector.field_metadata(obj), run_id, read.started)
-                frames = connector.read_changes(obj, fields, read.since, read.overlap, read.settled_until)
+                frames = connector.read_changes(obj, fields, read.since, read.overlap, read.settled_until,
+                                                expected=read.expected)
                 rows = sum(staging.stage(con, system, obj, frame, run_id) for frame in frames)
                 if read.deletes:
                     rows += sum(staging.stage(con, system, obj, frame, run_id)

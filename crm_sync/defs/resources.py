@@ -47,7 +47,8 @@ class SyncStateResource(ConfigurableResource):
     _con: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self._con = db.connect(load_config(Path(self.config_path)).state_path)
+        config = load_config(Path(self.config_path))
+        self._con = db.connect(config.state_path, config.state_memory_limit)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._con is not None:
@@ -59,7 +60,8 @@ class SyncStateResource(ConfigurableResource):
         if self._con is not None:
             yield self._con
             return
-        con = db.connect(load_config(Path(self.config_path)).state_path)  # used outside a run (a direct call)
+        config = load_config(Path(self.config_path))
+        con = db.connect(config.state_path, config.state_memory_limit)  # used outside a run (a direct call)
         try:
             yield con
         finally:

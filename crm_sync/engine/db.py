@@ -77,13 +77,17 @@ CREATE TABLE IF NOT EXISTS sync.metadata (
 """
 
 
-def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
-    """Open the state file (creating folders, schemas and tables as needed)."""
+def connect(path: Path | str, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+    """Open the state file (creating folders, schemas and tables as needed). memory_limit: DuckDB's (the
+    config's state_memory_limit; None: the shipped default). Past it, joins, aggregates and sorts spill to
+    `<state file>.tmp` beside the state file rather than grow the process."""
+    from crm_sync.config.models import STATE_MEMORY_LIMIT
+
     path = Path(path)
     if path.stem in SCHEMAS:
         raise ValueError(f"state file {path} is named like one of its schemas {SCHEMAS}; choose another name")
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    con = duckdb.connect(str(path), config={"memory_limit": memory_limit or STATE_MEMORY_LIMIT})
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     _migrate(con)
@@ -96,9 +100,9 @@ def connect(path: Path | str) -> duckdb.DuckDBPyConnection:
 
 
 @contextlib.contextmanager
-def opened(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+def opened(path: Path | str, memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """The state file open for a block (outside Dagster runs, which share one connection per run)."""
-    con = connect(path)
+    con = connect(path, memory_limit)
     try:
         yield con
     finally:

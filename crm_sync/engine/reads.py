@@ -27,6 +27,8 @@ class ReadPlan:
     association_new_only: bool = True  # otherwise: read associations of every record the change read found
     fields: tuple[str, ...] = ()  # what this read reads
     fields_added: tuple[str, ...] = ()  # read now but not by the last read: why this read is whole
+    expected: int = 0  # records the sync itself wrote since the read's window began: at least this many come
+
 
     @property
     def settled_until(self) -> dt.datetime:
@@ -51,7 +53,11 @@ def plan_reads(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: li
     A field the last read did not read (a mapping or an inclusion rule added one) makes the read whole, so
     every record has its value, not only those that change from now on.
 
-    whole (reconcile): everything read again, deletes and metadata included, whatever the cursors say."""
+    whole (reconcile): everything read again, deletes and metadata included, whatever the cursors say.
+
+    `expected` counts the records the sync wrote to the object since the read's window begins: the read returns
+    them all (they changed), so a connector can choose its cheapest way to read that many up front (Salesforce:
+    straight to a Bulk API 2.0 query when they pass its threshold, reading a backfill's writes back)."""
     since = None if whole else cursors.last_read(con, system, obj)
     before = cursors.fields_read(con, system, obj)
     added = tuple(sorted(set(fields) - set(before))) if before is not None and since is not None else ()
@@ -69,7 +75,15 @@ def plan_reads(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: li
         association_columns=columns,
         association_sweep=bool(columns) and since is not None and cursors.is_due(
             con, system, obj, cursors.ASSOCIATIONS, sweep_every, now),
-        association_new_only=settings.association_reads == "new", fields=tuple(fields), fields_added=added)
+        association_new_only=settings.association_reads == "new", fields=tuple(fields), fields_added=added,
+        expected=0 if since is None else written_since(con, system, obj, since - dt.timedelta(
+            seconds=settings.overlap_seconds)))
+
+
+def written_since(con: duckdb.DuckDBPyConnection, system: str, obj: str, since: dt.datetime) -> int:
+    """Records of one object the sync created or updated (successfully) from `since` on."""
+    return int(con.execute("""SELECT count(DISTINCT target_id) FROM sync.audit WHERE success AND target = ?
+        AND object = ? AND action IN ('create', 'update') AND sent_at >= ?""", [system, obj, since]).fetchone()[0])
 
 
 def finish_reads(con: duckdb.DuckDBPyConnection, plan: ReadPlan, run_id: str) -> None:

@@ -91,6 +91,25 @@ def test_records_stamped_a_hundred_to_an_instant_cost_one_search_per_200(box, ad
     assert hs.usage.snapshot()["POST /crm/v3/objects/deals/search"] <= -(-len(got) // 200) + 1
 
 
+@pytest.mark.parametrize("n", [1000, 1234])
+def test_a_large_walk_reads_from_both_ends_each_record_once_at_one_search_per_200(box, admin, n):
+    """A read whose first page comes full goes on up and down by id at once (two searches in flight) and stops
+    where the two meet: every record once, at the floor of one search per 200 (one more at most, where both
+    were in flight over the last ids), and a quiet read still costs its one search."""
+    admin.post("rate-limits", {"search_per_second": 100})
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    ids = load_objects(box[1], "tickets", [{"subject": f"Ends {n}-{i}", "hs_pipeline_stage": "1"} for i in range(n)])
+    hs = connector(box, search_per_second=100)
+    pages = list(hs.extract("tickets", ["subject"], start, timedelta(0)))
+    got = [int(i) for i in ids_of(pages)]
+    assert len(got) == len(set(got)) and {int(i) for i in ids} <= set(got)
+    assert any(max(map(int, ids_of([a]))) > min(map(int, ids_of([b]))) for a, b in zip(pages, pages[1:]))
+    assert hs.usage.snapshot()["POST /crm/v3/objects/tickets/search"] <= -(-len(got) // 200) + 1
+    quiet = connector(box, search_per_second=100)
+    assert ids_of(quiet.extract("tickets", ["subject"], datetime.now(UTC), timedelta(0))) == []
+    assert quiet.usage.snapshot()["POST /crm/v3/objects/tickets/search"] == 1
+
+
 def test_incremental_past_the_search_cap(box, admin):
     """10,100 changes in one window (two instants): no query pages past 10,000, none skipped or repeated."""
     admin.post("rate-limits", {"search_per_second": 100})

@@ -160,6 +160,19 @@ def test_a_large_incremental_read_goes_on_by_bulk_after_its_first_page(box):
     assert small.usage.snapshot().get("GET queryAll") == 1 and "POST jobs/query" not in small.usage.snapshot()
 
 
+def test_an_incremental_read_expected_to_be_large_is_one_bulk_query_from_the_start(box):
+    """The engine says how many records the sync wrote since the window began: past bulk_threshold the read is
+    one Bulk API 2.0 query, with no REST page and no count before it; what it returns is the same."""
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    ids = load_records(box[1], "Case", [{"Subject": f"Expected {i}"} for i in range(1200)])
+    sf = connector(box, bulk_threshold=1000)
+    rows = [r for page in sf.extract("Case", ["Subject"], since, timedelta(0), expected=1200) for r in page]
+    assert len(rows) == len({r["Id"] for r in rows}) and set(ids) <= {r["Id"] for r in rows}
+    usage = sf.usage.snapshot()
+    assert "GET queryAll" not in usage and "GET query" not in usage
+    assert usage["POST jobs/query"] == 1 and usage["GET jobs/query/{id}/results"] == 1
+
+
 def test_upsert_450_uses_three_collection_calls_and_replay_creates_nothing(box, admin):
     records = [(f"op{i}", {"HubSpot_Id__c": f"hs-acct-{i}", "Name": f"Acme {i}"}) for i in range(450)]
     label = "PATCH composite/sobjects/Account/HubSpot_Id__c"
@@ -303,6 +316,32 @@ def test_large_writes_go_by_bulk_ingest_and_failures_come_back_per_record_and_fi
     assert "GET jobs/ingest/{id}/unprocessedrecords" not in usage  # both jobs processed every record
     titles = sf.sf.query("SELECT COUNT() FROM Lead WHERE Title = 'Bulk Updated'")["totalSize"]
     assert titles == 1198
+
+
+def test_large_plain_creates_go_by_one_bulk_insert_matched_back_by_the_values_sent(box):
+    """Contact roles have no external id: from bulk_write_threshold on they are one Bulk API 2.0 insert job,
+    each result matched back to its op by the cells it echoes; a refused one keeps its own error and field.
+    Records that send the same values cannot be told apart in a job's results: they go by collections."""
+    [opp] = load_records(box[1], "Opportunity", [{"Name": "Roles", "StageName": "Prospecting",
+                                                  "CloseDate": "2026-12-31"}])
+    contacts = load_records(box[1], "Contact", [{"LastName": f"Role {i}"} for i in range(1100)])
+    sf = connector(box, bulk_write_threshold=1000)
+    records = [(f"r{i}", {"OpportunityId": opp, "ContactId": cid, "Role": "Decision Maker"})
+               for i, cid in enumerate(contacts)]
+    records[5] = ("r5", {"OpportunityId": opp, "ContactId": contacts[5], "Role": "Not A Role"})
+    results = sf.create("OpportunityContactRole", records)
+    assert [r.key for r in results] == [k for k, _ in records]
+    failed = {r.key: (r.error_code, r.error_fields) for r in results if not r.success}
+    assert failed == {"r5": ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ["Role"])}
+    made = {r.key: r.target_id for r in results if r.success}
+    rows = sf.query(f"SELECT Id, ContactId FROM OpportunityContactRole WHERE OpportunityId = '{opp}'")
+    assert {r["Id"]: r["ContactId"] for r in rows} == {made[k]: f["ContactId"] for k, f in records if k in made}
+    usage = sf.usage.snapshot()
+    assert usage.get("POST jobs/ingest") == 1 and "POST composite/sobjects" not in usage
+    twins = [(f"t{i}", {"OpportunityId": opp, "ContactId": contacts[0], "Role": "Evaluator"}) for i in range(1000)]
+    again = connector(box, bulk_write_threshold=1000)
+    assert len(again.create("OpportunityContactRole", twins)) == 1000
+    assert "POST jobs/ingest" not in again.usage.snapshot() and again.usage.snapshot()["POST composite/sobjects"] == 5
 
 
 def test_field_metadata_names_what_salesforce_gives_a_record_created_without_a_value(box):

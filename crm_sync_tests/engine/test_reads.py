@@ -36,3 +36,27 @@ def test_a_read_that_reads_a_new_field_is_whole_and_the_next_one_incremental_aga
     assert not fewer.full
     # other objects and read kinds are untouched
     assert plan_reads(con, "salesforce", "Contact", ["Email"], settings, T0, with_metadata=False).full
+
+
+def test_a_read_expects_the_records_the_sync_wrote_since_its_window_began(tmp_path):
+    """The hint the connector chooses its read by: distinct records created or updated with success on that
+    object and side from the window's start (the cursor less the overlap), nothing else."""
+    con = db.connect(tmp_path / "state.duckdb")
+    settings = SyncSettings(overlap_seconds=60)
+    first = plan_reads(con, "salesforce", "Lead", ["Email"], settings, T0, with_metadata=False)
+    assert first.expected == 0
+    finish_reads(con, first, "run-1")
+    rows = [("Lead", "create", "00Q1", True, T0 + dt.timedelta(minutes=1)),
+            ("Lead", "update", "00Q1", True, T0 + dt.timedelta(minutes=2)),  # the same record: counted once
+            ("Lead", "update", "00Q2", True, T0 - dt.timedelta(seconds=30)),  # inside the overlap
+            ("Lead", "update", "00Q3", True, T0 - dt.timedelta(minutes=5)),  # before the window
+            ("Lead", "update", "00Q4", False, T0 + dt.timedelta(minutes=1)),  # refused
+            ("Lead", "delete", "00Q5", True, T0 + dt.timedelta(minutes=1)),
+            ("Contact", "update", "0031", True, T0 + dt.timedelta(minutes=1))]
+    con.executemany("""INSERT INTO sync.audit (run_id, op_id, target, object, action, target_id, success, sent_at)
+        VALUES ('run-1', ?, 'salesforce', ?, ?, ?, ?, ?)""", [(str(i), *r) for i, r in enumerate(rows)])
+    con.execute("""INSERT INTO sync.audit (run_id, op_id, target, object, action, target_id, success, sent_at)
+        VALUES ('run-1', 'hs', 'hubspot', 'Lead', 'update', '9', true, ?)""", [T0 + dt.timedelta(minutes=1)])
+    again = plan_reads(con, "salesforce", "Lead", ["Email"], settings, T0 + dt.timedelta(minutes=15),
+                       with_metadata=False)
+    assert again.expected == 2
