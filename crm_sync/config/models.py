@@ -23,8 +23,9 @@ def association_parts(key: str) -> tuple[str, str | None]:
     target, _, label = key.removeprefix(ASSOCIATION_PREFIX).partition(".")
     return target, label or None
 SALESFORCE_PEOPLE = ("Lead", "Contact")
-# DuckDB's memory for the state: a million people per side plan within it (spilling), and the process under 4 GB
-STATE_MEMORY_LIMIT = "2GB"
+# DuckDB's memory for the state. Joins, sorts and aggregates spill past it; its indexes (the primary keys of
+# links, shadow and outbox) cannot, and the first plan of a million people per side needs more than 2 GB for them.
+STATE_MEMORY_LIMIT = "3GB"
 
 
 class Strict(BaseModel):

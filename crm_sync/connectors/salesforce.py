@@ -275,7 +275,7 @@ class SalesforceConnector:
                  budget: int | None = None, retries: int = 5, timeout: float = 60.0, *, backoff_base: float = 0.5,
                  per_day: int | None = None, reserve: float = 0.0,
                  bulk_threshold: int = 10_000, bulk_wait: float = 1.0, bulk_write_threshold: int = 2_000,
-                 bulk_rate: float = 10_000.0):
+                 bulk_rate: float = 5_000.0):
         self.creds = creds
         self.usage = usage or ApiUsage()
         self.max_workers = max_workers

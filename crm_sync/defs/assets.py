@@ -255,17 +255,14 @@ def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
         done = outbox.LoadResult()
         with state.connect() as con:
             metered(connector, con, run_id)
-            ops = outbox.ops_to_send(con, spec, target, max_attempts)
+            ops = outbox.ops_to_send(con, spec, target, max_attempts, parse=False)
             try:
                 sent = ops
                 for _ in range(2):  # a second pass sends again what the CRM refused for some fields only, without them
-                    for start in range(0, len(sent), LOAD_CHUNK):
-                        chunk = sent.iloc[start:start + LOAD_CHUNK]
-                        done += outbox.record_results(con, outbox.results_frame(_apply(connector, chunk, con, run_id)),
-                                                      run_id)
+                    done += _send_chunks(connector, sent, con, run_id)
                     if not done.requeued:
                         break
-                    sent = outbox.ops_to_send(con, spec, target, max_attempts)
+                    sent = outbox.ops_to_send(con, spec, target, max_attempts, parse=False)
                 associations.expand(con, spec, target, run_id)
                 changes = associations.changes_to_send(con, spec, target, max_attempts)
                 # A stop here leaves the association ops open: associating or archiving again is harmless, and
@@ -302,12 +299,23 @@ def _stamp_created(con, spec: PairSpec, target: str, run_id: str, other, max_att
         if not stamps:
             return 0
         validate_outgoing(con, spec.name, other_system, run_id)
-        due = outbox.ops_to_send(con, spec, other_system, max_attempts)
-        ops = due[due["op_id"].isin(stamps)]
-        done = outbox.record_results(con, outbox.results_frame(_apply(other, ops, con, run_id)), run_id)
-        return done.sent
+        due = outbox.ops_to_send(con, spec, other_system, max_attempts, parse=False)
+        return _send_chunks(other, due[due["op_id"].isin(stamps)], con, run_id).sent
     finally:
         outbox.record_usage(con, run_id, other_system, calls.snapshot())
+
+
+def _send_chunks(connector, ops, con, run_id: str) -> outbox.LoadResult:
+    """Send ops (payloads as JSON text) LOAD_CHUNK at a time, each chunk's answers recorded before the next."""
+    done = outbox.LoadResult()
+    try:
+        for start in range(0, len(ops), LOAD_CHUNK):
+            chunk = outbox.parsed(ops.iloc[start:start + LOAD_CHUNK])
+            done += outbox.record_results(con, outbox.results_frame(_apply(connector, chunk, con, run_id)), run_id)
+    except StopRun as stop:  # the chunks before this one count in what the load says it sent
+        stop.recorded = done + getattr(stop, "recorded", outbox.LoadResult())
+        raise
+    return done
 
 
 def _apply(connector, chunk, con, run_id: str) -> list:

@@ -8,6 +8,7 @@ on every run, so fixing the value or the target's metadata releases it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import duckdb
@@ -69,41 +70,68 @@ def in_options(meta: str, value: str) -> str:
     return f"list_has_all({meta}.options, string_split({value}, ';'))"
 
 
-def outgoing_values(con: duckdb.DuckDBPyConnection, pair: str, target: str) -> pd.DataFrame:
-    """Every field value of the pair's open create/update ops for one target, with the target's metadata."""
-    return con.execute(f"""
-        SELECT o.op_id, o.object, o.action, j.key AS field, j.value ->> '$' AS value,
-               m.field IS NOT NULL AS known,
-               COALESCE(CASE o.action WHEN 'create' THEN m.createable ELSE m.updateable END, false) AS writable,
-               m.type, m.length, m.restricted, m.label,
-               {in_options("m", "j.value ->> '$'")} AS in_options
-        FROM sync.outbox o, json_each(o.payload) j
-        LEFT JOIN sync.metadata m ON m.system = o.target AND m.object = o.object AND m.field = j.key
-        WHERE o.pair = ? AND o.target = ? AND o.action IN ('create', 'update')
+# Ops validated per pandas frame: a first sync of a million people plans some ten million field values, which
+# as one frame would hold gigabytes; failures are few and kept, the values are not.
+VALIDATE_BATCH = 50_000
+
+# The open create/update ops of a pair for one target whose object has metadata (bound: pair, target).
+_OPEN = """o.pair = ? AND o.target = ? AND o.action IN ('create', 'update')
           AND o.status IN ('pending', 'failed', 'invalid')
-          AND EXISTS (SELECT 1 FROM sync.metadata x WHERE x.system = o.target AND x.object = o.object)
-        ORDER BY o.op_id, j.key""", [pair, target]).df()
+          AND EXISTS (SELECT 1 FROM sync.metadata x WHERE x.system = o.target AND x.object = o.object)"""
 
 
-def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, run_id: str) -> ValidationResult:
+def outgoing_values(con: duckdb.DuckDBPyConnection, pair: str, target: str,
+                    batch: int = VALIDATE_BATCH) -> Iterator[pd.DataFrame]:
+    """Every field value of the pair's open create/update ops for one target, with the target's metadata, in
+    frames of the values of at most `batch` ops (in op order)."""
+    after = ""
+    while True:
+        page = con.execute(f"""SELECT min(op_id), max(op_id) FROM (SELECT o.op_id FROM sync.outbox o
+            WHERE {_OPEN} AND o.op_id > ? ORDER BY o.op_id LIMIT ?)""", [pair, target, after, batch]).fetchone()
+        if page[0] is None:
+            return
+        after = page[1]
+        frame = con.execute(f"""
+            SELECT o.op_id, o.object, o.action, j.key AS field, j.value ->> '$' AS value,
+                   m.field IS NOT NULL AS known,
+                   COALESCE(CASE o.action WHEN 'create' THEN m.createable ELSE m.updateable END, false) AS writable,
+                   m.type, m.length, m.restricted, m.label,
+                   {in_options("m", "j.value ->> '$'")} AS in_options
+            FROM sync.outbox o, json_each(o.payload) j
+            LEFT JOIN sync.metadata m ON m.system = o.target AND m.object = o.object AND m.field = j.key
+            WHERE {_OPEN} AND o.op_id BETWEEN ? AND ?
+            ORDER BY o.op_id, j.key""", [pair, target, *page]).df()
+        if not frame.empty:
+            yield frame
+
+
+def _failures(values: pd.DataFrame, target: str) -> pd.DataFrame:
+    """One row per failing (op, field): the check (in the target's own code) and the value."""
+    try:
+        WRITE_SCHEMA.validate(values, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        # A frame-wide check is reported once per column; one row per (row, check) is enough.
+        cases = cases[cases["index"].notna()].drop_duplicates(["index", "check"])
+        rows = values.loc[cases["index"].astype(int)]
+        checks = cases["check"].astype(str)
+        if target == "hubspot":
+            checks = checks.map(lambda c: HUBSPOT_CODES.get(c, c))
+        return pd.DataFrame({"op_id": rows["op_id"].values, "field": rows["field"].values,
+                             "check": checks.values, "value": rows["value"].values, "object": rows["object"].values})
+    return pd.DataFrame(columns=["op_id", "field", "check", "value", "object"])
+
+
+def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, run_id: str,
+                      batch: int = VALIDATE_BATCH) -> ValidationResult:
     """Quarantine ops whose values the target would reject; release ops that now pass."""
-    values = outgoing_values(con, pair, target)
-    result = ValidationResult(checked=values["op_id"].nunique() if not values.empty else 0)
-    failures = pd.DataFrame(columns=["op_id", "field", "check", "value"])
-    if not values.empty:
-        try:
-            WRITE_SCHEMA.validate(values, lazy=True)
-        except pa.errors.SchemaErrors as exc:
-            cases = exc.failure_cases
-            # A frame-wide check is reported once per column; one row per (row, check) is enough.
-            cases = cases[cases["index"].notna()].drop_duplicates(["index", "check"])
-            rows = values.loc[cases["index"].astype(int)]
-            checks = cases["check"].astype(str)
-            if target == "hubspot":
-                checks = checks.map(lambda c: HUBSPOT_CODES.get(c, c))
-            failures = pd.DataFrame({"op_id": rows["op_id"].values, "field": rows["field"].values,
-                                     "check": checks.values, "value": rows["value"].values,
-                                     "object": rows["object"].values})
+    result, found = ValidationResult(), []
+    for values in outgoing_values(con, pair, target, batch):
+        result.checked += int(values["op_id"].nunique())
+        found.append(_failures(values, target))
+    found = [f for f in found if not f.empty]
+    failures = (pd.concat(found, ignore_index=True) if found
+                else pd.DataFrame(columns=["op_id", "field", "check", "value", "object"]))
     result.failures_by_check = failures["check"].value_counts().to_dict() if not failures.empty else {}
     result.sample = failures.head(10).to_dict("records")
     with transaction(con):

@@ -18,7 +18,7 @@ def test_the_state_holds_to_its_memory_limit_and_spills_a_larger_join(tmp_path):
         found = con.execute("SELECT count(*), max(b.v) FROM a JOIN a AS b USING (k)").fetchone()
         assert found[0] == 2_000_000
     with db.opened(path) as con:  # the shipped default
-        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "1.8 GiB"
+        assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "2.7 GiB"
 
 
 def test_a_memory_limit_that_is_not_a_size_is_refused_by_name():

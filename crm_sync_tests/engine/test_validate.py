@@ -155,3 +155,29 @@ def test_a_field_the_crm_refuses_holds_back_that_field_and_the_rest_goes_again(t
     assert retry.op_id == held.op_id
     w.answer(retry)
     assert w.errors() == [] and w.record("salesforce", "Contact", "0031")["Title"] == "Boss"
+
+
+def test_validation_in_small_frames_finds_what_one_frame_finds(tmp_path):
+    """Values are validated a frame at a time (a first sync of a million people has some ten million): with
+    frames of 3 rows, ops straddle frames, and the ops checked, the ops held and the failures are the same."""
+    from crm_sync.engine.validate import validate_outgoing
+
+    w = World(tmp_path, only=("people",))
+    w.salesforce_metadata("Contact", {"Title": {"length": 10}})
+    w.salesforce_metadata("Lead", {"Title": {"length": 10}})  # the new people are created as Leads
+    people = [{"id": str(20 + i), "email": f"p{i}@example.org", "lastname": f"P{i}", "phone": f"+1 555 01{i:02}",
+               "jobtitle": "Chief Technology Officer" if i % 3 == 0 else "CTO"} for i in range(10)]
+    w.stage_hubspot("contacts", [ANN_HS])
+    w.stage_salesforce("Contact", [ANN_SF])
+    w.cycle()
+    w.stage_hubspot("contacts", [{"id": "11", "jobtitle": "Chief Technology Officer", "phone": "+1 555 0100"},
+                                 *people])
+    w.cycle()
+    held = sorted(e[2] for e in open_validation_errors(w))
+    assert held == ["11", "20", "23", "26", "29"]
+    whole = validate_outgoing(w.con, "people", "salesforce", w.run_id)
+    small = validate_outgoing(w.con, "people", "salesforce", w.run_id, batch=3)
+    assert whole.checked == small.checked >= 11
+    assert (whole.invalid_ops, whole.failures_by_check) == (small.invalid_ops, small.failures_by_check) == (
+        5, {"STRING_TOO_LONG": 5})
+    assert sorted(e[2] for e in open_validation_errors(w)) == held
