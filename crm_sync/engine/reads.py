@@ -29,7 +29,6 @@ class ReadPlan:
     fields_added: tuple[str, ...] = ()  # read now but not by the last read: why this read is whole
     expected: int = 0  # records the sync itself wrote since the read's window began: at least this many come
 
-
     @property
     def settled_until(self) -> dt.datetime:
         return self.started - self.overlap
