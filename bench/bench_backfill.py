@@ -102,7 +102,7 @@ def main() -> int:
         for admin in (env.sf_admin, env.hs_admin):
             admin("usage/reset")
             admin("latency", {"ms": args.latency_ms})
-        pids = {**env.info.get("pids", {}), "sync (this process)": os.getpid()}
+        pids = {**(env.info.get("pids") or {}), "sync (this process)": os.getpid()}
         for pid in pids.values():  # peaks from here: the seeding (in this process too) is not what is measured
             reset_peak_rss(pid)
         started = time.perf_counter()
