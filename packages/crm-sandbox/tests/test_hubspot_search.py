@@ -140,3 +140,18 @@ def test_search_is_limited_to_five_per_second(hs, companies):
     page = hs.crm.companies.search_api.do_search_with_http_info(PublicObjectSearchRequest(
         filter_groups=[{"filters": [{"propertyName": "description", "operator": "EQ", "value": marker}]}]))
     assert page[1] == 200 and not any(h.lower().startswith("x-hubspot-ratelimit") for h in page[2])
+
+
+@pytest.mark.parametrize("direction", ["ASCENDING", "DESCENDING"])
+def test_a_search_in_id_order_that_matches_many_pages_by_id(hs, hs_dir, fast_search, direction):
+    """Past 10,000 matches a search ordered by id walks the table in id order instead of sorting every match
+    (the page of a keyset walk over a large window): the same records, in the same order, with the same total."""
+    marker = f"dense-{uid()}"
+    ids = [int(i) for i in load_objects(hs_dir, "companies", [{"name": f"Dense {i}", "description": marker}
+                                                              for i in range(10_050)])]
+    keyset = {"propertyName": "hs_object_id", "operator": "GT" if direction == "ASCENDING" else "LT",
+              "value": str(ids[25] if direction == "ASCENDING" else ids[-25])}
+    page = search(hs, marker, keyset, sorts=[{"propertyName": "hs_object_id", "direction": direction}], limit=200)
+    got = [int(r.id) for r in page.results]
+    after = [i for i in ids if i > ids[25]] if direction == "ASCENDING" else [i for i in ids if i < ids[-25]][::-1]
+    assert page.total == len(after) > 10_000 and got == after[:200]

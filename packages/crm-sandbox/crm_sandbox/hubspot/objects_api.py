@@ -25,6 +25,8 @@ from crm_sandbox.hubspot.wire import (
 )
 
 BATCH_LIMIT = 100
+# Matches past which a search ordered by id pages by walking the table in id order (see search())
+DENSE_SEARCH = 10_000
 
 
 def written_props(store: HubSpotStore, otype: ObjectType, row: dict) -> list[str]:
@@ -217,7 +219,10 @@ class ObjectsApi:
         rows = []
         if compiled.limit:
             tail, params = compiled.page_sql()
-            rows = self.store.select(otype, tail, params, props)
+            # A page in id order of a query that matches many rows: SQLite would take a filter's index (a date
+            # window) and sort every match to return 200; walking the table by id stops at the page's end.
+            dense = compiled.order.startswith("id ") and total > DENSE_SEARCH
+            rows = self.store.select(otype, tail, params, props, in_id_order=dense)
         body: dict = {"total": total, "results": self._render(otype, rows, props, [], [])}
         served = compiled.offset + len(rows)
         if rows and served < total:

@@ -169,11 +169,13 @@ class HubSpotStore:
 
     # ---- reads ------------------------------------------------------------------------------------------
     def select(self, otype: ObjectType, tail: str, params: Iterable = (), cols: Iterable[str] | None = None,
-               ) -> list[dict]:
-        """Rows (internal columns plus cols, default all) of `SELECT ... FROM table <tail>`."""
+               in_id_order: bool = False) -> list[dict]:
+        """Rows (internal columns plus cols, default all) of `SELECT ... FROM table <tail>`. in_id_order: walk
+        the table by id, using no index (a page ordered by id of a query that matches many rows)."""
         wanted = list(cols) if cols is not None else self.columns[otype.name]
         names = [*INTERNAL, *[c for c in wanted if c in self.props[otype.name] and c != "hs_object_id"]]
-        sql = f"SELECT {', '.join(q(n) for n in names)} FROM {q(otype.table)} {tail}"
+        source = f"{q(otype.table)} NOT INDEXED" if in_id_order else q(otype.table)
+        sql = f"SELECT {', '.join(q(n) for n in names)} FROM {source} {tail}"
         return [dict(zip(names, row, strict=True)) for row in self.conn.execute(sql, list(params))]
 
     def row(self, otype: ObjectType, object_id: int | str) -> dict | None:
