@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import urllib3
@@ -415,8 +415,12 @@ class HubSpotConnector:
         first, total = search(None, None, False)
         if first:
             yield [_flat(r, properties) for r in first]
+        # The first search's total ends the walk only where no record can enter the windows meanwhile: every
+        # window closed a minute or more ago (a backfill's createdate windows). In an open window a record edited
+        # now enters it, and counting it would end the walk before an older record it has not reached.
+        closed = all(hi is not None and hi < epoch_ms(datetime.now(UTC)) - 60_000 for _, hi in windows)
         if len(first) == limit and total > limit:
-            for page in _from_both_ends(search, int(first[-1]["id"]), limit, total - limit):
+            for page in _from_both_ends(search, int(first[-1]["id"]), limit, total - limit, closed):
                 yield [_flat(r, properties) for r in page]
 
     def _search_page(self, object_type: str, groups: list[list[dict]], sort: str, wanted: list[str], limit: int,
@@ -709,25 +713,37 @@ def _match(op: str, batch: list, data: dict) -> list[WriteResult]:
     return [out.get(n) or _failed(key, fallback) for n, (_, key, _) in enumerate(batch)]
 
 
-def _from_both_ends(search, above: int, limit: int, left: int) -> Iterator[list[dict]]:
+def _from_both_ends(search, above: int, limit: int, left: int, closed: bool) -> Iterator[list[dict]]:
     """Pages of the ids above `above`, read by two threads: one up from it, one down from the top, each search
     bounded by the other's frontier. A page keeps only ids the other side has not passed; a short page, or one
-    that crossed the other's frontier, means every id between the frontiers is read, and both stop; so does
-    reading the `left` records the first page's total promised (a record that entered the window since was
-    changed after the read began: the next cycle reads it). The pages come out on the caller's thread, which
-    is where they are staged; an error in either thread is raised here."""
-    lock, out, done = threading.Lock(), queue.Queue(), object()
-    state = {"above": above, "below": None, "finished": False, "left": left}
+    that crossed the other's frontier, means every id between the frontiers is read, and both stop.
+
+    Once the `left` records the first search counted are read, a closed window (none can enter it) is done.
+    An open one may have gained a record in the gap between the frontiers since (one edited meanwhile), so
+    one side looks at the gap once more and the other stops: the walk never ends on a count alone there.
+
+    The pages come out on the caller's thread, which is where they are staged; an error in either thread is
+    raised here."""
+    lock, out, done = threading.Condition(), queue.Queue(), object()
+    state = {"above": above, "below": None, "finished": False, "left": left, "looker": None,
+             "searching": {False: False, True: False}}
 
     def walk(descending: bool) -> None:
         try:
             while True:
                 with lock:
-                    if state["finished"]:
+                    # What is left fits in the other side's search in flight: wait for it rather than read it twice
+                    while (state["searching"][not descending] and state["left"] <= limit
+                           and not state["finished"]):
+                        lock.wait()
+                    if state["finished"] or state["looker"] not in (None, descending):
                         return
                     bounds = (state["above"], state["below"])
+                    state["searching"][descending] = True
                 page, _ = search(*bounds, descending)
                 with lock:
+                    state["searching"][descending] = False
+                    lock.notify_all()
                     if state["finished"]:  # the other side read what is left: this page was read there too
                         return
                     keep = [r for r in page if (int(r["id"]) > state["above"] if descending
@@ -735,13 +751,18 @@ def _from_both_ends(search, above: int, limit: int, left: int) -> Iterator[list[
                     if keep:
                         out.put(keep)
                     state["left"] -= len(keep)
-                    if len(page) < limit or len(keep) < len(page) or state["left"] <= 0:
+                    if len(page) < limit or len(keep) < len(page) or (closed and state["left"] <= 0):
                         state["finished"] = True
-                    else:
-                        state["below" if descending else "above"] = int(page[-1]["id"])
+                        continue
+                    state["below" if descending else "above"] = int(page[-1]["id"])
+                    if state["left"] <= 0 and state["looker"] is None:
+                        state["looker"] = descending  # this side looks at the gap; the other one stops
         except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread, raised there
             out.put(exc)
         finally:
+            with lock:
+                state["searching"][descending] = False
+                lock.notify_all()
             out.put(done)
 
     threads = [threading.Thread(target=walk, args=(d,), daemon=True, name=f"hubspot-search-{'down' if d else 'up'}")
@@ -761,6 +782,7 @@ def _from_both_ends(search, above: int, limit: int, left: int) -> Iterator[list[
     finally:
         with lock:
             state["finished"] = True
+            lock.notify_all()
         for t in threads:
             t.join()
 

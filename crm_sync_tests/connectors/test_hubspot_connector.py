@@ -94,8 +94,8 @@ def test_records_stamped_a_hundred_to_an_instant_cost_one_search_per_200(box, ad
 @pytest.mark.parametrize("n", [1000, 1234])
 def test_a_large_walk_reads_from_both_ends_each_record_once_at_one_search_per_200(box, admin, n):
     """A read whose first page comes full goes on up and down by id at once (two searches in flight) and stops
-    where the two meet: every record once, at the floor of one search per 200 (one more at most, where both
-    were in flight over the last ids), and a quiet read still costs its one search."""
+    where the two meet: every record once, at the floor of one search per 200 (one more at most, the last
+    look at the gap an open window needs), and a quiet read still costs its one search."""
     admin.post("rate-limits", {"search_per_second": 100})
     start = datetime.now(UTC) - timedelta(seconds=1)
     ids = load_objects(box[1], "tickets", [{"subject": f"Ends {n}-{i}", "hs_pipeline_stage": "1"} for i in range(n)])
@@ -108,6 +108,22 @@ def test_a_large_walk_reads_from_both_ends_each_record_once_at_one_search_per_20
     quiet = connector(box, search_per_second=100)
     assert ids_of(quiet.extract("tickets", ["subject"], datetime.now(UTC), timedelta(0))) == []
     assert quiet.usage.snapshot()["POST /crm/v3/objects/tickets/search"] == 1
+
+
+def test_a_walk_over_a_closed_window_ends_on_the_first_search_total(box, admin):
+    """A backfill window closed in the past (created last week) can gain no record while it is read: the first
+    search's total ends the two-ended walk, with no search over an empty gap, one search more than the floor
+    at most."""
+    admin.post("rate-limits", {"search_per_second": 100})
+    week_ago = datetime.now(UTC) - timedelta(days=7)
+    stamp = week_ago.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    ids = load_objects(box[1], "tickets", [{"subject": f"Closed {i}", "hs_pipeline_stage": "1", "createdate": stamp}
+                                           for i in range(1000)])
+    hs = connector(box, search_per_second=100)
+    got = ids_of(hs.extract_created("tickets", ["subject"], week_ago - timedelta(hours=1),
+                                    week_ago + timedelta(hours=1)))
+    assert sorted(got) == sorted(ids)
+    assert hs.usage.snapshot()["POST /crm/v3/objects/tickets/search"] <= 1000 // 200 + 1
 
 
 def test_incremental_past_the_search_cap(box, admin):
@@ -302,3 +318,25 @@ def test_the_reserve_is_read_from_hubspots_daily_headers(box, admin):
         assert admin.usage()["today"] <= (today * 10 + 100) * 0.1 + 1
     finally:
         admin.post("rate-limits", LIMITS)
+
+
+def test_a_record_that_enters_an_open_window_mid_walk_does_not_end_it_early():
+    """The two-ended walk over a list standing in for HubSpot's index (no HTTP: the walk's own stopping rule).
+    A record edited while the walk runs enters the open window with an id in the unread gap; had it counted
+    toward the first search's total, the walk would have ended before an older record it had not reached."""
+    from crm_sync.connectors.hubspot import _from_both_ends
+
+    index = list(range(10, 10010, 10))  # the records in the window when the read began
+    calls = 0
+
+    def search(above, below, descending):
+        nonlocal calls
+        calls += 1
+        if calls == 2 and 7005 not in index:  # an edit lands in the gap while the walk runs
+            index.append(7005)
+        ids = sorted((i for i in index if (above is None or i > above) and (below is None or i < below)),
+                     reverse=descending)[:100]
+        return [{"id": i} for i in ids], len(index)
+
+    read = [r["id"] for page in _from_both_ends(search, 1000, 100, 900, closed=False) for r in page]
+    assert set(range(1010, 10010, 10)) <= set(read) and len(read) == len(set(read))
