@@ -255,14 +255,14 @@ def load_asset(spec: PairSpec, target: str, after: list[AssetKey]):
         done = outbox.LoadResult()
         with state.connect() as con:
             metered(connector, con, run_id)
-            ops = outbox.ops_to_send(con, spec, target, max_attempts, parse=False)
+            ops = outbox.ops_to_send(con, spec, target, max_attempts)
             try:
                 sent = ops
                 for _ in range(2):  # a second pass sends again what the CRM refused for some fields only, without them
                     done += _send_chunks(connector, sent, con, run_id)
                     if not done.requeued:
                         break
-                    sent = outbox.ops_to_send(con, spec, target, max_attempts, parse=False)
+                    sent = outbox.ops_to_send(con, spec, target, max_attempts)
                 associations.expand(con, spec, target, run_id)
                 changes = associations.changes_to_send(con, spec, target, max_attempts)
                 # A stop here leaves the association ops open: associating or archiving again is harmless, and
@@ -299,7 +299,7 @@ def _stamp_created(con, spec: PairSpec, target: str, run_id: str, other, max_att
         if not stamps:
             return 0
         validate_outgoing(con, spec.name, other_system, run_id)
-        due = outbox.ops_to_send(con, spec, other_system, max_attempts, parse=False)
+        due = outbox.ops_to_send(con, spec, other_system, max_attempts)
         return _send_chunks(other, due[due["op_id"].isin(stamps)], con, run_id).sent
     finally:
         outbox.record_usage(con, run_id, other_system, calls.snapshot())

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import duckdb
 
+from crm_sync.config.models import STATE_MEMORY_LIMIT
+
 # The file is crm_sync.duckdb; no schema may share its stem (DuckDB would call references ambiguous).
 # sync.positions numbers every staged version and every new link: a pair's plan consumes everything numbered
 # after its last completed plan (cursors: system 'plan', object = the pair), committed with its outbox rows.
@@ -81,8 +83,6 @@ def connect(path: Path | str, memory_limit: str | None = None) -> duckdb.DuckDBP
     """Open the state file (creating folders, schemas and tables as needed). memory_limit: DuckDB's (the
     config's state_memory_limit; None: the shipped default). Past it, joins, aggregates and sorts spill to
     `<state file>.tmp` beside the state file rather than grow the process."""
-    from crm_sync.config.models import STATE_MEMORY_LIMIT
-
     path = Path(path)
     if path.stem in SCHEMAS:
         raise ValueError(f"state file {path} is named like one of its schemas {SCHEMAS}; choose another name")

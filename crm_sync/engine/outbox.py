@@ -44,11 +44,9 @@ RECORD_WRITES_DUE = f"""parent_op_id IS NULL AND {DUE}
           AND NOT (action = 'update' AND target_id IS NULL)"""
 
 
-def ops_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, max_attempts: int,
-                parse: bool = True) -> pd.DataFrame:
-    """The record writes due (connectors.common.OP_COLUMNS), oldest first; payloads as dicts (parse=False: as
-    JSON text, which `parsed` turns into dicts a chunk at a time: a million payloads as dicts would hold
-    gigabytes for the whole load).
+def ops_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, max_attempts: int) -> pd.DataFrame:
+    """The record writes due (connectors.common.OP_COLUMNS), oldest first; payloads as JSON text, which `parsed`
+    turns into dicts a chunk at a time (a million payloads as dicts would hold gigabytes for the whole load).
 
     A rejected write is tried again after 2^attempts minutes (up to max_attempts), so a cause fixed on the
     target side (a picklist value added, a duplicate rule relaxed) heals by itself without costing calls on
@@ -61,13 +59,13 @@ def ops_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, max
         FROM sync.outbox WHERE pair = $pair AND target = $target AND {RECORD_WRITES_DUE}
         ORDER BY created_at, op_id""", {"key_field": key_field, "pair": spec.name, "target": target,
                                         "max_attempts": max_attempts}).df()
-    return parsed(frame) if parse else frame
+    return frame
 
 
 def parsed(ops: pd.DataFrame) -> pd.DataFrame:
-    """Ops with their payloads as dicts (from ops_to_send(parse=False))."""
+    """Ops from ops_to_send with their payloads as dicts, as the connectors take them."""
     out = ops.copy()
-    out["payload"] = out["payload"].map(lambda p: json.loads(p) if isinstance(p, str) else p)
+    out["payload"] = out["payload"].map(json.loads)
     return out
 
 

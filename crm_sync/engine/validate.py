@@ -73,6 +73,7 @@ def in_options(meta: str, value: str) -> str:
 # Ops validated per pandas frame: a first sync of a million people plans some ten million field values, which
 # as one frame would hold gigabytes; failures are few and kept, the values are not.
 VALIDATE_BATCH = 50_000
+FAILURE_COLUMNS = ["op_id", "field", "check", "value", "object"]  # one row per failing (op, field)
 
 # The open create/update ops of a pair for one target whose object has metadata (bound: pair, target).
 _OPEN = """o.pair = ? AND o.target = ? AND o.action IN ('create', 'update')
@@ -119,7 +120,7 @@ def _failures(values: pd.DataFrame, target: str) -> pd.DataFrame:
             checks = checks.map(lambda c: HUBSPOT_CODES.get(c, c))
         return pd.DataFrame({"op_id": rows["op_id"].values, "field": rows["field"].values,
                              "check": checks.values, "value": rows["value"].values, "object": rows["object"].values})
-    return pd.DataFrame(columns=["op_id", "field", "check", "value", "object"])
+    return pd.DataFrame(columns=FAILURE_COLUMNS)
 
 
 def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, run_id: str,
@@ -131,11 +132,11 @@ def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, ru
         found.append(_failures(values, target))
     found = [f for f in found if not f.empty]
     failures = (pd.concat(found, ignore_index=True) if found
-                else pd.DataFrame(columns=["op_id", "field", "check", "value", "object"]))
+                else pd.DataFrame(columns=FAILURE_COLUMNS))
     result.failures_by_check = failures["check"].value_counts().to_dict() if not failures.empty else {}
     result.sample = failures.head(10).to_dict("records")
     with transaction(con):
-        empty = pd.DataFrame({c: pd.Series(dtype=str) for c in ["op_id", "field", "check", "value", "object"]})
+        empty = pd.DataFrame({c: pd.Series(dtype=str) for c in FAILURE_COLUMNS})
         with registered(con, "_failures", failures.astype(str) if not failures.empty else empty):
             con.execute("CREATE OR REPLACE TEMP TABLE _invalid AS SELECT * FROM _failures")
         # A failing value holds back its field alone: the rest of the op (and its cross-id) goes on, and the
