@@ -13,7 +13,8 @@ The oracle's counts (all should be 0):
   creates_missing      live records with no counterpart and nothing saying why (ambiguous key, tombstone,
                        duplicate report, error row, creates switched off)
   deletes_against_rule deletes the sync sent for a pair whose rule is `deletes: unlink`
-  quiet_cycle_writes   writes attempted by the cycle after the sync reported quiet
+  quiet_cycle_writes   writes attempted by the cycle after the sync reported quiet (quiet: a cycle that wrote
+                       nothing and left nothing in the outbox to send, due or on a backoff)
   writes_without_answer  rows of sync.audit without the CRM's answer
 
 Used by bench/bench_convergence.py (several seeds, minutes each) and, in a short profile, by the test suite.
@@ -39,7 +40,7 @@ import pandas as pd
 import yaml
 
 from crm_sync.config import load_config
-from crm_sync.engine import db
+from crm_sync.engine import db, figures
 from crm_sync.engine.db import Binds
 from crm_sync.engine.plan import REQUIRED_DEFAULTS
 from crm_sync_tests.sync_harness import EXTRA_PAIRS, ROOT, SyncEnv, sync_env
@@ -129,6 +130,29 @@ def _audit_count(config: Path) -> int:
         con.close()
 
 
+def _backlog(config: Path) -> int:
+    """Record writes the outbox still holds to send: due now, or waiting on a backoff that sends them again."""
+    loaded = load_config(config)
+    con = db.connect(loaded.state_path)
+    try:
+        left = figures.headline(con, loaded.sync.max_attempts)
+        return left["outbox_due"] + left["outbox_waiting"]
+    finally:
+        con.close()
+
+
+def _last_writes(config: Path, n: int) -> list[list]:
+    """The last n writes of sync.audit, as examples: pair, target, object, action, answered, the op's attempts and
+    its last error."""
+    con = db.connect(load_config(config).state_path)
+    try:
+        return [list(r) for r in con.execute("""SELECT o.pair, a.target, a.object, a.action, a.success, o.attempts,
+                left(o.last_error, 160) FROM sync.audit a LEFT JOIN sync.outbox o USING (op_id)
+            ORDER BY a.sent_at DESC LIMIT ?""", [n]).fetchall()]
+    finally:
+        con.close()
+
+
 def set_faults(env: SyncEnv, on: bool, seed: int) -> None:
     for system, admin in (("salesforce", env.sf_admin), ("hubspot", env.hs_admin)):
         body = {"rules": FAULTS[system], "seed": seed, "slow_seconds": SLOW_SECONDS} if on else {"profile": "none"}
@@ -185,8 +209,11 @@ def run_profile(root: Path, seed: int, profile: Profile, log=print) -> Report:
             code, _, _ = cycle_process(env.config_path, None, rng)
             report.cycles += 1
             writes = _audit_count(env.config_path) - before
-            log(f"  seed {seed} quiet-down cycle {n}: exit {code}, {writes} writes")
-            if code == 0 and writes == 0:
+            backlog = _backlog(env.config_path)
+            log(f"  seed {seed} quiet-down cycle {n}: exit {code}, {writes} writes, {backlog} left in the outbox")
+            # Quiet: nothing written, and nothing waiting to be (a write refused again and again on its backoff
+            # would write in a later cycle, once its wait is over: not quiet, only between tries).
+            if code == 0 and writes == 0 and backlog == 0:
                 report.quiet_after = n
                 break
         # The cycle after quiet: a sync that keeps writing (two sides fighting, a write that never sticks) shows.
@@ -194,7 +221,10 @@ def run_profile(root: Path, seed: int, profile: Profile, log=print) -> Report:
         cycle_process(env.config_path, None, rng)
         report.cycles += 1
         report.quiet_cycle_writes = _audit_count(env.config_path) - before
+        quiet_writes = _last_writes(env.config_path, min(report.quiet_cycle_writes, 5))
         judge(env, churn_log, report)
+        if quiet_writes:
+            report.examples["quiet_cycle_writes"] = quiet_writes
     report.seconds = round(time.monotonic() - begun, 1)
     return report
 

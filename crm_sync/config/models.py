@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from crm_sync.engine.db import STATE_MEMORY_LIMIT
+
 Rule = Literal["two_way", "prefer_salesforce_unless_blank", "prefer_hubspot_unless_blank", "always_salesforce",
                "always_hubspot", "dont_sync"]
 ValueType = Literal["string", "email", "phone", "number", "date", "datetime", "bool", "enum", "owner", "domain",
@@ -23,9 +25,6 @@ def association_parts(key: str) -> tuple[str, str | None]:
     target, _, label = key.removeprefix(ASSOCIATION_PREFIX).partition(".")
     return target, label or None
 SALESFORCE_PEOPLE = ("Lead", "Contact")
-# DuckDB's memory for the state. Joins, sorts and aggregates spill past it; its indexes (the primary keys of
-# links, shadow and outbox) cannot, and the first plan of a million people per side needs more than 2 GB for them.
-STATE_MEMORY_LIMIT = "3GB"
 
 
 class Strict(BaseModel):

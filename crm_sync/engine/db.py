@@ -9,7 +9,10 @@ from pathlib import Path
 
 import duckdb
 
-from crm_sync.config.models import STATE_MEMORY_LIMIT
+# DuckDB's memory for the state (sync.state_memory_limit). Joins, sorts and aggregates spill past it; its indexes
+# (the primary keys of links, shadow and outbox) cannot, and the first plan of a million people per side needs more
+# than 2 GB for them.
+STATE_MEMORY_LIMIT = "3GB"
 
 # The file is crm_sync.duckdb; no schema may share its stem (DuckDB would call references ambiguous).
 # sync.positions numbers every staged version and every new link: a pair's plan consumes everything numbered
@@ -75,7 +78,7 @@ CREATE TABLE IF NOT EXISTS sync.pair_configs (
 CREATE TABLE IF NOT EXISTS sync.metadata (
     system VARCHAR, object VARCHAR, field VARCHAR, label VARCHAR, type VARCHAR, length INTEGER,
     createable BOOLEAN, updateable BOOLEAN, restricted BOOLEAN, options VARCHAR[], default_value VARCHAR,
-    refreshed_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (system, object, field));
+    refreshed_at TIMESTAMPTZ DEFAULT current_timestamp, reference_to VARCHAR[], PRIMARY KEY (system, object, field));
 """
 
 
@@ -131,6 +134,7 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"ALTER TABLE sync.duplicates ADD COLUMN IF NOT EXISTS {column}")
     if ("metadata", "field") in columns:
         con.execute("ALTER TABLE sync.metadata ADD COLUMN IF NOT EXISTS default_value VARCHAR")
+        con.execute("ALTER TABLE sync.metadata ADD COLUMN IF NOT EXISTS reference_to VARCHAR[]")
     if ("outbox", "op_id") in columns:
         for column in ("associations JSON", "parent_op_id VARCHAR", "field VARCHAR", "held_from VARCHAR",
                        "echo JSON"):

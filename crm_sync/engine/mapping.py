@@ -120,19 +120,23 @@ OWNERS_HS = 'raw_hubspot."owners_current"'
 USERS_SF = 'raw_salesforce."User_current"'
 
 
-def canonical(kind: str, x: str, side: str, b: Binds, links_to: str | None = None) -> str:
+def canonical(kind: str, x: str, side: str, b: Binds, links_to: str | None = None,
+              lookup: tuple[str, str] | None = None) -> str:
     """Canonical text for a raw value: equal canonical text means the same value to a user.
 
     Associations are canonical as the HubSpot id of the associated record; an id with no link yet is kept
-    as 'unlinked:<id>', which plan.py never writes (it is not known on the other side).
+    as 'unlinked:<id>', which plan.py never writes (it is not known on the other side). So is one linked to a
+    record that the Salesforce lookup (lookup: its object and field) cannot hold: a contact linked to a Lead,
+    for Case.ContactId, which takes a Contact only.
     """
     t = f"NULLIF(trim({x}), '')"
     if kind == "association" and side == "hubspot":
         t = f"NULLIF(split_part({x}, ';', 1), '')"  # stored as the sorted set; a single association is its first
     if kind == "association":
         if side == "hubspot":
+            holds = f" AND {lookup_holds(*lookup, 'a.salesforce_object', b)}" if lookup else ""
             return (f"CASE WHEN {t} IS NULL THEN NULL WHEN EXISTS (SELECT 1 FROM sync.links a WHERE a.pair = "
-                    f"{b(links_to)} AND a.hubspot_id = {t}) THEN {t} ELSE 'unlinked:' || {t} END")
+                    f"{b(links_to)} AND a.hubspot_id = {t}{holds}) THEN {t} ELSE 'unlinked:' || {t} END")
         return (f"CASE WHEN {t} IS NULL THEN NULL ELSE COALESCE((SELECT min(a.hubspot_id) FROM sync.links a "
                 f"WHERE a.pair = {b(links_to)} AND a.salesforce_id = {t}), 'unlinked:' || {t}) END")
     if kind == "number":
@@ -156,6 +160,18 @@ def canonical(kind: str, x: str, side: str, b: Binds, links_to: str | None = Non
         table, col = (OWNERS_HS, "email") if side == "hubspot" else (USERS_SF, '"Email"')
         return f"(SELECT lower(trim(min(o.{col}))) FROM {table} o WHERE o.id = {t})"
     return t
+
+
+def lookup_targets(sf_object: str, sf_field: str, b: Binds) -> str:
+    """The objects a Salesforce lookup can hold, as the describe in sync.metadata says (referenceTo)."""
+    return (f"(SELECT m.reference_to FROM sync.metadata m WHERE m.system = 'salesforce' AND m.object = {b(sf_object)} "
+            f"AND m.field = {b(sf_field)})")
+
+
+def lookup_holds(sf_object: str, sf_field: str, record_object: str, b: Binds) -> str:
+    """Whether the lookup can hold a record of record_object; while its describe is not read, any."""
+    targets = lookup_targets(sf_object, sf_field, b)
+    return f"(COALESCE(len({targets}), 0) = 0 OR list_contains({targets}, {record_object}))"
 
 
 def canonical_set(x: str, links_to: str, side: str, b: Binds, child: tuple[str, str, str] | None = None,
@@ -251,7 +267,8 @@ def values_sql(spec: PairSpec, linked: bool, b: Binds) -> str:
                 sf_val = canonical_set("s.id", m.links_to, "salesforce", b, child)
             else:
                 # A side without a field of its own (a one-way field computed from it) compares as the transform
-                hs_val = canonical(m.type, col("h", m.hubspot), "hubspot", b, m.links_to) if m.hubspot else hs_xf
+                hs_val = (canonical(m.type, col("h", m.hubspot), "hubspot", b, m.links_to,
+                                    (obj, sf_field) if sf_field else None) if m.hubspot else hs_xf)
                 sf_val = canonical(m.type, col("s", sf_field), "salesforce", b, m.links_to) if sf_field else sf_xf
             select = (f"SELECT {{hid}} AS hubspot_id, {b(obj)} AS sf_object, {{sid}} AS salesforce_id, "
                       f"{b(m.name)} AS field, {_name(m.hubspot, b)} AS hs_field, {_name(sf_field, b)} AS "

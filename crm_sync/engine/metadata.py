@@ -10,7 +10,9 @@ import pandas as pd
 from crm_sync.engine import cursors
 from crm_sync.engine.db import registered, transaction
 
-COLUMNS = ["field", "label", "type", "length", "createable", "updateable", "restricted", "options", "default_value"]
+# reference_to: the objects a Salesforce lookup can hold (describe's referenceTo; empty elsewhere)
+COLUMNS = ["field", "label", "type", "length", "createable", "updateable", "restricted", "options", "default_value",
+           "reference_to"]
 TTL = dt.timedelta(hours=1)  # picklists and fields change rarely; a fix made in the CRM is seen within the hour
 
 
@@ -22,11 +24,12 @@ def store(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: list[di
           now: dt.datetime) -> int:
     """Replace one object's metadata with `fields` (rows with COLUMNS, as the connectors give them)."""
     frame = pd.DataFrame(fields, columns=COLUMNS)
+    frame["reference_to"] = [v if isinstance(v, list) else [] for v in frame["reference_to"]]
     with transaction(con):
         con.execute("DELETE FROM sync.metadata WHERE system = ? AND object = ?", [system, obj])
         with registered(con, "_meta_frame", frame):
             con.execute("INSERT INTO sync.metadata (system, object, field, label, type, length, createable, "
-                        "updateable, restricted, options, default_value) SELECT ?, ?, * FROM _meta_frame",
+                        "updateable, restricted, options, default_value, reference_to) SELECT ?, ?, * FROM _meta_frame",
                         [system, obj])
         cursors.advance(con, system, obj, run_id, now, cursors.METADATA)
     return len(frame)

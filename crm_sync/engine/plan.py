@@ -360,27 +360,55 @@ def _record_skips(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> int:
         FROM _decisions WHERE winner = 'hs' AND hs_as_sf IS NULL AND sf_val IS NOT NULL
           AND (sf_object, sf_field) IN ({REQUIRED_PAIRS})
         UNION ALL  -- an association to a record with no counterpart yet: written once that record is linked
-        SELECT 'salesforce', sf_object, hubspot_id, sf_field, 'WAITING_FOR_LINK',
-               hs_field || ' names HubSpot ' || replace(hs_val, 'unlinked:', '') || ', which has no Salesforce '
-               || 'counterpart yet: ' || sf_object || '.' || sf_field || ' is written once it is linked', NULL
-        FROM _decisions WHERE contains(COALESCE(hs_val, ''), 'unlinked:') AND hs_changed
-          AND hs_as_sf IS DISTINCT FROM sf_val
-        UNION ALL
-        SELECT 'hubspot', {b(spec.hubspot_object)}, salesforce_id, hs_field, 'WAITING_FOR_LINK',
-               sf_object || '.' || sf_field || ' names Salesforce ' || replace(sf_val, 'unlinked:', '')
-               || ', which has no HubSpot counterpart yet: ' || hs_field || ' is written once it is linked', NULL
-        FROM _decisions WHERE contains(COALESCE(sf_val, ''), 'unlinked:') AND sf_changed
-          AND sf_as_hs IS DISTINCT FROM hs_val""")
-    key = "md5($pair || '|' || system || '|' || object || '|' || record_id || '|' || code || '|' || field)"
-    skipped = b.execute(con, f"""INSERT INTO sync.errors (error_key, kind, pair, system, object, record_id, code,
-            message, fields, first_seen, last_seen, occurrences, run_id)
-        SELECT {key}, 'skipped', $pair, system, object, record_id, code, message, field, now(), now(), 1, $run_id
-        FROM _skips ON CONFLICT (error_key) DO UPDATE SET message = excluded.message, last_seen = now(),
-            occurrences = sync.errors.occurrences + 1, resolved_at = NULL, run_id = excluded.run_id""").fetchone()[0]
+        {_waiting_for_link(spec, b, "_decisions", "d.hs_changed AND d.hs_as_sf IS DISTINCT FROM d.sf_val",
+                           "d.sf_changed AND d.sf_as_hs IS DISTINCT FROM d.hs_val")}""")
+    skipped = _store_skips(con, b, "_skips")
     b.execute(con, f"""UPDATE sync.errors e SET resolved_at = now() WHERE e.kind = 'skipped' AND e.pair = $pair
-        AND e.resolved_at IS NULL AND e.error_key NOT IN (SELECT {key} FROM _skips)
+        AND e.resolved_at IS NULL AND e.error_key NOT IN (SELECT {SKIP_KEY} FROM _skips)
         AND (e.record_id IN (SELECT hubspot_id FROM _cand) OR e.record_id IN (SELECT salesforce_id FROM _cand))""")
     return skipped
+
+
+SKIP_KEY = "md5($pair || '|' || system || '|' || object || '|' || record_id || '|' || code || '|' || field)"
+
+
+def _store_skips(con, b: Binds, table: str) -> int:
+    """The rows of table (system, object, record_id, field, code, message) as open sync.errors rows of kind
+    'skipped': one per record, field and cause, seen again on every plan that still skips it."""
+    return b.execute(con, f"""INSERT INTO sync.errors (error_key, kind, pair, system, object, record_id, code,
+            message, fields, first_seen, last_seen, occurrences, run_id)
+        SELECT {SKIP_KEY}, 'skipped', $pair, system, object, record_id, code, message, field, now(), now(), 1, $run_id
+        FROM {table} ON CONFLICT (error_key) DO UPDATE SET message = excluded.message, last_seen = now(),
+            occurrences = sync.errors.occurrences + 1, resolved_at = NULL, run_id = excluded.run_id""").fetchone()[0]
+
+
+def _waiting_for_link(spec: PairSpec, b: Binds, table: str, to_sf_if: str, to_hs_if: str) -> str:
+    """Skip rows (system, object, record_id, field, code, message, value) of the associations in table (rows of
+    values_sql, aliased d) that name a record with no counterpart on the other side yet, or (to Salesforce) one
+    whose counterpart is of an object the lookup cannot hold, a Lead for Case.ContactId. Written once that
+    record is linked (to a record the lookup takes: a converted Lead hands its link to its Contact)."""
+    arms = " ".join(f"WHEN {b(m.name)} THEN {b(m.links_to)}" for m in spec.config.fields
+                    if m.type == "association" and m.links_to)
+    links_of = f"CASE d.field {arms} END" if arms else "NULL"  # the pair whose links an association goes by
+    return f"""SELECT 'salesforce' AS system, d.sf_object AS object, d.hubspot_id AS record_id, d.sf_field AS field,
+               CASE WHEN x.salesforce_id IS NULL THEN 'WAITING_FOR_LINK' ELSE 'LOOKUP_CANNOT_HOLD' END AS code,
+               d.hs_field || ' names HubSpot ' || replace(d.hs_val, 'unlinked:', '') || CASE
+                   WHEN x.salesforce_id IS NULL THEN ', which has no Salesforce counterpart yet: ' || d.sf_object
+                       || '.' || d.sf_field || ' is written once it is linked'
+                   ELSE ', linked to Salesforce ' || x.salesforce_object || ' ' || x.salesforce_id || ', which '
+                       || d.sf_object || '.' || d.sf_field || ' cannot hold (it takes '
+                       || array_to_string(m.reference_to, ', ') || '): written once it is linked to one, as a '
+                       || 'converted Lead is to its Contact' END AS message, NULL AS value
+        FROM {table} d
+        LEFT JOIN sync.links x ON x.pair = {links_of} AND x.hubspot_id = replace(d.hs_val, 'unlinked:', '')
+        LEFT JOIN sync.metadata m ON m.system = 'salesforce' AND m.object = d.sf_object AND m.field = d.sf_field
+        WHERE d.hubspot_id IS NOT NULL AND contains(COALESCE(d.hs_val, ''), 'unlinked:') AND {to_sf_if}
+        UNION ALL
+        SELECT 'hubspot', {b(spec.hubspot_object)}, d.salesforce_id, d.hs_field, 'WAITING_FOR_LINK',
+               d.sf_object || '.' || d.sf_field || ' names Salesforce ' || replace(d.sf_val, 'unlinked:', '')
+               || ', which has no HubSpot counterpart yet: ' || d.hs_field || ' is written once it is linked', NULL
+        FROM {table} d WHERE d.salesforce_id IS NOT NULL AND contains(COALESCE(d.sf_val, ''), 'unlinked:')
+          AND {to_hs_if}"""
 
 
 def _derive_from_written(con, b: Binds, s2h: str, tie: str) -> None:
@@ -472,6 +500,11 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
         return 0
     b.execute(con, f"CREATE OR REPLACE TEMP TABLE _new_vals AS SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs "
                    f"FROM ({values})")
+    # A create leaves out an association to a record not linked yet: the row says so, keyed by the source record
+    # (the same row the plans after the create keep up, and resolve once the value is written).
+    b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _create_skips AS {_waiting_for_link(
+        spec, b, "_new_vals", "d.rule <> 'always_salesforce'", "d.rule <> 'always_hubspot'")}""")
+    _store_skips(con, b, "_create_skips")
     b.execute(con, f"""INSERT INTO _plan_ops
         WITH v AS (SELECT * FROM _new_vals),
         sf_rows AS (SELECT hubspot_id, sf_object, sf_field, field, hs_val, hs_as_sf AS sf_new FROM v

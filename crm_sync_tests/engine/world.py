@@ -107,7 +107,7 @@ class World:
         raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
         raw["state_path"] = str(tmp_path / "state" / "crm_sync.duckdb")
         for name, override in (pairs or {}).items():
-            raw["pairs"][name].update(override)
+            raw["pairs"].setdefault(name, {}).update(override)  # a pair not shipped: added
         if only:
             raw["pairs"] = {name: raw["pairs"][name] for name in only}
         pair_of = {p["hubspot"]: name for name, p in raw["pairs"].items()}
