@@ -99,7 +99,26 @@ def write_config(root: Path, pairs_override: dict | None = None, extra: dict | N
     raw.update(extra or {})
     path = root / "sync.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    _fast_instance(Path(raw["dagster_home"]))
     return path
+
+
+# The CLI's instance (runner.INSTANCE_YAML: SQLite runs and events in dagster_home) with its event log in memory:
+# SQLite opens a connection and commits for every event (some 12 ms each here, a thousand events a cycle), which
+# made the CLI runs of the tests spend more time recording events than syncing. Runs still land in the folder's
+# run storage; events last as long as the process. The tests of the UI's history use the product's own instance
+# (their own dagster_home, written by the product).
+FAST_EVENTS = """event_log_storage:
+  module: dagster._core.storage.event_log
+  class: InMemoryEventLogStorage
+"""
+
+
+def _fast_instance(home: Path) -> None:
+    from crm_sync.runner import INSTANCE_YAML
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text(INSTANCE_YAML + FAST_EVENTS)
 
 
 @contextlib.contextmanager
