@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXTRA_PAIRS = {"tickets": {"hubspot": "tickets", "salesforce": "Case"},
                "tasks": {"hubspot": "tasks", "salesforce": "Task"},
                "calls": {"hubspot": "calls", "salesforce": "Task"},
-               "emails": {"hubspot": "emails", "salesforce": "Task"}}
+               "emails": {"hubspot": "emails", "salesforce": "Task"},
+               "meetings": {"hubspot": "meetings", "salesforce": "Event"}}
 HS_WRITE = re.compile(r"/batch/(create|update|upsert|archive)$|/batch/associate/|/batch/archive$")
 HS_READ = re.compile(r"/search$|/batch/read$")
 
@@ -87,7 +88,8 @@ class SyncEnv:
         return admin("usage", method="GET")["by_endpoint"]
 
 
-def write_config(root: Path, pairs_override: dict | None = None, extra: dict | None = None) -> Path:
+def write_config(root: Path, pairs_override: dict | None = None, extra: dict | None = None,
+                 product_instance: bool = False) -> Path:
     raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
     raw["connections"]["salesforce"]["sandbox_dir"] = str(root / "sandbox")
     raw["connections"]["hubspot"]["sandbox_dir"] = str(root / "sandbox")
@@ -99,7 +101,8 @@ def write_config(root: Path, pairs_override: dict | None = None, extra: dict | N
     raw.update(extra or {})
     path = root / "sync.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    _fast_instance(Path(raw["dagster_home"]))
+    if not product_instance:
+        _fast_instance(Path(raw["dagster_home"]))
     return path
 
 
@@ -107,7 +110,7 @@ def write_config(root: Path, pairs_override: dict | None = None, extra: dict | N
 # SQLite opens a connection and commits for every event (some 12 ms each here, a thousand events a cycle), which
 # made the CLI runs of the tests spend more time recording events than syncing. Runs still land in the folder's
 # run storage; events last as long as the process. The tests of the UI's history use the product's own instance
-# (their own dagster_home, written by the product).
+# (product_instance=True: the product writes the dagster_home's instance on the first run).
 FAST_EVENTS = """event_log_storage:
   module: dagster._core.storage.event_log
   class: InMemoryEventLogStorage
@@ -193,12 +196,12 @@ def _template(seed_size: int, seed: int) -> Path:
 
 @contextlib.contextmanager
 def converged_env(root: Path, seed_size: int = 100, seed: int = 11, pairs_override: dict | None = None,
-                  extra: dict | None = None) -> Iterator[SyncEnv]:
+                  extra: dict | None = None, product_instance: bool = False) -> Iterator[SyncEnv]:
     """Like sync_env followed by converge(), from a copy of the converged template: the sandbox's data and the
     sync's state are the test's own (it starts its own sandbox on them), the seeding and first cycles are shared."""
     template = _template(seed_size, seed)
     shutil.copytree(template / "sandbox", root / "sandbox", ignore=shutil.ignore_patterns("sandbox.json", "*.log"))
     shutil.copytree(template / "state", root / "state")
-    config = write_config(root, pairs_override, extra)
+    config = write_config(root, pairs_override, extra, product_instance)
     with running_sandbox(root / "sandbox") as info:
         yield SyncEnv(root, info, config)

@@ -95,7 +95,7 @@ def test_a_cli_run_is_in_the_uis_run_history_with_its_metadata(tmp_path, capsys,
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)  # the config's dagster_home, then
 
-    with converged_env(tmp_path / "env") as env:
+    with converged_env(tmp_path / "env", product_instance=True) as env:
         assert main(["run", "--config", str(env.config_path)]) == 0
         printed = capsys.readouterr()
         run_id = cli_run_id(printed.out)

@@ -167,7 +167,7 @@ def test_the_ui_in_a_browser_shows_groups_schedules_a_cli_run_metadata_and_check
     shots.mkdir()
     _browser(tmp_path).quit()  # a browser that starts, before the minutes of sandbox and UI
 
-    with converged_env(tmp_path / "env") as env:
+    with converged_env(tmp_path / "env", product_instance=True) as env:
         assert main(["run", "--config", str(env.config_path)]) == 0
         printed = capsys.readouterr().out
     runs = [line.split()[1].rstrip(":") for line in printed.splitlines()
