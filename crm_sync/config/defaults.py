@@ -171,8 +171,22 @@ EMAILS = [
     _f("body", "hs_email_text", "Description"),
     *_logged("Email"),
 ]
+# meetings <-> Event: the title, description, place and times; the person it is logged on is the Event's WhoId
+# (a Contact or a Lead, whichever the person is linked to). Salesforce computes DurationInMinutes from the times.
+MEETINGS = [
+    _f("subject", "hs_meeting_title", "Subject"),
+    _f("description", "hs_meeting_body", "Description"),
+    _f("location", "hs_meeting_location", "Location"),
+    _f("start", "hs_meeting_start_time", "StartDateTime", type="datetime"),
+    _f("end", "hs_meeting_end_time", "EndDateTime", type="datetime"),
+    # HubSpot requires every engagement's hs_timestamp: a meeting's is its Event's start (one way: the start is
+    # the two-way value, and a start the sync writes moves the timestamp in the same run)
+    _f("timestamp", "hs_timestamp", "StartDateTime", rule="always_salesforce", type="datetime"),
+    _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
+    _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
+]
 DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS, "tasks": TASKS,
-                  "calls": CALLS, "emails": EMAILS}
+                  "calls": CALLS, "emails": EMAILS, "meetings": MEETINGS}
 # Pairs on a Salesforce object that holds several HubSpot object types (Task: tasks and logged calls): which of
 # its records are the pair's, unless the pair says, and the field that holds their HubSpot id.
 SHARED_OBJECTS = {("tasks", "Task"): ("TaskSubtype = 'Task'", None),

@@ -354,3 +354,13 @@ def test_field_metadata_names_what_salesforce_gives_a_record_created_without_a_v
     [made] = c.create("Lead", [("k1", {"LastName": "Defaults", "Company": "D Inc"})])
     record = c.sf.Lead.get(made.target_id)
     assert defaults["OwnerId"] == record["OwnerId"] and record["Status"] == "Open - Not Contacted"
+
+
+def test_field_metadata_names_the_objects_each_lookup_takes(box):
+    """describe's referenceTo, kept for the plan: Case.ContactId takes a Contact only, Task.WhoId a Contact or a
+    Lead (a ticket whose person is a Lead leaves ContactId alone, engine/plan.py); other fields none."""
+    c = connector(box)
+    case = {row["field"]: row["reference_to"] for row in c.field_metadata("Case")}
+    task = {row["field"]: row["reference_to"] for row in c.field_metadata("Task")}
+    assert (case["ContactId"], case["AccountId"], case["Subject"]) == (["Contact"], ["Account"], [])
+    assert sorted(task["WhoId"]) == ["Contact", "Lead"]

@@ -21,8 +21,8 @@ def uid() -> str:
 
 def test_describe_tells_the_truth(sf):
     names = {o["name"] for o in sf.describe()["sobjects"]}
-    assert {"Lead", "Contact", "Account", "Opportunity", "OpportunityContactRole", "Case", "Task", "Campaign",
-            "CampaignMember", "User"} <= names
+    assert {"Lead", "Contact", "Account", "Opportunity", "OpportunityContactRole", "Case", "Task", "Event",
+            "Campaign", "CampaignMember", "User"} <= names
     lead = sf.Lead.describe()
     assert lead["keyPrefix"] == "00Q"
     fields = {f["name"]: f for f in lead["fields"]}
@@ -126,3 +126,21 @@ def test_unknown_field_and_unknown_object(sf):
     assert err.value.content[0]["errorCode"] == "INVALID_FIELD"
     with pytest.raises(SalesforceResourceNotFound):
         sf.Widget__c.create({"Name": "x"})
+
+
+def test_an_event_needs_its_start_and_its_end_or_length_and_the_org_computes_the_rest(sf):
+    """A timed Event without an end or a length is refused as Salesforce does; given one, the org computes the
+    other, ActivityDateTime and ActivityDate. Its WhoId takes a Contact or a Lead."""
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.Event.create({"Subject": "Lunch", "StartDateTime": "2026-12-01T12:00:00.000+0000"})
+    assert refused.value.content[0]["errorCode"] == "REQUIRED_FIELD_MISSING"
+    assert refused.value.content[0]["fields"] == ["DurationInMinutes"]
+    made = sf.Event.create({"Subject": "Lunch", "StartDateTime": "2026-12-01T12:00:00.000+0000",
+                            "DurationInMinutes": 90})["id"]
+    event = sf.Event.get(made)
+    assert (event["EndDateTime"][:19], event["ActivityDateTime"][:19], event["ActivityDate"]) == (
+        "2026-12-01T13:30:00", "2026-12-01T12:00:00", "2026-12-01")
+    sf.Event.update(made, {"EndDateTime": "2026-12-01T14:00:00.000+0000"})
+    assert sf.Event.get(made)["DurationInMinutes"] == 120
+    who = {f["name"]: f for f in sf.Event.describe()["fields"]}["WhoId"]
+    assert who["referenceTo"] == ["Contact", "Lead"]

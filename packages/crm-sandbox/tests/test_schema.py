@@ -20,10 +20,10 @@ from crm_sandbox.salesforce.schema import (
 
 PREFIXES = {
     "Lead": "00Q", "Contact": "003", "Account": "001", "Opportunity": "006", "OpportunityContactRole": "00K",
-    "Case": "500", "Task": "00T", "Campaign": "701", "CampaignMember": "00v", "User": "005",
+    "Case": "500", "Task": "00T", "Event": "00U", "Campaign": "701", "CampaignMember": "00v", "User": "005",
 }
-OWNED = {"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Campaign"}
-HUBSPOT_SYNCED = {"Lead", "Contact", "Account", "Opportunity", "Case", "Task"}
+OWNED = {"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Event", "Campaign"}
+HUBSPOT_SYNCED = {"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Event"}
 
 # Every per-field key of the reference's A11.3 sample.
 FIELD_KEYS = {
@@ -53,6 +53,7 @@ REQUIRED_ON_CREATE = {
     "OpportunityContactRole": {"OpportunityId", "ContactId"},
     "Case": set(),
     "Task": set(),
+    "Event": set(),  # a timed event's start and end-or-length: a rule of its own (rules.missing_required)
     "Campaign": {"Name"},
     "CampaignMember": {"CampaignId"},
     "User": {"LastName", "Username", "Email", "Alias"},
@@ -62,7 +63,7 @@ RESTRICTED = {
     ("Lead", "Status"), ("Lead", "LeadSource"), ("Contact", "LeadSource"), ("Lead", "Industry"),
     ("Account", "Industry"), ("Account", "Type"), ("Opportunity", "StageName"), ("Opportunity", "LeadSource"),
     ("Opportunity", "Type"), ("Case", "Status"), ("Case", "Priority"), ("Case", "Origin"), ("Task", "Status"),
-    ("Task", "Priority"), ("Lead", "Rating"), ("Lead", "Salutation"), ("Contact", "Salutation"),
+    ("Task", "Priority"), ("Event", "ShowAs"), ("Lead", "Rating"), ("Lead", "Salutation"), ("Contact", "Salutation"),
     ("OpportunityContactRole", "Role"),
 }
 

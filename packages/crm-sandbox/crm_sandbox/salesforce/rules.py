@@ -143,6 +143,12 @@ def check_payload(sobject: SObject, data: dict, creating: bool) -> tuple[dict, l
 def missing_required(sobject: SObject, row: dict) -> SfError | None:
     """REQUIRED_FIELD_MISSING for required fields that are empty in the row as it would be stored."""
     missing = [f.name for f in sobject.fields if f.required_on_create and row.get(f.name) in (None, "")]
+    if sobject.name == "Event" and not row.get("IsAllDayEvent"):
+        # A timed event needs its start, and its end or its length (the org computes the other).
+        if row.get("StartDateTime") in (None, ""):
+            missing.append("StartDateTime")
+        if row.get("EndDateTime") in (None, "") and row.get("DurationInMinutes") in (None, ""):
+            missing.append("DurationInMinutes")
     if not missing:
         return None
     return SfError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", missing)

@@ -169,10 +169,10 @@ STAGE_FORECAST: dict[str, str] = {
 # ---------------------------------------------------------------------------------------------------------
 
 # Names of the objects whose records have an owner (OwnerId).
-OWNED = frozenset({"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Campaign"})
+OWNED = frozenset({"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Event", "Campaign"})
 # Objects that merge (the losers get MasterRecordId) and those carrying the sync's HubSpot_Id__c.
 MERGEABLE = frozenset({"Lead", "Contact", "Account"})
-HUBSPOT_SYNCED = frozenset({"Lead", "Contact", "Account", "Opportunity", "Case", "Task"})
+HUBSPOT_SYNCED = frozenset({"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Event"})
 # Objects with LastActivityDate (activities roll up to them).
 _WITH_ACTIVITY = frozenset({"Lead", "Contact", "Account", "Opportunity"})
 
@@ -294,6 +294,20 @@ _TASK = _sobject("Task", "00T", (
             id_lookup=True),
 ))
 
+# A calendar event (HubSpot's meetings). Not all-day: StartDateTime, and EndDateTime or DurationInMinutes (the org
+# computes the other, ActivityDateTime and ActivityDate); rules.missing_required and store.derive.
+_EVENT = _sobject("Event", "00U", (
+    _ref("WhoId", "Contact", "Lead"), _ref("WhatId", "Account", "Opportunity", "Case", "Campaign"),
+    _picklist("Subject", ("Call", "Email", "Meeting", "Send Letter/Quote", "Other"), type_="combobox"),
+    _string("Location", 255), _text("Description"),
+    _datetime("StartDateTime", label="Start"), _datetime("EndDateTime", label="End"),
+    _int("DurationInMinutes", 8, "Duration"), _bool("IsAllDayEvent", "All-Day Event"),
+    _datetime("ActivityDateTime", label="Due Date Time", **_RO), _date("ActivityDate", "Due Date Only", **_RO),
+    _picklist("ShowAs", ("Busy", "OutOfOffice", "Free"), "Show Time As", restricted=True, default="Busy"),
+    _picklist("Type", ("Call", "Email", "Meeting", "Other")),
+    _ref("AccountId", "Account", **_RO),
+))
+
 _CAMPAIGN = _sobject("Campaign", "701", (
     _string("Name", 80, "Campaign Name", nillable=False),
     _ref("ParentId", "Campaign", label="Parent Campaign ID"),
@@ -331,7 +345,8 @@ _USER = _sobject("User", "005", (
 ))
 
 SCHEMA: dict[str, SObject] = {o.name: o for o in (
-    _LEAD, _CONTACT, _ACCOUNT, _OPPORTUNITY, _CONTACT_ROLE, _CASE, _TASK, _CAMPAIGN, _CAMPAIGN_MEMBER, _USER)}
+    _LEAD, _CONTACT, _ACCOUNT, _OPPORTUNITY, _CONTACT_ROLE, _CASE, _TASK, _EVENT, _CAMPAIGN, _CAMPAIGN_MEMBER,
+    _USER)}
 _BY_LOWER = {name.lower(): o for name, o in SCHEMA.items()}
 _BY_PREFIX = {o.key_prefix: o.name for o in SCHEMA.values()}
 
@@ -349,21 +364,25 @@ _CR = ChildRelationship
 CHILD_RELATIONSHIPS: dict[str, tuple[ChildRelationship, ...]] = {
     "Account": (_CR("Account", "ParentId", "ChildAccounts"), _CR("Contact", "AccountId", "Contacts"),
                 _CR("Opportunity", "AccountId", "Opportunities", True), _CR("Case", "AccountId", "Cases"),
-                _CR("Task", "WhatId", "Tasks", True)),
+                _CR("Task", "WhatId", "Tasks", True), _CR("Event", "WhatId", "Events", True)),
     "Contact": (_CR("OpportunityContactRole", "ContactId", "OpportunityContactRoles", True),
                 _CR("CampaignMember", "ContactId", "CampaignMembers", True),
-                _CR("Case", "ContactId", "Cases"), _CR("Task", "WhoId", "Tasks", True)),
-    "Lead": (_CR("CampaignMember", "LeadId", "CampaignMembers", True), _CR("Task", "WhoId", "Tasks", True)),
+                _CR("Case", "ContactId", "Cases"), _CR("Task", "WhoId", "Tasks", True),
+                _CR("Event", "WhoId", "Events", True)),
+    "Lead": (_CR("CampaignMember", "LeadId", "CampaignMembers", True), _CR("Task", "WhoId", "Tasks", True),
+             _CR("Event", "WhoId", "Events", True)),
     "Opportunity": (_CR("OpportunityContactRole", "OpportunityId", "OpportunityContactRoles", True),
-                    _CR("Task", "WhatId", "Tasks", True)),
-    "Case": (_CR("Case", "ParentId", "Cases"), _CR("Task", "WhatId", "Tasks", True)),
+                    _CR("Task", "WhatId", "Tasks", True), _CR("Event", "WhatId", "Events", True)),
+    "Case": (_CR("Case", "ParentId", "Cases"), _CR("Task", "WhatId", "Tasks", True),
+             _CR("Event", "WhatId", "Events", True)),
     "Campaign": (_CR("Campaign", "ParentId", "ChildCampaigns"),
                  _CR("CampaignMember", "CampaignId", "CampaignMembers", True),
-                 _CR("Opportunity", "CampaignId", "Opportunities"), _CR("Task", "WhatId", "Tasks", True)),
+                 _CR("Opportunity", "CampaignId", "Opportunities"), _CR("Task", "WhatId", "Tasks", True),
+                 _CR("Event", "WhatId", "Events", True)),
 }
 
 # The field describe flags as nameField where it is not "Name".
-_NAME_FIELDS = {"Case": "CaseNumber", "Task": "Subject"}
+_NAME_FIELDS = {"Case": "CaseNumber", "Task": "Subject", "Event": "Subject"}
 _NOT_SEARCHABLE = frozenset({"OpportunityContactRole", "CampaignMember"})
 
 

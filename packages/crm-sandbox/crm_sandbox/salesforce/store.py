@@ -13,7 +13,7 @@ from crm_sandbox.ids import make_id, normalize_id
 from crm_sandbox.salesforce import schema
 from crm_sandbox.salesforce.errors import SfError, SfErrors, entity_deleted, not_found
 from crm_sandbox.salesforce.model import SObject
-from crm_sandbox.salesforce.rules import check_payload, missing_required, now_stamp
+from crm_sandbox.salesforce.rules import check_payload, format_datetime, missing_required, now_stamp, parse_datetime
 from crm_sandbox.state import Settings, Usage, open_db
 
 SCHEMA = schema.SCHEMA
@@ -417,6 +417,17 @@ def derive(sobject: SObject, row: dict) -> None:
         row["IsClosed"] = int(closed)
     elif name == "Task":
         row["IsClosed"] = int(row.get("Status") == "Completed")
+    elif name == "Event":
+        # The end and the length follow each other (the end wins when both are there); the activity date is the
+        # start's.
+        start = parse_datetime(row.get("StartDateTime") or "")
+        end = parse_datetime(row.get("EndDateTime") or "")
+        if start and end:
+            row["DurationInMinutes"] = max(0, int((end - start).total_seconds() // 60))
+        elif start and row.get("DurationInMinutes") is not None:
+            row["EndDateTime"] = format_datetime(start + dt.timedelta(minutes=int(row["DurationInMinutes"])))
+        row["ActivityDateTime"] = row.get("StartDateTime")
+        row["ActivityDate"] = start.date().isoformat() if start else None
     elif name == "CampaignMember":
         row["LeadOrContactId"] = row.get("ContactId") or row.get("LeadId")
         row["HasResponded"] = int(row.get("Status") == "Responded")
