@@ -202,6 +202,10 @@ def _sf_create_body(e: Edit, type_name: str) -> dict | None:
         return {"Subject": e.rng.choice(w.CASE_SUBJECTS), "ContactId": e.pick("Contact"),
                 "Priority": e.rng.choice(("High", "Medium", "Low")), "Origin": e.rng.choice(("Phone", "Email", "Web"))}
     who = e.pick("Contact")
+    if type_name == "Event":  # a meeting: its start and its length (Salesforce computes the end)
+        start = f"{_day(e)}T{e.rng.randint(8, 17):02d}:00:00.000+0000"
+        return {"Subject": "Meeting", "WhoId": who, "StartDateTime": start,
+                "DurationInMinutes": e.rng.choice((15, 30, 60)), "Location": e.rng.choice(w.CITIES)[0]}
     return {"Subject": e.rng.choice(w.TASK_SUBJECTS), "WhoId": who, "ActivityDate": _day(e),
             "Status": e.rng.choice(("Not Started", "Completed")), "Priority": "Normal"}
 
@@ -212,7 +216,7 @@ def sf_create(type_name: str) -> Callable[[Edit], dict]:
         user = e.user()
         ok, out = e.call("salesforce", "POST", f"records/{type_name}", fields, user)
         rid = out.get("id") if ok and isinstance(out, dict) else None
-        if rid and type_name != "Task":
+        if rid and type_name not in ("Task", "Event"):
             e.targets.pool(type_name).add(rid)
         return _entry("salesforce", type_name, rid, "create", ok, out, fields, user)
     return act
@@ -298,6 +302,10 @@ def _hs_create_body(e: Edit, object_type: str) -> tuple[dict, list]:
     if object_type == "tasks":
         props = {"hs_task_subject": e.rng.choice(w.TASK_SUBJECTS), "hs_timestamp": moment,
                  "hs_task_status": e.rng.choice(("NOT_STARTED", "COMPLETED"))}
+    elif object_type == "meetings":
+        end = f"{moment[:11]}{int(moment[11:13]) + 1:02d}{moment[13:]}"  # an hour
+        props = {"hs_meeting_title": f"{e.rng.choice(w.PRODUCTS)} review", "hs_meeting_start_time": moment,
+                 "hs_meeting_end_time": end, "hs_timestamp": moment}
     else:
         props = {"hs_note_body": f"Call notes: discussed the {e.rng.choice(w.PRODUCTS).lower()}.",
                  "hs_timestamp": moment}
@@ -381,12 +389,14 @@ _HS_UPDATE_WEIGHTS = {"contacts": 12, "companies": 6, "deals": 8, "tickets": 4}
 ACTIONS: list[tuple[str, int, Callable[[Edit], dict | None]]] = [
     *[(f"sf_update_{t}", n, sf_update(t)) for t, n in _SF_UPDATE_WEIGHTS.items()],
     *[(f"sf_create_{t}", n, sf_create(t)) for t, n in (("Lead", 4), ("Contact", 2), ("Account", 1),
-                                                      ("Opportunity", 2), ("Case", 1), ("Task", 3))],
+                                                      ("Opportunity", 2), ("Case", 1), ("Task", 3),
+                                                      ("Event", 2))],
     ("sf_delete", 3, sf_delete), ("sf_merge", 2, sf_merge), ("sf_convert", 3, sf_convert),
     ("sf_bad_lead", 1, sf_update("Lead", bad=True)), ("sf_bad_contact", 1, sf_update("Contact", bad=True)),
     *[(f"hs_update_{t}", n, hs_update(t)) for t, n in _HS_UPDATE_WEIGHTS.items()],
     *[(f"hs_create_{t}", n, hs_create(t)) for t, n in (("contacts", 4), ("companies", 1), ("deals", 2),
-                                                      ("tickets", 1), ("tasks", 3), ("notes", 2))],
+                                                      ("tickets", 1), ("tasks", 3), ("notes", 2),
+                                                      ("meetings", 2))],
     ("hs_delete", 3, hs_delete), ("hs_merge", 2, hs_merge), ("hs_associate", 3, hs_associate),
     ("hs_dissociate", 2, hs_dissociate),
     ("hs_bad_contact", 1, hs_update("contacts", bad=True)), ("hs_bad_company", 1, hs_update("companies", bad=True)),
