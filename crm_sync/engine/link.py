@@ -175,6 +175,8 @@ def _merge(con, spec: PairSpec, run_id: str, moves_sql: str, how: str) -> int:
     outbox op (action 'merge', target_id the kept record, payload {"merge_id": the redundant one})."""
     p = spec.name
     con.execute(f"CREATE OR REPLACE TEMP TABLE _merges AS {moves_sql}", {"pair": p})
+    if not con.execute("SELECT count(*) FROM _merges").fetchone()[0]:
+        return 0  # no merge seen: the statements below would each find nothing (and cost some 20 ms together)
     # Per survivor, the link to keep: one already on the survivor wins, then the primary's, then the lowest id.
     con.execute("""CREATE OR REPLACE TEMP TABLE _merges_ranked AS SELECT m.*,
             EXISTS (SELECT 1 FROM sync.links k WHERE k.pair = ? AND k.hubspot_id <> m.hubspot_id

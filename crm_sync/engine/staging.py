@@ -23,15 +23,17 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields:
     raw, current = table_names(system, obj)
     columns = {**SYSTEM_COLUMNS, **{f: "VARCHAR" for f in fields if f not in SYSTEM_COLUMNS}, **BOOKKEEPING}
     spec = ", ".join(f"{quote(c)} {t}" for c, t in columns.items())
-    con.execute(f"CREATE TABLE IF NOT EXISTS {raw} ({spec})")
-    con.execute(f"CREATE TABLE IF NOT EXISTS {current} ({spec}, PRIMARY KEY (id))")
-    for table in (raw, current):
-        schema, name = table.split(".", 1)
-        have = {r[0] for r in con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
-            [schema, name.strip('"')]).fetchall()}
+    have: dict[str, set[str]] = {}
+    for table_name, column in con.execute("""SELECT table_name, column_name FROM information_schema.columns
+            WHERE table_schema = ? AND table_name IN (?, ?)""", [f"raw_{system}", obj, f"{obj}_current"]).fetchall():
+        have.setdefault(table_name, set()).add(column)
+    # One look at the catalogue: a table is made if missing, else given the columns it lacks (most calls: none).
+    for table, name, key in ((raw, obj, ""), (current, f"{obj}_current", ", PRIMARY KEY (id)")):
+        if name not in have:
+            con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({spec}{key})")
+            continue
         for column, kind in columns.items():
-            if column not in have:
+            if column not in have[name]:
                 con.execute(f"ALTER TABLE {table} ADD COLUMN {quote(column)} {kind}")
 
 
