@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import yaml
 from hubspot.crm.companies import SimplePublicObjectInput as CompanyInput
 from hubspot.crm.companies import SimplePublicObjectInputForCreate as CompanyCreate
 from hubspot.crm.contacts import (
@@ -329,3 +330,30 @@ def test_a_crm_rejection_of_one_field_holds_that_field_and_the_rest_lands(tmp_pa
         assert [(s, c, f) for s, c, f, _ in errors] == [("hubspot", "CONFLICT", "email")]
         assert "already exists" in errors[0][3]
         assert audit == [(False, "CONFLICT"), (True, None)]  # HubSpot's answer to each write is kept
+
+
+def test_a_step_out_of_the_states_memory_fails_naming_the_setting_and_the_next_run_with_more_syncs(tmp_path):
+    """state_memory_limit 1MB: DuckDB cannot hold a plan's tables; the steps that fail say which setting bounds
+    them and what to do (before: DuckDB's own advice, about threads and SET memory_limit). Raised, the next run
+    syncs everything (nothing the failed run did was lost or half-done)."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    from crm_sync.runner import execute_cycle
+
+    with sync_env(tmp_path, seed_size=100, extra={"state_memory_limit": "1MB"}) as env:
+        instance = DagsterInstance.ephemeral()
+        outcome = execute_cycle(env.config_path, instance=instance)
+        assert not outcome.success
+        failures = [e.dagster_event.step_failure_data.error for e in instance.all_logs(
+            outcome.run_id, of_type=DagsterEventType.STEP_FAILURE)]
+        # The step's error (Dagster's wrapper) is caused by the sync's own, which the UI and the CLI show with it.
+        causes = [error.cause.message for error in failures]
+        assert failures and all("sync.state_memory_limit" in m and "DuckDB may use 1MB" in m for m in causes), \
+            causes
+        raw = yaml.safe_load(env.config_path.read_text())
+        raw["state_memory_limit"] = "1GB"
+        env.config_path.write_text(yaml.safe_dump(raw))
+        env.converge()
+        with env.state() as con:
+            linked = con.execute("SELECT count(*) FROM sync.links WHERE pair = 'people'").fetchone()[0]
+        assert linked >= 100

@@ -45,10 +45,11 @@ class SyncStateResource(ConfigurableResource):
 
     config_path: str = "sync.yaml"
     _con: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    _limit: str = PrivateAttr(default=db.STATE_MEMORY_LIMIT)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         config = load_config(Path(self.config_path))
-        self._con = db.connect(config.state_path, config.state_memory_limit)
+        self._con, self._limit = db.connect(config.state_path, config.state_memory_limit), config.state_memory_limit
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         if self._con is not None:
@@ -57,15 +58,19 @@ class SyncStateResource(ConfigurableResource):
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        if self._con is not None:
-            yield self._con
-            return
-        config = load_config(Path(self.config_path))
-        con = db.connect(config.state_path, config.state_memory_limit)  # used outside a run (a direct call)
+        """The run's connection (outside a run, one of its own); a step that runs out of the state's memory fails
+        naming the setting that bounds it."""
+        con, limit = self._con, self._limit
+        if con is None:  # outside a run: a direct call
+            config = load_config(Path(self.config_path))
+            con, limit = db.connect(config.state_path, config.state_memory_limit), config.state_memory_limit
         try:
             yield con
+        except duckdb.OutOfMemoryException as exc:
+            raise db.StateOutOfMemory(limit, exc) from exc
         finally:
-            con.close()
+            if con is not self._con:
+                con.close()
 
 
 def salesforce_credentials(conn: SalesforceConnection) -> SalesforceCredentials:

@@ -82,6 +82,19 @@ CREATE TABLE IF NOT EXISTS sync.metadata (
 """
 
 
+class StateOutOfMemory(RuntimeError):
+    """DuckDB's OutOfMemoryException, with what the user can do about it: the limit is the config's."""
+
+    def __init__(self, limit: str, cause: BaseException):
+        first = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        super().__init__(
+            f"the sync state ran out of memory: DuckDB may use {limit} (sync.state_memory_limit in sync.yaml) and "
+            f"this step needed more. Joins, sorts and aggregates spill to a folder beside the state file; the "
+            f"primary-key indexes of links, shadow and outbox cannot (a first plan of a million people per side "
+            f"needs some 3GB for them). Raise sync.state_memory_limit, as far as the machine's memory allows. "
+            f"DuckDB said: {first}")
+
+
 def connect(path: Path | str, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open the state file (creating folders, schemas and tables as needed). memory_limit: DuckDB's (the
     config's state_memory_limit; None: the shipped default). Past it, joins, aggregates and sorts spill to
