@@ -68,11 +68,15 @@ def window(start: dt.datetime, end: dt.datetime, first: bool, began: dt.datetime
 def record_read(con: duckdb.DuckDBPyConnection, keys: list[str], system: str, obj: str, w: Window, rows: int,
                 run_id: str) -> None:
     """The partitions in keys are read for this object (a run of several partitions reads them as one window)."""
-    con.executemany("""INSERT INTO sync.backfill_reads (partition_key, system, object, window_start, window_end,
-            rows_read, run_id) VALUES (?, ?, ?, ?, ?, ?, ?)
+    # One statement, the keys as a bound list (executemany ran an INSERT a key: 85 ms for 36 monthly partitions)
+    con.execute("""INSERT INTO sync.backfill_reads (partition_key, system, object, window_start, window_end,
+            rows_read, run_id)
+        SELECT k.key, $system, $object, $start, $end, CASE WHEN k.n = 1 THEN $rows ELSE 0 END, $run_id
+        FROM (SELECT unnest($keys) AS key, generate_subscripts($keys, 1) AS n) k
         ON CONFLICT (partition_key, system, object) DO UPDATE SET rows_read = excluded.rows_read,
             run_id = excluded.run_id, read_at = now()""",
-                    [[k, system, obj, w.start, w.end, rows if n == 0 else 0, run_id] for n, k in enumerate(keys)])
+                {"keys": list(keys), "system": system, "object": obj, "start": w.start, "end": w.end, "rows": rows,
+                 "run_id": run_id})
 
 
 def unread(con: duckdb.DuckDBPyConnection, partitions: Callable[[], list[tuple[str, dt.datetime]]],
@@ -86,7 +90,9 @@ def unread(con: duckdb.DuckDBPyConnection, partitions: Callable[[], list[tuple[s
     due = [(k, s, o) for k, start in partitions() if start < began for s, o in objects]
     if not due:
         return 0
-    con.execute("CREATE OR REPLACE TEMP TABLE _due_reads (partition_key VARCHAR, system VARCHAR, object VARCHAR)")
-    con.executemany("INSERT INTO _due_reads VALUES (?, ?, ?)", due)
-    return con.execute("""SELECT count(*) FROM _due_reads d WHERE NOT EXISTS (SELECT 1 FROM sync.backfill_reads r
-        WHERE r.partition_key = d.partition_key AND r.system = d.system AND r.object = d.object)""").fetchone()[0]
+    keys, systems, names = (list(column) for column in zip(*due, strict=True))
+    return con.execute("""SELECT count(*) FROM (SELECT unnest($keys) AS partition_key, unnest($systems) AS system,
+            unnest($names) AS object) d
+        WHERE NOT EXISTS (SELECT 1 FROM sync.backfill_reads r WHERE r.partition_key = d.partition_key
+                          AND r.system = d.system AND r.object = d.object)""",
+                       {"keys": keys, "systems": systems, "names": names}).fetchone()[0]
