@@ -130,6 +130,9 @@ def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, ru
     for values in outgoing_values(con, pair, target, batch):
         result.checked += int(values["op_id"].nunique())
         found.append(_failures(values, target))
+    if not result.checked and not con.execute("""SELECT count(*) FROM sync.outbox WHERE pair = ? AND target = ?
+            AND status = 'invalid'""", [pair, target]).fetchone()[0]:
+        return result  # nothing to check and nothing held to release (most quiet cycles): no statement to run
     found = [f for f in found if not f.empty]
     failures = (pd.concat(found, ignore_index=True) if found
                 else pd.DataFrame(columns=FAILURE_COLUMNS))
