@@ -83,6 +83,12 @@ class SyncEnv:
         finally:
             con.close()
 
+    def links(self, pair: str) -> dict[str, str]:
+        """hubspot_id -> salesforce_id of a pair's links."""
+        with self.state() as con:
+            return dict(con.execute("SELECT hubspot_id, salesforce_id FROM sync.links WHERE pair = ?",
+                                    [pair]).fetchall())
+
     def usage(self, system: str) -> dict[str, int]:
         admin = self.sf_admin if system == "salesforce" else self.hs_admin
         return admin("usage", method="GET")["by_endpoint"]

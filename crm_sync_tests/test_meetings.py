@@ -17,11 +17,6 @@ PROPS = ["hs_meeting_title", "hs_meeting_body", "hs_meeting_location", "hs_meeti
          "hs_meeting_end_time", "hs_timestamp", "salesforce_id"]
 
 
-def links(env, pair: str) -> dict[str, str]:
-    with env.state() as con:
-        return dict(con.execute("SELECT hubspot_id, salesforce_id FROM sync.links WHERE pair = ?", [pair]).fetchall())
-
-
 def meeting(env, meeting_id: str) -> tuple[dict, list[str]]:
     m = env.hs().crm.objects.basic_api.get_by_id("meetings", meeting_id, properties=PROPS, associations=["contacts"])
     contacts = (m.associations or {}).get("contacts")
@@ -45,7 +40,7 @@ def test_meetings_sync_both_ways_as_events_with_their_person(tmp_path):
     with converged_env(tmp_path, extra={"pairs": pairs, "sync": {**raw["sync"], "hubspot_deletes_minutes": 0}}) as env:
         env.converge()
         sf, hs = env.sf(), env.hs()
-        people = links(env, "people")
+        people = env.links("people")
         contact_hs, contact_sf = next((h, s) for h, s in people.items() if s.startswith("003"))
         lead_hs, lead_sf = next((h, s) for h, s in people.items() if s.startswith("00Q"))
 
@@ -59,7 +54,7 @@ def test_meetings_sync_both_ways_as_events_with_their_person(tmp_path):
         made_sf = sf.Event.create({"Subject": "Demo", "StartDateTime": "2026-12-11T09:00:00.000+0000",
                                    "DurationInMinutes": 45, "Location": "Online", "WhoId": lead_sf})["id"]
         env.cycle()
-        pairs_now = links(env, "meetings")
+        pairs_now = env.links("meetings")
         ev = event(sf, pairs_now[made_hs])
         assert (ev["Subject"], ev["Description"], ev["Location"], ev["StartDateTime"][:19], ev["EndDateTime"][:19],
                 ev["DurationInMinutes"], ev["WhoId"], ev["HubSpot_Id__c"]) == (
@@ -94,5 +89,5 @@ def test_meetings_sync_both_ways_as_events_with_their_person(tmp_path):
         assert live_events(sf) == events_before - 2
         with pytest.raises(NotFoundException):
             hs.crm.objects.basic_api.get_by_id("meetings", back)
-        assert made_hs not in links(env, "meetings") and back not in links(env, "meetings")
+        assert made_hs not in env.links("meetings") and back not in env.links("meetings")
         assert env.cycle().planned_writes == 0

@@ -16,11 +16,6 @@ STATUS = {"Not Started": "NOT_STARTED", "In Progress": "IN_PROGRESS", "Waiting o
           "Completed": "COMPLETED", "Deferred": "DEFERRED"}
 
 
-def links(env, pair: str) -> dict[str, str]:
-    with env.state() as con:
-        return dict(con.execute("SELECT hubspot_id, salesforce_id FROM sync.links WHERE pair = ?", [pair]).fetchall())
-
-
 def hs_task(env, task_id: str) -> tuple[dict, list[str]]:
     t = env.hs().crm.objects.basic_api.get_by_id("tasks", task_id, properties=PROPS, associations=["contacts"])
     contacts = (t.associations or {}).get("contacts")
@@ -38,10 +33,10 @@ def test_tasks_sync_both_ways_with_their_person_and_calls_stay_out(tmp_path):
     with converged_env(tmp_path, extra={"pairs": pairs}) as env:  # the shipped pairs synced; tasks added now
         env.converge()
         sf, hs = env.sf(), env.hs()
-        people = links(env, "people")
+        people = env.links("people")
         to_hs_person = {v: k for k, v in people.items()}
         # Every task of either side is linked once; values and the person agree.
-        pairs_now = links(env, "tasks")
+        pairs_now = env.links("tasks")
         tasks = sf_tasks(sf)
         assert set(pairs_now) == {t.id for t in hs.crm.objects.get_all("tasks")}
         assert set(pairs_now.values()) == {i for i, t in tasks.items() if t["TaskSubtype"] == "Task"} == set(tasks)
@@ -71,7 +66,7 @@ def test_tasks_sync_both_ways_with_their_person_and_calls_stay_out(tmp_path):
         call = sf.Task.create({"Subject": "Call", "Status": "Completed", "TaskSubtype": "Call", "WhoId": lead_sf,
                                "CallDurationInSeconds": 120})["id"]
         env.cycle()
-        pairs_now = links(env, "tasks")
+        pairs_now = env.links("tasks")
         task = sf_tasks(sf)[pairs_now[made_hs]]
         assert (task["Subject"], task["Description"], task["Status"], task["Priority"], task["ActivityDate"],
                 task["WhoId"], task["TaskSubtype"]) == ("Send the quote", "By Friday", "Not Started", "High",
@@ -90,7 +85,7 @@ def test_tasks_sync_both_ways_with_their_person_and_calls_stay_out(tmp_path):
         assert sf_tasks(sf)[pairs_now[made_hs]]["Status"] == "Completed"
         props, contacts = hs_task(env, back)
         assert (props["hs_task_priority"], contacts) == ("HIGH", [contact_hs])
-        assert len(links(env, "tasks")) == len(list(hs.crm.objects.get_all("tasks")))
+        assert len(env.links("tasks")) == len(list(hs.crm.objects.get_all("tasks")))
         assert env.cycle().planned_writes == 0
 
 
@@ -103,15 +98,15 @@ def test_logged_calls_sync_both_ways_as_call_tasks_apart_from_tasks(tmp_path):
     with converged_env(tmp_path, extra={"pairs": pairs}) as env:
         env.converge()
         sf, hs = env.sf(), env.hs()
-        people = links(env, "people")
+        people = env.links("people")
         contact_hs, contact_sf = next((h, s) for h, s in people.items() if s.startswith("003"))
-        calls_before = links(env, "calls")
+        calls_before = env.links("calls")
         # Every HubSpot call is a Salesforce Task of subtype Call, and no task became one or the other way round.
         assert set(calls_before) == {c.id for c in hs.crm.objects.get_all("calls")}
         rows = sf.query_all("SELECT Id, TaskSubtype, HubSpot_Id__c, HubSpot_Call_Id__c FROM Task")["records"]
         subtype = {r["Id"]: r["TaskSubtype"] for r in rows}
         assert {subtype[s] for s in calls_before.values()} <= {"Call"}  # (the seed logs no calls)
-        assert {subtype[s] for s in links(env, "tasks").values()} == {"Task"}
+        assert {subtype[s] for s in env.links("tasks").values()} == {"Task"}
         assert all(r["HubSpot_Id__c"] is None for r in rows if r["TaskSubtype"] == "Call")
 
         made_hs = hs.crm.objects.basic_api.create("calls", SimplePublicObjectInputForCreate(
@@ -123,7 +118,7 @@ def test_logged_calls_sync_both_ways_as_call_tasks_apart_from_tasks(tmp_path):
                                   "CallType": "Inbound", "CallDurationInSeconds": 42, "ActivityDate": "2026-11-29",
                                   "WhoId": contact_sf})["id"]
         env.cycle()
-        calls_now = links(env, "calls")
+        calls_now = env.links("calls")
         task = sf.Task.get(calls_now[made_hs])
         assert (task["Subject"], task["Description"], task["CallType"], task["CallDurationInSeconds"],
                 task["ActivityDate"], task["WhoId"], task["TaskSubtype"], task["Status"]) == (
@@ -136,7 +131,7 @@ def test_logged_calls_sync_both_ways_as_call_tasks_apart_from_tasks(tmp_path):
                 float(call.properties["hs_call_duration"]), call.properties["hs_timestamp"][:10]) == (
             "Support call", "INBOUND", 42000.0, "2026-11-29")
         assert [a.id for a in call.associations["contacts"].results] == [contact_hs]
-        assert made_sf not in links(env, "tasks").values()
+        assert made_sf not in env.links("tasks").values()
         assert env.cycle().planned_writes == 0
 
 
@@ -147,7 +142,7 @@ def test_logged_emails_sync_both_ways_as_email_tasks(tmp_path):
     with converged_env(tmp_path, extra={"pairs": pairs}) as env:
         env.converge()
         sf, hs = env.sf(), env.hs()
-        contact_hs, contact_sf = next((h, s) for h, s in links(env, "people").items() if s.startswith("003"))
+        contact_hs, contact_sf = next((h, s) for h, s in env.links("people").items() if s.startswith("003"))
         made_hs = hs.crm.objects.basic_api.create("emails", SimplePublicObjectInputForCreate(
             properties={"hs_email_subject": "Your quote", "hs_email_text": "Attached.", "hs_email_direction": "EMAIL",
                         "hs_timestamp": "2026-11-28T09:00:00Z"},
@@ -156,7 +151,7 @@ def test_logged_emails_sync_both_ways_as_email_tasks(tmp_path):
         made_sf = sf.Task.create({"Subject": "Re: your quote", "Description": "Thanks", "TaskSubtype": "Email",
                                   "Status": "Completed", "ActivityDate": "2026-11-29", "WhoId": contact_sf})["id"]
         env.cycle()
-        emails = links(env, "emails")
+        emails = env.links("emails")
         task = sf.Task.get(emails[made_hs])
         assert (task["Subject"], task["Description"], task["ActivityDate"], task["WhoId"], task["TaskSubtype"],
                 task["Status"], task["HubSpot_Email_Id__c"], task["HubSpot_Id__c"], task["HubSpot_Call_Id__c"]) == (
@@ -167,5 +162,5 @@ def test_logged_emails_sync_both_ways_as_email_tasks(tmp_path):
         assert (email.properties["hs_email_subject"], email.properties["hs_email_text"],
                 email.properties["hs_timestamp"][:10]) == ("Re: your quote", "Thanks", "2026-11-29")
         assert [a.id for a in email.associations["contacts"].results] == [contact_hs]
-        assert made_sf not in {*links(env, "tasks").values(), *links(env, "calls").values()}
+        assert made_sf not in {*env.links("tasks").values(), *env.links("calls").values()}
         assert env.cycle().planned_writes == 0

@@ -31,12 +31,6 @@ def tickets_env(tmp_path, **pair):
         yield env
 
 
-def links(env, pair: str) -> dict[str, str]:
-    """hubspot_id -> salesforce_id of a pair."""
-    with env.state() as con:
-        return dict(con.execute("SELECT hubspot_id, salesforce_id FROM sync.links WHERE pair = ?", [pair]).fetchall())
-
-
 def ticket(env, ticket_id: str) -> tuple[dict, dict[str, list[str]]]:
     t = env.hs().crm.tickets.basic_api.get_by_id(ticket_id, properties=PROPS, associations=["contacts", "companies"])
     assoc = {k: sorted(a.id for a in v.results) for k, v in (t.associations or {}).items()}
@@ -59,10 +53,10 @@ def new_ticket(env, contact: str | None, company: str | None, **props) -> str:
 def test_tickets_and_cases_sync_both_ways_with_their_contact_and_company(tmp_path):
     with tickets_env(tmp_path) as env:
         sf, hs = env.sf(), env.hs()
-        people, companies = links(env, "people"), links(env, "companies")
+        people, companies = env.links("people"), env.links("companies")
         to_hs_person, to_hs_company = {v: k for k, v in people.items()}, {v: k for k, v in companies.items()}
         # The seed's tickets and Cases are each linked once, none made twice, associations as the other side's.
-        pairs = links(env, "tickets")
+        pairs = env.links("tickets")
         all_cases, all_tickets = cases(sf), {t.id for t in hs.crm.tickets.get_all()}
         assert set(pairs) == all_tickets and set(pairs.values()) == set(all_cases)
         assert len(set(pairs.values())) == len(pairs)
@@ -84,7 +78,7 @@ def test_tickets_and_cases_sync_both_ways_with_their_contact_and_company(tmp_pat
         made_sf = sf.Case.create({"Subject": "Cannot export", "Status": "Escalated", "Priority": "Low",
                                   "Origin": "Phone", "ContactId": contact_sf, "AccountId": company_sf})["id"]
         env.cycle()
-        pairs = links(env, "tickets")
+        pairs = env.links("tickets")
         case = cases(sf)[pairs[made_hs]]
         assert (case["Subject"], case["Status"], case["Priority"], case["Origin"], case["ContactId"],
                 case["AccountId"]) == ("Printer on fire", "Working", "High", "Web", contact_sf, company_sf)
@@ -103,18 +97,18 @@ def test_tickets_and_cases_sync_both_ways_with_their_contact_and_company(tmp_pat
         props, assoc = ticket(env, back)
         assert props["hs_ticket_priority"] == "HIGH" and assoc["companies"] == [other_hs]
         # Nothing made twice, and the next cycle has nothing to write.
-        assert len(links(env, "tickets")) == len(cases(sf)) == len(list(hs.crm.tickets.get_all()))
+        assert len(env.links("tickets")) == len(cases(sf)) == len(list(hs.crm.tickets.get_all()))
         assert env.cycle().planned_writes == 0
 
 
 def test_a_ticket_of_a_person_who_is_a_lead_lands_with_the_rest_and_says_why_its_contact_did_not(tmp_path):
     with tickets_env(tmp_path) as env:
         sf = env.sf()
-        lead_hs, lead_sf = next((h, s) for h, s in links(env, "people").items() if s.startswith("00Q"))
-        company_hs, company_sf = next(iter(links(env, "companies").items()))
+        lead_hs, lead_sf = next((h, s) for h, s in env.links("people").items() if s.startswith("00Q"))
+        company_hs, company_sf = next(iter(env.links("companies").items()))
         made = new_ticket(env, lead_hs, company_hs, subject="Lead's ticket", hs_ticket_priority="LOW")
         env.cycle()
-        case = cases(sf)[links(env, "tickets")[made]]
+        case = cases(sf)[env.links("tickets")[made]]
         assert (case["Subject"], case["Priority"], case["AccountId"], case["ContactId"]) == (
             "Lead's ticket", "Low", company_sf, None)
         # Case.ContactId takes a Contact only (its describe's referenceTo): the Lead's id is never sent (before,
@@ -135,11 +129,11 @@ def test_a_ticket_of_a_person_who_is_a_lead_lands_with_the_rest_and_says_why_its
 def test_ticket_and_case_deletes_follow_the_pairs_rule(tmp_path, rule):
     with tickets_env(tmp_path, deletes=rule) as env:
         sf, hs = env.sf(), env.hs()
-        (ticket_a, case_a), (ticket_b, case_b) = list(links(env, "tickets").items())[:2]
+        (ticket_a, case_a), (ticket_b, case_b) = list(env.links("tickets").items())[:2]
         sf.Case.delete(case_a)
         hs.crm.tickets.basic_api.archive(ticket_b)
         env.cycle()
-        remaining = links(env, "tickets")
+        remaining = env.links("tickets")
         assert ticket_a not in remaining and ticket_b not in remaining
         case_b_live = sf.query_all(format_soql("SELECT Id FROM Case WHERE Id = {}", case_b))["totalSize"] == 1
         try:
