@@ -10,7 +10,8 @@ from hubspot.crm.objects import SimplePublicObjectInput, SimplePublicObjectInput
 
 from crm_sync_tests.sync_harness import ROOT, converged_env
 
-TASK_TO_CONTACT = 204  # HubSpot-defined association type task -> contact
+TASK_TO_CONTACT = 204  # HubSpot-defined association types: task -> contact, task -> deal
+TASK_TO_DEAL = 216
 PROPS = ["hs_task_subject", "hs_task_body", "hs_task_status", "hs_task_priority", "hs_timestamp", "salesforce_id"]
 STATUS = {"Not Started": "NOT_STARTED", "In Progress": "IN_PROGRESS", "Waiting on someone else": "WAITING",
           "Completed": "COMPLETED", "Deferred": "DEFERRED"}
@@ -164,3 +165,42 @@ def test_logged_emails_sync_both_ways_as_email_tasks(tmp_path):
         assert [a.id for a in email.associations["contacts"].results] == [contact_hs]
         assert made_sf not in {*env.links("tasks").values(), *env.links("calls").values()}
         assert env.cycle().planned_writes == 0
+
+
+def test_a_tasks_deal_is_its_whatid_when_that_names_an_opportunity(tmp_path):
+    """task -> deal <-> Task.WhatId both ways; a WhatId that names an Account (WhatId holds several objects) is no
+    deal: the HubSpot task gets none, nothing is written back or held, and the next cycle is quiet."""
+    raw = yaml.safe_load((ROOT / "sync.yaml").read_text())
+    pairs = {**raw["pairs"], "tasks": {"hubspot": "tasks", "salesforce": "Task"}}
+    with converged_env(tmp_path, extra={"pairs": pairs}) as env:
+        env.converge()
+        sf, hs = env.sf(), env.hs()
+        (deal_a, opp_a), (deal_b, opp_b) = list(env.links("deals").items())[:2]
+        company_sf = next(iter(env.links("companies").values()))
+        made_hs = hs.crm.objects.basic_api.create("tasks", SimplePublicObjectInputForCreate(
+            properties={"hs_task_subject": "Send the contract", "hs_task_status": "NOT_STARTED",
+                        "hs_timestamp": "2026-12-18T15:00:00Z"},
+            associations=[{"to": {"id": deal_a}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                                             "associationTypeId": TASK_TO_DEAL}]}])).id
+        on_account = sf.Task.create({"Subject": "Account review", "Status": "Not Started", "WhatId": company_sf,
+                                     "ActivityDate": "2026-12-21"})["id"]
+        env.cycle()
+        tasks = env.links("tasks")
+        assert sf.Task.get(tasks[made_hs])["WhatId"] == opp_a
+        back = {v: k for k, v in tasks.items()}[on_account]
+        assert deals_of(env, back) == []
+        sf.Task.update(tasks[made_hs], {"WhatId": opp_b})
+        env.cycle()
+        assert deals_of(env, made_hs) == [deal_b]
+        assert sf.Task.get(on_account)["WhatId"] == company_sf  # the Account stays
+        with env.state() as con:
+            held = con.execute("SELECT count(*) FROM sync.errors WHERE pair = 'tasks' AND resolved_at IS NULL AND "
+                               "fields IN ('WhatId', 'associations.deals')").fetchone()[0]
+        assert held == 0
+        assert env.cycle().planned_writes == 0
+
+
+def deals_of(env, task_id: str) -> list[str]:
+    t = env.hs().crm.objects.basic_api.get_by_id("tasks", task_id, associations=["deals"])
+    deals = (t.associations or {}).get("deals")
+    return sorted(a.id for a in deals.results) if deals else []

@@ -139,6 +139,8 @@ TASKS = [
     _f("due", "hs_timestamp", "ActivityDate", type="date"),
     # task -> contact <-> Task.WhoId (a Lead or a Contact: whichever the person is linked to)
     _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
+    # task -> deal <-> Task.WhatId when it names an Opportunity (an Account or a Case there is left alone)
+    _f("deal", "associations.deals", "WhatId", type="association", links_to="deals"),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
 ]
 def _logged(subtype: str) -> list[FieldMapping]:
@@ -183,6 +185,7 @@ MEETINGS = [
     # the two-way value, and a start the sync writes moves the timestamp in the same run)
     _f("timestamp", "hs_timestamp", "StartDateTime", rule="always_salesforce", type="datetime"),
     _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
+    _f("deal", "associations.deals", "WhatId", type="association", links_to="deals"),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
 ]
 DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS, "tasks": TASKS,

@@ -137,8 +137,17 @@ def canonical(kind: str, x: str, side: str, b: Binds, links_to: str | None = Non
             holds = f" AND {lookup_holds(*lookup, 'a.salesforce_object', b)}" if lookup else ""
             return (f"CASE WHEN {t} IS NULL THEN NULL WHEN EXISTS (SELECT 1 FROM sync.links a WHERE a.pair = "
                     f"{b(links_to)} AND a.hubspot_id = {t}{holds}) THEN {t} ELSE 'unlinked:' || {t} END")
+        unlinked = f"'unlinked:' || {t}"
+        if lookup:
+            # A lookup that holds several objects (Task.WhatId: an Account, an Opportunity, a Case...) is this
+            # association only when it names a record of the linked pair's objects (their ids' key prefix): an
+            # Account in WhatId is no deal, neither a change nor one waiting for a link.
+            targets = lookup_targets(*lookup, b)
+            unlinked = (f"CASE WHEN COALESCE(len({targets}), 0) <= 1 OR left({t}, 3) IN (SELECT DISTINCT "
+                        f"left(k.salesforce_id, 3) FROM sync.links k WHERE k.pair = {b(links_to)}) "
+                        f"THEN 'unlinked:' || {t} END")
         return (f"CASE WHEN {t} IS NULL THEN NULL ELSE COALESCE((SELECT min(a.hubspot_id) FROM sync.links a "
-                f"WHERE a.pair = {b(links_to)} AND a.salesforce_id = {t}), 'unlinked:' || {t}) END")
+                f"WHERE a.pair = {b(links_to)} AND a.salesforce_id = {t}), {unlinked}) END")
     if kind == "number":
         return (f"CASE WHEN TRY_CAST({t} AS DOUBLE) IS NULL THEN {t} ELSE regexp_replace(regexp_replace("
                 f"printf('%.6f', TRY_CAST({t} AS DOUBLE)), '0+$', ''), '\\.$', '') END")
@@ -269,7 +278,8 @@ def values_sql(spec: PairSpec, linked: bool, b: Binds) -> str:
                 # A side without a field of its own (a one-way field computed from it) compares as the transform
                 hs_val = (canonical(m.type, col("h", m.hubspot), "hubspot", b, m.links_to,
                                     (obj, sf_field) if sf_field else None) if m.hubspot else hs_xf)
-                sf_val = canonical(m.type, col("s", sf_field), "salesforce", b, m.links_to) if sf_field else sf_xf
+                sf_val = (canonical(m.type, col("s", sf_field), "salesforce", b, m.links_to, (obj, sf_field))
+                          if sf_field else sf_xf)
             select = (f"SELECT {{hid}} AS hubspot_id, {b(obj)} AS sf_object, {{sid}} AS salesforce_id, "
                       f"{b(m.name)} AS field, {_name(m.hubspot, b)} AS hs_field, {_name(sf_field, b)} AS "
                       f"sf_field, {b(m.type)} AS kind, {b(m.rule)} AS rule, {{hv}} AS hs_val, "
