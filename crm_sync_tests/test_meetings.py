@@ -1,6 +1,7 @@
 """Meetings <-> Salesforce Events (issue 14's meetings row) end to end, with the shipped default mappings: creates,
 updates and deletes both ways on the cycle; title, description, place and times; the meeting's contact <->
-Event.WhoId (a Lead or a Contact, whichever the person is linked to). Salesforce computes an Event's length."""
+Event.WhoId (a Lead or a Contact, whichever the person is linked to), its deal <-> Event.WhatId. Salesforce
+computes an Event's length."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from simple_salesforce import format_soql
 
 from crm_sync_tests.sync_harness import ROOT, converged_env
 
-MEETING_TO_CONTACT = 200  # HubSpot-defined association type meeting -> contact
+MEETING_TO_CONTACT, MEETING_TO_DEAL = 200, 212  # HubSpot-defined association types: meeting -> contact, -> deal
 PROPS = ["hs_meeting_title", "hs_meeting_body", "hs_meeting_location", "hs_meeting_start_time",
          "hs_meeting_end_time", "hs_timestamp", "salesforce_id"]
 
@@ -25,7 +26,8 @@ def meeting(env, meeting_id: str) -> tuple[dict, list[str]]:
 
 def event(sf, event_id: str) -> dict:
     [row] = sf.query_all(format_soql("SELECT Id, Subject, Description, Location, StartDateTime, EndDateTime, "
-                                     "DurationInMinutes, ActivityDate, WhoId, HubSpot_Id__c FROM Event WHERE Id = {}",
+                                     "DurationInMinutes, ActivityDate, WhoId, WhatId, HubSpot_Id__c FROM Event "
+                                     "WHERE Id = {}",
                                      event_id))["records"]
     return row
 
@@ -43,23 +45,25 @@ def test_meetings_sync_both_ways_as_events_with_their_person(tmp_path):
         people = env.links("people")
         contact_hs, contact_sf = next((h, s) for h, s in people.items() if s.startswith("003"))
         lead_hs, lead_sf = next((h, s) for h, s in people.items() if s.startswith("00Q"))
+        deal_hs, opp_sf = next(iter(env.links("deals").items()))
 
         # New on each side: a HubSpot meeting with a Contact, a Salesforce Event (start and length) with a Lead.
         made_hs = hs.crm.objects.basic_api.create("meetings", SimplePublicObjectInputForCreate(
             properties={"hs_meeting_title": "Quarterly review", "hs_meeting_body": "Agenda attached",
                         "hs_meeting_location": "Room 4", "hs_meeting_start_time": "2026-12-10T15:00:00Z",
                         "hs_meeting_end_time": "2026-12-10T15:30:00Z", "hs_timestamp": "2026-12-10T15:00:00Z"},
-            associations=[{"to": {"id": contact_hs}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
-                                                                "associationTypeId": MEETING_TO_CONTACT}]}])).id
+            associations=[{"to": {"id": to}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                                         "associationTypeId": kind}]}
+                          for to, kind in ((contact_hs, MEETING_TO_CONTACT), (deal_hs, MEETING_TO_DEAL))])).id
         made_sf = sf.Event.create({"Subject": "Demo", "StartDateTime": "2026-12-11T09:00:00.000+0000",
                                    "DurationInMinutes": 45, "Location": "Online", "WhoId": lead_sf})["id"]
         env.cycle()
         pairs_now = env.links("meetings")
         ev = event(sf, pairs_now[made_hs])
         assert (ev["Subject"], ev["Description"], ev["Location"], ev["StartDateTime"][:19], ev["EndDateTime"][:19],
-                ev["DurationInMinutes"], ev["WhoId"], ev["HubSpot_Id__c"]) == (
+                ev["DurationInMinutes"], ev["WhoId"], ev["WhatId"], ev["HubSpot_Id__c"]) == (
             "Quarterly review", "Agenda attached", "Room 4", "2026-12-10T15:00:00", "2026-12-10T15:30:00", 30,
-            contact_sf, made_hs)
+            contact_sf, opp_sf, made_hs)
         back = {v: k for k, v in pairs_now.items()}[made_sf]
         props, contacts = meeting(env, back)
         assert (props["hs_meeting_title"], props["hs_meeting_location"], props["hs_meeting_start_time"][:19],
