@@ -34,7 +34,7 @@ def run_errors(config_path: str, code: str | None = None, field: str | None = No
     config = _state(config_path, "errors")
     if config is None:
         return 2
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         found = engine_errors.groups(con, code=code, field=field, system=system)
     if as_json:
         rows = found.assign(records=found["records"].map(list), first_seen=found["first_seen"].astype(str),
@@ -62,7 +62,7 @@ def run_retry(config_path: str, code: str | None = None, field: str | None = Non
     config = _state(config_path, "retry")
     if config is None:
         return 2
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         done = engine_errors.retry(con, code=code, field=field, system=system)
     print(f"Re-queued {done.requeued:,} refused write(s): the next run (`crm-sync run`) sends them.")
     for kind, n in sorted(done.left.items()):
@@ -97,7 +97,7 @@ def run_explain(config_path: str, key: str, as_json: bool = False, fresh: bool =
         if not planned.success:
             print(f"crm-sync explain: the plan run {planned.run_id} failed (see the errors above); what follows is "
                   "the state as it last was", file=sys.stderr)
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         found = explain(con, pair_specs(config), key, config.sync.max_attempts)
     if as_json:
         print(json.dumps(found, indent=2, default=str))

@@ -93,7 +93,7 @@ def page(config: SyncConfig, now: dt.datetime | None = None) -> str:
     """The page's HTML, from the state file of this configuration."""
     now = now or dt.datetime.now(dt.UTC)
     attempts = config.sync.max_attempts
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         calls, writes = figures.calls_per_day(con), figures.writes_per_run(con)
         errors, backlog = figures.open_errors(con), figures.backlog(con, attempts)
         head = figures.headline(con, attempts)

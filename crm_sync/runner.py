@@ -80,7 +80,7 @@ def execute_cycle(config_path: str | Path, instance: DagsterInstance | None = No
         result = job.execute_in_process(run_config=_console("DEBUG" if verbose else "WARNING"), instance=instance,
                                         raise_on_error=False, run_id=run_id)
     config = load_config(Path(config_path))
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         summary = run_summary(con, [result.run_id])
         attempted = con.execute("SELECT count(*) FROM sync.audit WHERE run_id = ?", [result.run_id]).fetchone()[0]
     return CycleOutcome(result.run_id, result.success, summary, attempted)
@@ -149,7 +149,7 @@ def execute_plan(config_path: str | Path, instance: DagsterInstance | None = Non
     result = job.execute_in_process(run_config=_console("WARNING"), instance=instance or DagsterInstance.ephemeral(),
                                     raise_on_error=False)
     specs, attempts = pair_specs(config), config.sync.max_attempts
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         return PlanOutcome(result.run_id, result.success, preview.writes(con, specs, attempts),
                            preview.summary(con, specs, attempts), preview.field_diffs(con, specs, attempts, sample))
 
@@ -212,7 +212,7 @@ def run_check(config_path: str) -> int:
     connectors = {"salesforce": salesforce_connector(config), "hubspot": hubspot_connector(config)}
     config.state_path.parent.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         for (system, obj), (_fields, cross_id) in extract_fields(specs).items():
             if cross_id is not None:
                 metadata.store(con, system, obj, connectors[system].field_metadata(obj), "crm-sync check", now)
@@ -268,7 +268,7 @@ def _backfill_ranges(config, job, keys: list[str], instance: DagsterInstance, ag
 
     objects = len(Backfill(config).objects)
     # a partition is done once every object of it was read
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         done = {k for (k,) in con.execute("SELECT partition_key FROM sync.backfill_reads GROUP BY partition_key "
                                           "HAVING count(*) = ?", [objects]).fetchall()}
     todo = keys if again else [k for k in keys if k not in done]
@@ -295,7 +295,7 @@ def _contiguous(batch: list[str], keys: list[str]) -> list[list[str]]:
 
 
 def _batch_figures(config, part: list[str], result) -> BackfillBatch:
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         rows = con.execute("SELECT COALESCE(sum(rows_read), 0) FROM sync.backfill_reads "
                            "WHERE list_contains(?, partition_key)", [part]).fetchone()[0]
         writes = con.execute("SELECT count(*) FROM sync.audit WHERE run_id = ?", [result.run_id]).fetchone()[0]
@@ -352,7 +352,7 @@ def run_backfill(config_path: str, again: bool = False, first: str | None = None
                       "to resume from it.", file=sys.stderr)
                 return 1
         progress.update(overall, completed=len(wanted))
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         links = dict(con.execute("SELECT pair, count(*) FROM sync.links GROUP BY ALL ORDER BY ALL").fetchall())
     print(f"Backfill done: {totals['rows']:,} records read, {totals['writes']:,} writes, {totals['calls']:,} API "
           f"calls; links {links}. The incremental cycle (`crm-sync run`, the schedule) takes over from where the "
@@ -369,7 +369,7 @@ def run_reconcile(config_path: str, verbose: bool = False) -> int:
         print(f"crm-sync reconcile: {exc}", file=sys.stderr)
         return 2
     config = load_config(Path(config_path))
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         found = con.execute("""SELECT pair, cause, count(*), count(*) FILTER (WHERE healed) FROM sync.drift
             WHERE run_id = ? GROUP BY ALL ORDER BY ALL""", [outcome.run_id]).fetchall()
     print(f"Reconcile {outcome.run_id}: {'succeeded' if outcome.success else 'FAILED (--verbose for the log)'}")
@@ -396,7 +396,7 @@ def relink(config_path: str | Path, instance: DagsterInstance | None = None) -> 
     extracts = [AssetKey([system, "raw", obj]) for system, obj in extract_fields(specs)]
     result = job.execute_in_process(asset_selection=extracts, instance=instance or DagsterInstance.ephemeral(),
                                     run_config=_console("WARNING"), raise_on_error=True)
-    with db.opened(config.state_path, config.state_memory_limit) as con:
+    with db.opened_for(config) as con:
         return {spec.name: link_pair(con, spec, result.run_id).as_dict() for spec in specs}
 
 

@@ -135,8 +135,8 @@ def _backlog(config: Path) -> int:
     loaded = load_config(config)
     con = db.connect(loaded.state_path)
     try:
-        left = figures.headline(con, loaded.sync.max_attempts)
-        return left["outbox_due"] + left["outbox_waiting"]
+        left = figures.backlog(con, loaded.sync.max_attempts)
+        return int(left["due"].sum() + left["waiting"].sum())
     finally:
         con.close()
 

@@ -115,6 +115,12 @@ def connect(path: Path | str, memory_limit: str | None = None) -> duckdb.DuckDBP
     return con
 
 
+def opened_for(config) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """opened() on a configuration's state file with its state_memory_limit (a SyncConfig, or anything with the
+    two attributes: the engine does not import the configuration's models)."""
+    return opened(config.state_path, config.state_memory_limit)
+
+
 @contextlib.contextmanager
 def opened(path: Path | str, memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """The state file open for a block (outside Dagster runs, which share one connection per run)."""
