@@ -65,7 +65,7 @@ class Profile:
     kills: int = 2  # cycles killed with SIGKILL while users edit
     max_quiet_cycles: int = 8
     merges: str = "link"  # the merges: setting of every pair that merges (people, companies)
-    extra_pairs: tuple[str, ...] = ("tickets", "tasks", "calls", "emails", "meetings")  # besides the shipped
+    extra_pairs: tuple[str, ...] = ("tickets", "tasks", "calls", "emails", "meetings", "notes")  # besides the shipped
 
 
 @dataclass

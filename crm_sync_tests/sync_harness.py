@@ -28,7 +28,8 @@ EXTRA_PAIRS = {"tickets": {"hubspot": "tickets", "salesforce": "Case"},
                "tasks": {"hubspot": "tasks", "salesforce": "Task"},
                "calls": {"hubspot": "calls", "salesforce": "Task"},
                "emails": {"hubspot": "emails", "salesforce": "Task"},
-               "meetings": {"hubspot": "meetings", "salesforce": "Event"}}
+               "meetings": {"hubspot": "meetings", "salesforce": "Event"},
+               "notes": {"hubspot": "notes", "salesforce": "Task"}}
 HS_WRITE = re.compile(r"/batch/(create|update|upsert|archive)$|/batch/associate/|/batch/archive$")
 HS_READ = re.compile(r"/search$|/batch/read$")
 

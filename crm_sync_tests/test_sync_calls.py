@@ -18,9 +18,9 @@ from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput, SimpleP
 from crm_sync_tests.sync_harness import EXTRA_PAIRS, ROOT, SyncEnv, call_kind, sync_env
 
 OVERLAP = 2
-# Every pair: the shipped three, tickets, tasks, calls and emails (the last three all on Task), meetings.
+# Every pair: the shipped three, tickets, tasks, calls, emails and notes (the last four all on Task), meetings.
 SF_OBJECTS = ["Lead", "Contact", "Account", "Opportunity", "OpportunityContactRole", "Case", "Task", "Event", "User"]
-HS_OBJECTS = ["contacts", "companies", "deals", "tickets", "tasks", "calls", "emails", "meetings"]
+HS_OBJECTS = ["contacts", "companies", "deals", "tickets", "tasks", "calls", "emails", "meetings", "notes"]
 
 
 def calls(env: SyncEnv, before: dict) -> dict[str, dict[str, int]]:

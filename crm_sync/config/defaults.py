@@ -1,5 +1,5 @@
-"""Default field mappings shipped with crm-sync: the common fields of people, companies, deals, tickets, tasks and
-logged calls and emails."""
+"""Default field mappings shipped with crm-sync: the common fields of people, companies, deals, tickets, tasks,
+logged calls, emails and notes, and meetings."""
 
 from __future__ import annotations
 
@@ -121,6 +121,19 @@ TICKETS = [
     _f("company", "associations.companies", "AccountId", type="association", links_to="companies"),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
 ]
+def _related() -> list[FieldMapping]:
+    """What an engagement is logged on, on a Task or an Event: the person (WhoId: a Lead or a Contact, whichever
+    the person is linked to), and the deal or else the company (WhatId, when it names an Opportunity or an
+    Account; a Case or a Campaign there is left alone). WhatId holds one record: an engagement with a deal and a
+    company puts the deal there, and the company goes once the deal is gone (yields_to)."""
+    return [
+        _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
+        _f("deal", "associations.deals", "WhatId", type="association", links_to="deals"),
+        FieldMapping(name="company", hubspot="associations.companies", salesforce="WhatId", type="association",
+                     links_to="companies", yields_to="deal"),
+    ]
+
+
 TASK_STATUS = ValueMap(
     hubspot_to_salesforce={"NOT_STARTED": "Not Started", "IN_PROGRESS": "In Progress",
                            "WAITING": "Waiting on someone else", "COMPLETED": "Completed", "DEFERRED": "Deferred"},
@@ -137,21 +150,20 @@ TASKS = [
     _f("status", "hs_task_status", "Status", type="enum", value_map=TASK_STATUS),
     _f("priority", "hs_task_priority", "Priority", type="enum", value_map=TASK_PRIORITY),
     _f("due", "hs_timestamp", "ActivityDate", type="date"),
-    # task -> contact <-> Task.WhoId (a Lead or a Contact: whichever the person is linked to)
-    _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
-    # task -> deal <-> Task.WhatId when it names an Opportunity (an Account or a Case there is left alone)
-    _f("deal", "associations.deals", "WhatId", type="association", links_to="deals"),
+    *_related(),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
 ]
-def _logged(subtype: str) -> list[FieldMapping]:
-    """What logged engagements (calls, emails) share on a Task: the date, the person, the owner, and the subtype and
-    Completed status that the Tasks made from them get."""
+
+
+def _logged(subtype: str, status_name: str | None = None) -> list[FieldMapping]:
+    """What logged engagements (calls, emails, notes) share on a Task: the date, what it is logged on, the owner,
+    and the subtype and Completed status that the Tasks made from them get."""
     return [
         _f("when", "hs_timestamp", "ActivityDate", type="date"),
-        _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
+        *_related(),
         _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
         FieldMapping(name="subtype", salesforce="TaskSubtype", rule="always_hubspot", to_salesforce=f"'{subtype}'"),
-        FieldMapping(name=f"{subtype.lower()}_status", salesforce="Status", rule="always_hubspot",
+        FieldMapping(name=status_name or f"{subtype.lower()}_status", salesforce="Status", rule="always_hubspot",
                      to_salesforce="'Completed'"),
     ]
 
@@ -184,15 +196,23 @@ MEETINGS = [
     # HubSpot requires every engagement's hs_timestamp: a meeting's is its Event's start (one way: the start is
     # the two-way value, and a start the sync writes moves the timestamp in the same run)
     _f("timestamp", "hs_timestamp", "StartDateTime", rule="always_salesforce", type="datetime"),
-    _f("person", "associations.contacts", "WhoId", type="association", links_to="contacts"),
-    _f("deal", "associations.deals", "WhatId", type="association", links_to="deals"),
+    *_related(),
     _f("owner", "hubspot_owner_id", "OwnerId", rule="prefer_salesforce_unless_blank", type="owner"),
 ]
+# A note has no title nor type of its own in Salesforce: the Task made from one is a Task of Type Note (Task.Type
+# is an open picklist; an admin may add Note to its values for the UI), called "Note".
+NOTES = [
+    _f("body", "hs_note_body", "Description"),
+    FieldMapping(name="note_subject", salesforce="Subject", rule="always_hubspot", to_salesforce="'Note'"),
+    FieldMapping(name="note_type", salesforce="Type", rule="always_hubspot", to_salesforce="'Note'"),
+    *_logged("Task", "note_status"),
+]
 DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS, "tasks": TASKS,
-                  "calls": CALLS, "emails": EMAILS, "meetings": MEETINGS}
+                  "calls": CALLS, "emails": EMAILS, "meetings": MEETINGS, "notes": NOTES}
 # Pairs on a Salesforce object that holds several HubSpot object types (Task: tasks and logged calls): which of
 # its records are the pair's, unless the pair says, and the field that holds their HubSpot id.
-SHARED_OBJECTS = {("tasks", "Task"): ("TaskSubtype = 'Task'", None),
+SHARED_OBJECTS = {("tasks", "Task"): ("TaskSubtype = 'Task' AND coalesce(Type, '') <> 'Note'", None),
+                  ("notes", "Task"): ("TaskSubtype = 'Task' AND Type = 'Note'", "HubSpot_Note_Id__c"),
                   ("calls", "Task"): ("TaskSubtype = 'Call'", "HubSpot_Call_Id__c"),
                   ("emails", "Task"): ("TaskSubtype = 'Email'", "HubSpot_Email_Id__c")}
 
@@ -213,6 +233,10 @@ def with_default_fields(config: SyncConfig) -> SyncConfig:
                         continue
                     mapping = mapping.model_copy(update={"links_to": target_pair})
                 fields.append(mapping.model_copy(deep=True))
+            present = {m.name for m in fields}
+            for mapping in fields:  # what it gave way to is not synced here (no deals pair): nothing to yield to
+                if mapping.yields_to not in present:
+                    mapping.yields_to = None
             pair.fields = fields
         shared = SHARED_OBJECTS.get((pair.hubspot, pair.salesforce[0])) if len(pair.salesforce) == 1 else None
         if shared:

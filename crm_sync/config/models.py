@@ -74,6 +74,11 @@ class FieldMapping(Strict):
     type: ValueType = "string"
     value_map: ValueMap | None = None
     links_to: str | None = Field(default=None, description="association: the pair whose links translate ids")
+    yields_to: str | None = Field(
+        default=None, description="association: another association of the pair on the same Salesforce lookup, "
+        "which the lookup holds first (Task.WhatId: an engagement's deal before its company). While that one is "
+        "in the lookup, this one is not written to Salesforce (a skipped row, LOOKUP_TAKEN, says so); once the "
+        "lookup is free it is")
     to_salesforce: Transform | None = Field(
         default=None, description="the value Salesforce gets, as an expression over the HubSpot record's "
         "properties (or a conditional: when/if/then/else); without to_hubspot the field is one-way")
@@ -256,6 +261,12 @@ class PairConfig(Strict):
                 if unknown:
                     raise ValueError(f"field {mapping.name!r} names Salesforce objects outside this pair: "
                                      f"{sorted(unknown)} (pair has {self.salesforce})")
+            if mapping.yields_to is not None:
+                first = next((m for m in self.fields if m.name == mapping.yields_to), None)
+                if mapping.type != "association" or first is None or first.type != "association" or first is mapping \
+                        or any(mapping.salesforce_field(o) != first.salesforce_field(o) for o in self.salesforce):
+                    raise ValueError(f"field {mapping.name!r}: yields_to names another association field of this "
+                                     f"pair on the same Salesforce lookup (got {mapping.yields_to!r})")
             if mapping.type.startswith("association"):
                 target, label = association_parts(mapping.hubspot)
                 if label is not None and (self.hubspot, target, label) not in LABELLED_ASSOCIATIONS:

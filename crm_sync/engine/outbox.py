@@ -184,9 +184,11 @@ def record_results(con: duckdb.DuckDBPyConnection, results: pd.DataFrame, run_id
             ON CONFLICT (error_key) DO UPDATE SET op_id = excluded.op_id, message = excluded.message,
                fields = excluded.fields, last_seen = now(), occurrences = sync.errors.occurrences + 1,
                resolved_at = NULL, run_id = excluded.run_id""", [run_id])
-        # A write that lands resolves its record's errors, but not those of values still held in an open op.
+        # A write that lands resolves its record's errors, but not those of values still held in an open op, nor
+        # a value the plan left out of it (a skipped row: the plan resolves those once it writes the value).
         con.execute("""UPDATE sync.errors e SET resolved_at = now() FROM _res r WHERE r.success
-            AND e.resolved_at IS NULL AND e.pair = r.pair AND e.system = r.target AND e.object = r.object
+            AND e.resolved_at IS NULL AND e.kind <> 'skipped' AND e.pair = r.pair AND e.system = r.target
+            AND e.object = r.object
             AND e.record_id = r.record_key AND (e.op_id IS NULL OR e.op_id = r.op_id OR e.op_id NOT IN (
                 SELECT op_id FROM sync.outbox WHERE status IN ('pending', 'failed', 'invalid')))""")
         con.execute("""INSERT INTO sync.audit (run_id, op_id, target, object, action, target_id, payload, response,

@@ -94,6 +94,7 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
             _hold_in_flight(con, b)
             _decide(con, cfg.tie_winner)
             _derive_from_written(con, b, s2h, cfg.tie_winner)
+            _give_way(con, spec, b)
             if reconcile:
                 result.drift_healed = drift.mark_healed(con, b)
             result.skipped = _record_skips(con, spec, b, to_sf, to_hs)
@@ -101,7 +102,7 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
             # Fields that agree already: remember them, so a later change on one side is seen as one.
             b.execute(con, """INSERT INTO sync.shadow (pair, hubspot_id, field, hubspot_value, salesforce_value)
                 SELECT $pair, hubspot_id, field, hs_val, sf_val FROM _decisions
-                WHERE NOT write_sf AND NOT write_hs AND hs_as_sf IS NOT DISTINCT FROM sf_val
+                WHERE NOT write_sf AND NOT write_hs AND hs_as_sf IS NOT DISTINCT FROM sf_val AND taken_by IS NULL
                   AND (no_shadow OR sh_hs IS DISTINCT FROM hs_val OR sh_sf IS DISTINCT FROM sf_val)
                 ON CONFLICT (pair, hubspot_id, field) DO UPDATE SET hubspot_value = excluded.hubspot_value,
                    salesforce_value = excluded.salesforce_value, synced_at = now()""")
@@ -112,7 +113,7 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
             b.execute(con, "CREATE OR REPLACE TEMP TABLE _decisions (hubspot_id VARCHAR, sf_object VARCHAR, "
                         "salesforce_id VARCHAR, field VARCHAR, hs_field VARCHAR, sf_field VARCHAR, kind VARCHAR, "
                         "hs_val VARCHAR, sf_val VARCHAR, hs_new VARCHAR, sf_new VARCHAR, write_sf BOOLEAN, "
-                        "write_hs BOOLEAN)")
+                        "write_hs BOOLEAN, taken_by VARCHAR)")
         _update_ops(con, spec, b, to_sf, to_hs)
         result.creates_waiting = _create_ops(con, spec, b, h2s, s2h, to_sf, to_hs, allowed=creates)
         counts = dict(b.execute(con, "SELECT target || ':' || action, count(*) FROM _plan_ops GROUP BY 1").fetchall())
@@ -333,8 +334,49 @@ def _decide(con, tie: str) -> None:
                 AND NOT (hs_as_sf IS NULL AND (sf_object, sf_field) IN ({REQUIRED_PAIRS})) AS write_sf,
             winner = 'sf' AND sf_as_hs IS DISTINCT FROM hs_val AS write_hs,
             CASE WHEN winner = 'hs' THEN hs_as_sf ELSE sf_val END AS sf_new,
-            CASE WHEN winner = 'sf' THEN sf_as_hs ELSE hs_val END AS hs_new
+            CASE WHEN winner = 'sf' THEN sf_as_hs ELSE hs_val END AS hs_new,
+            NULL::VARCHAR AS taken_by  -- the association that its lookup holds instead (_give_way)
         FROM w""")
+
+
+def _yields(spec: PairSpec, b: Binds) -> str | None:
+    """(field, the field it yields to) of the pair's associations that share a lookup (yields_to), as SQL rows."""
+    rows = [f"({b(m.name)}, {b(m.yields_to)})" for m in spec.config.fields if m.yields_to]
+    return f"VALUES {', '.join(rows)}" if rows else None
+
+
+def _give_way(con, spec: PairSpec, b: Binds) -> None:
+    """An association that gives way to another on their shared lookup (yields_to: an engagement's company to its
+    deal on Task.WhatId) is not written to Salesforce while the other will be in the lookup after this plan: a
+    lookup holds one record. Nor does a lookup holding the other say that the record has none: no HubSpot
+    association is removed for it (HubSpot holds both). Its shadow goes, so that once the lookup is free the value
+    is compared as a first one and goes out. _record_skips says why it waits (LOOKUP_TAKEN)."""
+    yields = _yields(spec, b)
+    if yields is None:
+        return
+    b.execute(con, f"""UPDATE _decisions c SET taken_by = d.field, write_sf = false,
+            write_hs = c.write_hs AND c.sf_val IS NOT NULL
+        FROM _decisions d, ({yields}) y(field, first)
+        WHERE c.field = y.field AND d.field = y.first AND d.hubspot_id = c.hubspot_id AND d.sf_object = c.sf_object
+          AND CASE WHEN d.winner = 'sf' THEN d.sf_val WHEN d.winner = 'hs' THEN d.hs_as_sf
+                   ELSE COALESCE(d.hs_as_sf, d.sf_val) END IS NOT NULL""")
+    # The first one leaving the lookup while the other goes in: one write, of the other (not a clear, then it).
+    b.execute(con, f"""UPDATE _decisions d SET write_sf = false FROM _decisions c, ({yields}) y(field, first)
+        WHERE c.field = y.field AND d.field = y.first AND d.hubspot_id = c.hubspot_id AND d.sf_object = c.sf_object
+          AND c.write_sf AND d.write_sf AND d.sf_new IS NULL""")
+    b.execute(con, """DELETE FROM sync.shadow WHERE pair = $pair AND (hubspot_id, field) IN
+        (SELECT hubspot_id, field FROM _decisions WHERE taken_by IS NOT NULL)""")
+
+
+def _taken(table: str) -> str:
+    """Skip rows (as _waiting_for_link's) of the associations in table (aliased d) not written to their Salesforce
+    lookup because it holds the association they give way to (d.taken_by)."""
+    return f"""SELECT 'salesforce' AS system, d.sf_object AS object, d.hubspot_id AS record_id, d.sf_field AS field,
+               'LOOKUP_TAKEN' AS code, d.hs_field || ' names HubSpot ' || replace(d.hs_val, 'unlinked:', '')
+               || ', but ' || d.sf_object || '.' || d.sf_field || ' holds one record and the ' || d.taken_by
+               || ' goes there first: written once the record has no ' || d.taken_by AS message, NULL AS value
+        FROM {table} d WHERE d.taken_by IS NOT NULL AND d.hubspot_id IS NOT NULL AND d.hs_val IS NOT NULL
+          AND d.hs_as_sf IS DISTINCT FROM d.sf_val"""
 
 
 def _record_skips(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> int:
@@ -360,8 +402,11 @@ def _record_skips(con, spec: PairSpec, b: Binds, to_sf: str, to_hs: str) -> int:
         FROM _decisions WHERE winner = 'hs' AND hs_as_sf IS NULL AND sf_val IS NOT NULL
           AND (sf_object, sf_field) IN ({REQUIRED_PAIRS})
         UNION ALL  -- an association to a record with no counterpart yet: written once that record is linked
-        {_waiting_for_link(spec, b, "_decisions", "d.hs_changed AND d.hs_as_sf IS DISTINCT FROM d.sf_val",
-                           "d.sf_changed AND d.sf_as_hs IS DISTINCT FROM d.hs_val")}""")
+        {_waiting_for_link(spec, b, "_decisions",
+                           "d.hs_changed AND d.hs_as_sf IS DISTINCT FROM d.sf_val AND d.taken_by IS NULL",
+                           "d.sf_changed AND d.sf_as_hs IS DISTINCT FROM d.hs_val")}
+        UNION ALL  -- an association whose lookup holds another one first
+        {_taken("_decisions")}""")
     skipped = _store_skips(con, b, "_skips")
     b.execute(con, f"""UPDATE sync.errors e SET resolved_at = now() WHERE e.kind = 'skipped' AND e.pair = $pair
         AND e.resolved_at IS NULL AND e.error_key NOT IN (SELECT {SKIP_KEY} FROM _skips)
@@ -498,18 +543,24 @@ def _create_ops(con, spec: PairSpec, b: Binds, h2s: str, s2h: str, to_sf: str, t
         return waiting
     if not values or not waiting:
         return 0
-    b.execute(con, f"CREATE OR REPLACE TEMP TABLE _new_vals AS SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs "
-                   f"FROM ({values})")
+    b.execute(con, f"CREATE OR REPLACE TEMP TABLE _new_vals AS SELECT *, {h2s} AS hs_as_sf, {s2h} AS sf_as_hs, "
+                   f"NULL::VARCHAR AS taken_by FROM ({values})")
+    yields = _yields(spec, b)
+    if yields:  # a new record's lookup gets what it holds first (_give_way)
+        b.execute(con, f"""UPDATE _new_vals c SET taken_by = d.field FROM _new_vals d, ({yields}) y(field, first)
+            WHERE c.field = y.field AND d.field = y.first AND d.hubspot_id = c.hubspot_id
+              AND d.sf_object = c.sf_object AND d.hs_as_sf IS NOT NULL""")
     # A create leaves out an association to a record not linked yet: the row says so, keyed by the source record
     # (the same row the plans after the create keep up, and resolve once the value is written).
-    b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _create_skips AS {_waiting_for_link(
-        spec, b, "_new_vals", "d.rule <> 'always_salesforce'", "d.rule <> 'always_hubspot'")}""")
+    unlinked = _waiting_for_link(spec, b, "_new_vals", "d.rule <> 'always_salesforce' AND d.taken_by IS NULL",
+                                 "d.rule <> 'always_hubspot'")
+    b.execute(con, f"CREATE OR REPLACE TEMP TABLE _create_skips AS {unlinked} UNION ALL {_taken('_new_vals')}")
     _store_skips(con, b, "_create_skips")
     b.execute(con, f"""INSERT INTO _plan_ops
         WITH v AS (SELECT * FROM _new_vals),
         sf_rows AS (SELECT hubspot_id, sf_object, sf_field, field, hs_val, hs_as_sf AS sf_new FROM v
                     WHERE hubspot_id IS NOT NULL AND hs_as_sf IS NOT NULL AND rule <> 'always_salesforce'
-                      AND NOT contains(hs_as_sf, 'unlinked:')),
+                      AND NOT contains(hs_as_sf, 'unlinked:') AND taken_by IS NULL),
         hs_rows AS (SELECT salesforce_id, sf_object, hs_field, field, sf_val, sf_as_hs AS hs_new FROM v
                     WHERE salesforce_id IS NOT NULL AND sf_as_hs IS NOT NULL AND rule <> 'always_hubspot'
                       AND NOT contains(sf_as_hs, 'unlinked:'))

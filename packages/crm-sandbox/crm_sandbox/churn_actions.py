@@ -202,11 +202,16 @@ def _sf_create_body(e: Edit, type_name: str) -> dict | None:
         return {"Subject": e.rng.choice(w.CASE_SUBJECTS), "ContactId": e.pick("Contact"),
                 "Priority": e.rng.choice(("High", "Medium", "Low")), "Origin": e.rng.choice(("Phone", "Email", "Web"))}
     who = e.pick("Contact")
+    # what it is about: nothing, an Account or an Opportunity (WhatId holds one)
+    what = e.pick(e.rng.choice(("Account", "Opportunity"))) if e.rng.random() < 0.5 else None
     if type_name == "Event":  # a meeting: its start and its length (Salesforce computes the end)
         start = f"{_day(e)}T{e.rng.randint(8, 17):02d}:00:00.000+0000"
-        return {"Subject": "Meeting", "WhoId": who, "StartDateTime": start,
+        return {"Subject": "Meeting", "WhoId": who, "WhatId": what, "StartDateTime": start,
                 "DurationInMinutes": e.rng.choice((15, 30, 60)), "Location": e.rng.choice(w.CITIES)[0]}
-    return {"Subject": e.rng.choice(w.TASK_SUBJECTS), "WhoId": who, "ActivityDate": _day(e),
+    if e.rng.random() < 0.25:  # a note logged as a Task of Type Note
+        return {"Subject": "Note", "Type": "Note", "Description": f"Discussed the {e.rng.choice(w.PRODUCTS).lower()}.",
+                "WhoId": who, "WhatId": what, "ActivityDate": _day(e), "Status": "Completed"}
+    return {"Subject": e.rng.choice(w.TASK_SUBJECTS), "WhoId": who, "WhatId": what, "ActivityDate": _day(e),
             "Status": e.rng.choice(("Not Started", "Completed")), "Priority": "Normal"}
 
 
@@ -296,8 +301,11 @@ def _hs_create_body(e: Edit, object_type: str) -> tuple[dict, list]:
         return {"subject": e.rng.choice(w.CASE_SUBJECTS), "hs_pipeline": "0", "hs_pipeline_stage": "1",
                 "hs_ticket_priority": e.rng.choice(("LOW", "MEDIUM", "HIGH"))}, []
     contact = e.pick("contacts")
-    links = [{"to": {"id": contact}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
-                                                "associationTypeId": _default_association(object_type, "contacts")}]}]
+    # logged on a contact, and now and then on a company, a deal or both (the sync puts the deal on WhatId first)
+    related = [("contacts", contact), *((to, e.pick(to)) for to in ("companies", "deals") if e.rng.random() < 0.3)]
+    links = [{"to": {"id": rid}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                            "associationTypeId": _default_association(object_type, to)}]}
+             for to, rid in related if rid]
     moment = f"{_day(e)}T{e.rng.randint(8, 18):02d}:00:00.000Z"
     if object_type == "tasks":
         props = {"hs_task_subject": e.rng.choice(w.TASK_SUBJECTS), "hs_timestamp": moment,
@@ -309,7 +317,7 @@ def _hs_create_body(e: Edit, object_type: str) -> tuple[dict, list]:
     else:
         props = {"hs_note_body": f"Call notes: discussed the {e.rng.choice(w.PRODUCTS).lower()}.",
                  "hs_timestamp": moment}
-    return props, links if contact else []
+    return props, links
 
 
 def hs_create(object_type: str) -> Callable[[Edit], dict]:

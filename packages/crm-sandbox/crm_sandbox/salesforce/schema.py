@@ -292,6 +292,8 @@ _TASK = _sobject("Task", "00T", (
     _string("HubSpot_Call_Id__c", 18, "HubSpot Call Id", custom=True, external_id=True, unique=True, id_lookup=True),
     _string("HubSpot_Email_Id__c", 18, "HubSpot Email Id", custom=True, external_id=True, unique=True,
             id_lookup=True),
+    _string("HubSpot_Note_Id__c", 18, "HubSpot Note Id", custom=True, external_id=True, unique=True,
+            id_lookup=True),
 ))
 
 # A calendar event (HubSpot's meetings). Not all-day: StartDateTime, and EndDateTime or DurationInMinutes (the org
