@@ -41,6 +41,10 @@ def load_config(path: Path | str = "sync.yaml") -> SyncConfig:
         raise ConfigError(f"{path}: invalid configuration\n{_describe(exc)}") from None
     config = with_default_fields(config)
     for name, pair in config.pairs.items():
+        if not pair.fields:
+            raise ConfigError(f"{path}: invalid configuration\n  pairs.{name}.fields: crm-sync ships no mappings for "
+                              f"HubSpot {pair.hubspot!r} (a custom object?): list the fields to sync, each with name, "
+                              "hubspot, salesforce and, where not a string, type")
         for side in ("hubspot", "salesforce"):
             used = pair.include.company_fields(side)
             if used and pair.company_mapping() is None:

@@ -155,6 +155,21 @@ class ApiUsage:
             return sum(self._counts.values())
 
 
+class UnknownObject(Exception):
+    """An object the configuration names that the CRM does not have: a misspelt name, or a custom object that its
+    admin has not defined (yet) in that org or portal."""
+
+    HINTS = {"Salesforce": "a custom object's API name ends in __c; the org's admin defines it (Setup > Object "
+                           "Manager) with the fields the pair maps and the external id field",
+             "HubSpot": "a custom object goes by its schema's name, fullyQualifiedName or objectTypeId (2-...); the "
+                        "portal's admin defines it (Settings > Objects, or the schemas API)"}
+
+    def __init__(self, system: str, name: str, detail: str):
+        self.system, self.name = system, name
+        super().__init__(f"{system} has no object {name!r} ({detail}): check the pairs' {system.lower()} objects in "
+                         f"sync.yaml; {self.HINTS[system]}")
+
+
 class StopRun(Exception):
     """A condition that must end the run cleanly; `results` holds the writes that completed before it."""
 

@@ -22,6 +22,7 @@ from crm_sync.connectors.common import (
     Meter,
     RateLimiter,
     RetryPolicy,
+    UnknownObject,
     WriteResult,
     apply_ops,
     chunks,
@@ -326,7 +327,12 @@ class HubSpotConnector:
 
     def properties(self, object_type: str) -> list[dict]:
         """Property definitions (name, type, fieldType, options, modificationMetadata, hasUniqueValue...)."""
-        return self._call(f"GET /crm/v3/properties/{object_type}", self._props.get_all, object_type)["results"]
+        try:
+            return self._call(f"GET /crm/v3/properties/{object_type}", self._props.get_all, object_type)["results"]
+        except HubSpotApiError as exc:
+            if exc.status == 404 or (exc.status == 400 and "infer object type" in exc.message):
+                raise UnknownObject("HubSpot", object_type, f"{exc.status}: {exc.message}") from exc
+            raise
 
     def ensure_property(self, object_type: str, name: str, label: str, unique: bool = True) -> None:
         """Create the custom text property (e.g. a unique "salesforce_id") unless it exists."""

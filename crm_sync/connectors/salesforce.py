@@ -19,13 +19,19 @@ import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
 from simple_salesforce import Salesforce, format_soql
-from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError, SalesforceExpiredSession
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceResourceNotFound,
+)
 
 from crm_sync.connectors.common import (
     ApiUsage,
     Failure,
     Meter,
     RetryPolicy,
+    UnknownObject,
     Window,
     WriteResult,
     apply_ops,
@@ -307,7 +313,10 @@ class SalesforceConnector:
     # ---- reads ------------------------------------------------------------------------------------------------
     def describe(self, sobject: str) -> dict:
         """The sObject describe JSON (fields with types, picklists, writability)."""
-        return self.sf.restful(f"sobjects/{_ident(sobject)}/describe")
+        try:
+            return self.sf.restful(f"sobjects/{_ident(sobject)}/describe")
+        except SalesforceResourceNotFound as exc:
+            raise UnknownObject("Salesforce", sobject, "its describe is 404 NOT_FOUND") from exc
 
     def field_metadata(self, obj: str) -> list[dict]:
         """What a write check and a create need from the sObject describe (active picklist values only)."""

@@ -45,12 +45,28 @@ class PairSpec:
     related_reads: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
 
 
-def pair_specs(config: SyncConfig) -> list[PairSpec]:
-    """One spec per configured pair, in load order (companies before people before deals)."""
-    hs_sfid = config.connections.hubspot.salesforce_id_property
+def load_order(config: SyncConfig) -> list[str]:
+    """The pairs in the order they plan and load: companies, people, deals, then the rest, each after the pairs its
+    associations link to (a custom object after its parent's), so that a parent created in a run is linked
+    before its children's plan needs its id (a master-detail field cannot be left out of a create)."""
     order = {"companies": 0, "contacts": 1, "deals": 2}
+    rank: dict[str, int] = {}
+
+    def ranked(name: str, seen: frozenset[str]) -> int:
+        if name not in rank:
+            pair = config.pairs[name]
+            parents = {m.links_to for m in pair.fields if m.links_to in config.pairs} - seen - {name}
+            rank[name] = max([order.get(pair.hubspot, 9), *(ranked(p, seen | {name}) + 1 for p in parents)])
+        return rank[name]
+
+    return sorted(config.pairs, key=lambda name: (ranked(name, frozenset()), name))
+
+
+def pair_specs(config: SyncConfig) -> list[PairSpec]:
+    """One spec per configured pair, in load order (load_order)."""
+    hs_sfid = config.connections.hubspot.salesforce_id_property
     specs = []
-    for name, pair in sorted(config.pairs.items(), key=lambda kv: order.get(kv[1].hubspot, 9)):
+    for name, pair in ((n, config.pairs[n]) for n in load_order(config)):
         sf_ext = pair.external_id_field or config.connections.salesforce.external_id_field
         hs_match, sf_match, kind = MATCH_KEYS.get(pair.hubspot, (None, {}, None))
         hs_props = {m.hubspot for m in pair.fields if m.hubspot} | {hs_sfid}

@@ -10,7 +10,7 @@ import requests
 
 from crm_sandbox.hubspot.loader import load_objects
 from crm_sandbox.server import running_sandbox
-from crm_sync.connectors.common import AllocationReserved, ApiUsage, BudgetExceeded, DailyLimitReached
+from crm_sync.connectors.common import AllocationReserved, ApiUsage, BudgetExceeded, DailyLimitReached, UnknownObject
 from crm_sync.connectors.hubspot import HubSpotConnector
 
 LIMITS = {"ten_second": 190, "daily": 625_000, "search_per_second": 5}
@@ -340,3 +340,9 @@ def test_a_record_that_enters_an_open_window_mid_walk_does_not_end_it_early():
 
     read = [r["id"] for page in _from_both_ends(search, 1000, 100, 900, closed=False) for r in page]
     assert set(range(1010, 10010, 10)) <= set(read) and len(read) == len(set(read))
+
+
+def test_an_object_the_portal_lacks_is_named_in_a_clear_error(box):
+    with pytest.raises(UnknownObject) as missing:
+        connector(box).field_metadata("projekts")
+    assert "HubSpot has no object 'projekts'" in str(missing.value) and "schema" in str(missing.value)

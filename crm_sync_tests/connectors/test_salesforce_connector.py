@@ -9,7 +9,7 @@ import pytest
 
 from crm_sandbox.salesforce.loader import load_records
 from crm_sandbox.server import running_sandbox
-from crm_sync.connectors.common import AllocationReserved, ApiUsage, BudgetExceeded, DailyLimitReached
+from crm_sync.connectors.common import AllocationReserved, ApiUsage, BudgetExceeded, DailyLimitReached, UnknownObject
 from crm_sync.connectors.salesforce import SalesforceConnector, http_session, sandbox_credentials
 
 
@@ -364,3 +364,11 @@ def test_field_metadata_names_the_objects_each_lookup_takes(box):
     task = {row["field"]: row["reference_to"] for row in c.field_metadata("Task")}
     assert (case["ContactId"], case["AccountId"], case["Subject"]) == (["Contact"], ["Account"], [])
     assert sorted(task["WhoId"]) == ["Contact", "Lead"]
+
+
+def test_an_object_the_org_lacks_is_named_in_a_clear_error(box):
+    """A pair on a custom object not defined in the org (or a misspelt one) fails its read with the name and what
+    to do, not a bare 404."""
+    with pytest.raises(UnknownObject) as missing:
+        connector(box).field_metadata("Projekt__c")
+    assert "Salesforce has no object 'Projekt__c'" in str(missing.value) and "__c" in str(missing.value)

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from crm_sandbox.admin import AdminError, admin_endpoint, common_admin_routes, read_json
-from crm_sandbox.salesforce import schema
+from crm_sandbox.salesforce import custom, schema
 from crm_sandbox.salesforce.errors import SfError, SfErrors
 from crm_sandbox.salesforce.store import OrgActions, sobject_or_error
 
@@ -93,7 +93,15 @@ def admin_routes(service) -> list[Route]:
         body = await read_json(request) if request.method == "POST" else {}
         return JSONResponse(service.connected_app.configure(body))
 
+    async def sobjects(request: Request):
+        """Custom objects: GET lists their names and key prefixes; POST defines one (salesforce/custom.py)."""
+        if request.method == "POST":
+            return JSONResponse(custom.define(store, await read_json(request)), status_code=201)
+        return JSONResponse([{"name": o.name, "keyPrefix": o.key_prefix} for o in schema.SCHEMA.values()
+                             if o.name.endswith("__c")])
+
     return common_admin_routes(service) + [
+        Route("/__sandbox/sobjects", sf_errors(sobjects), methods=["GET", "POST"]),
         Route("/__sandbox/convert-lead", sf_errors(convert), methods=["POST"]),
         Route("/__sandbox/merge", sf_errors(merge), methods=["POST"]),
         Route("/__sandbox/records/{type}", sf_errors(records), methods=["POST"]),

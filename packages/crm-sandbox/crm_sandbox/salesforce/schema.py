@@ -178,7 +178,7 @@ _WITH_ACTIVITY = frozenset({"Lead", "Contact", "Account", "Opportunity"})
 
 
 def _sobject(name: str, prefix: str, fields: tuple[Field, ...], label: str | None = None,
-             plural: str | None = None) -> SObject:
+             plural: str | None = None, owned: bool | None = None) -> SObject:
     """An SObject with the system fields around ``fields`` in Salesforce's describe order."""
     label = label or name
     head = [_f("Id", "id", f"{label} ID", length=18, nillable=False, id_lookup=True, **_RO),
@@ -186,7 +186,7 @@ def _sobject(name: str, prefix: str, fields: tuple[Field, ...], label: str | Non
     if name in MERGEABLE:
         head.append(_ref("MasterRecordId", name, label="Master Record ID", **_RO))
     tail = []
-    if name in OWNED:
+    if name in OWNED if owned is None else owned:
         tail.append(_ref("OwnerId", "User", rel="Owner", nillable=False, defaulted_on_create=True))
     tail += [_datetime("CreatedDate", nillable=False, **_RO),
              _ref("CreatedById", "User", rel="CreatedBy", nillable=False, **_RO),
@@ -388,6 +388,24 @@ _NAME_FIELDS = {"Case": "CaseNumber", "Task": "Subject", "Event": "Subject"}
 _NOT_SEARCHABLE = frozenset({"OpportunityContactRole", "CampaignMember"})
 
 
+# (child object, field) of master-detail relationships: deleting the master deletes its details (custom objects)
+MASTER_DETAIL: set[tuple[str, str]] = set()
+
+
+def register(sobject: SObject, parents: list[tuple[Field, str, bool]]) -> None:
+    """Serve a custom object (salesforce/custom.py): its describe, and the child relationships of its lookups and
+    master-detail fields on their parents ((field, relationship name, master-detail))."""
+    SCHEMA[sobject.name] = sobject
+    _BY_LOWER[sobject.name.lower()] = sobject
+    _BY_PREFIX[sobject.key_prefix] = sobject.name
+    for field, rel_name, master in parents:
+        for parent in field.reference_to:
+            known = [c for c in CHILD_RELATIONSHIPS.get(parent, ()) if (c.child, c.field) != (sobject.name, field.name)]
+            CHILD_RELATIONSHIPS[parent] = (*known, ChildRelationship(sobject.name, field.name, rel_name, master))
+        if master:
+            MASTER_DETAIL.add((sobject.name, field.name))
+
+
 def get_sobject(name: str) -> SObject | None:
     """The sObject with this API name, case-insensitively."""
     return _BY_LOWER.get(name.lower())
@@ -446,7 +464,7 @@ def _capabilities(o: SObject) -> dict:
     """The object-level flags describe and global describe share."""
     owned = o.name in OWNED
     return {
-        "custom": False, "createable": True, "updateable": True, "deletable": o.name != "User",
+        "custom": o.name.endswith("__c"), "createable": True, "updateable": True, "deletable": o.name != "User",
         "queryable": True, "retrieveable": True, "searchable": o.name not in _NOT_SEARCHABLE,
         "replicateable": True, "triggerable": True, "undeletable": owned, "mergeable": o.name in MERGEABLE,
         "layoutable": True, "activateable": False, "customSetting": False, "deprecatedAndHidden": False,

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_sandbox.ids import make_id, normalize_id
-from crm_sandbox.salesforce import schema
+from crm_sandbox.salesforce import custom, schema
 from crm_sandbox.salesforce.errors import SfError, SfErrors, entity_deleted, not_found
 from crm_sandbox.salesforce.model import SObject
 from crm_sandbox.salesforce.rules import check_payload, format_datetime, missing_required, now_stamp, parse_datetime
@@ -46,7 +46,8 @@ class SalesforceStore:
         self.settings = Settings(self.conn, DEFAULTS)
         self.usage = Usage(self.conn)
         self.columns: dict[str, list[str]] = {}
-        self._ensure_tables()
+        custom.load(self.conn)
+        self.ensure_tables()
         self.conn.execute("PRAGMA optimize")  # refresh planner statistics where SQLite thinks they are stale
         self.settings.setdefault("org_id", lambda: make_id("00D", 1))
         self.settings.setdefault("client_id", lambda: "3MVG9sandbox" + secrets.token_hex(12))
@@ -61,7 +62,7 @@ class SalesforceStore:
             self.settings.set("admin_user_id", uid)
 
     # ---- tables and ids -------------------------------------------------------------------------------
-    def _ensure_tables(self) -> None:
+    def ensure_tables(self) -> None:
         self.conn.execute("CREATE TABLE IF NOT EXISTS _counters (prefix TEXT PRIMARY KEY, next INTEGER NOT NULL)")
         self.conn.execute("""CREATE TABLE IF NOT EXISTS _sessions (token TEXT PRIMARY KEY, user_id TEXT NOT NULL,
                              expires_at REAL NOT NULL, revoked INTEGER NOT NULL DEFAULT 0)""")
@@ -341,6 +342,14 @@ class SalesforceStore:
         self.soft_delete(sobject, [current["Id"]], user_id)
 
     def soft_delete(self, sobject: SObject, ids: list[str], user_id: str | None, master_id: str | None = None) -> None:
+        # The details of a master-detail relationship go with their master (custom objects; salesforce/custom.py).
+        for rel in schema.CHILD_RELATIONSHIPS.get(sobject.name, ()):
+            if (rel.child, rel.field) in schema.MASTER_DETAIL and ids:
+                marks = ", ".join("?" for _ in ids)
+                details = [r[0] for r in self.conn.execute(
+                    f'SELECT "Id" FROM "{rel.child}" WHERE "{rel.field}" IN ({marks}) AND NOT "IsDeleted"', ids)]
+                if details:
+                    self.soft_delete(SCHEMA[rel.child], details, user_id)
         stamp = now_stamp()
         extra = ', "MasterRecordId" = ?' if master_id else ""
         params = [stamp, stamp, user_id] + ([master_id] if master_id else [])
