@@ -400,6 +400,20 @@ class BackfillSettings(Strict):
                                     "loads together (BackfillPolicy.multi_run)")
 
 
+class ListMembership(Strict):
+    """A HubSpot contact list whose members are a Salesforce Campaign's members (CampaignMember rows): the
+    native connector's list -> campaign membership, and back as an option."""
+
+    list: str = Field(description="the HubSpot contact list: its name, or its list id")
+    campaign: str = Field(description="the Salesforce Campaign: its name, or its id (701...)")
+    status: str = Field(default="Sent", description="CampaignMember.Status of the members the sync adds")
+    people: str = Field(default="people", description="the pair whose links translate contacts to Leads/Contacts")
+    from_salesforce: bool = Field(
+        default=False, description="also the other way: a member added to the campaign in Salesforce joins the "
+        "list, one removed there leaves it (a MANUAL or SNAPSHOT list; HubSpot computes a DYNAMIC one). Off: the "
+        "list decides, and campaign members the sync did not add are left alone")
+
+
 class SyncConfig(Strict):
     connections: Connections = Field(default_factory=Connections)
     state_path: Path = Path("data/state/crm_sync.duckdb")
@@ -414,9 +428,16 @@ class SyncConfig(Strict):
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     budget: Budget = Field(default_factory=Budget)
     pairs: dict[str, PairConfig]
+    lists: dict[str, ListMembership] = Field(default_factory=dict, description="HubSpot list membership <-> "
+                                             "Salesforce CampaignMembers, by a name of your choosing")
 
     @model_validator(mode="after")
     def _links_exist(self) -> SyncConfig:
+        for name, membership in self.lists.items():
+            pair = self.pairs.get(membership.people)
+            if pair is None or pair.hubspot != "contacts":
+                raise ValueError(f"lists.{name}: people {membership.people!r} must name the pair of HubSpot "
+                                 f"contacts (configured pairs: {sorted(self.pairs)})")
         for name, pair in self.pairs.items():
             for mapping in pair.fields:
                 if mapping.links_to and mapping.links_to not in self.pairs:

@@ -155,7 +155,11 @@ class ApiUsage:
             return sum(self._counts.values())
 
 
-class UnknownObject(Exception):
+class MissingInCrm(Exception):
+    """Something the configuration names that the CRM does not have; the message says what and where."""
+
+
+class UnknownObject(MissingInCrm):
     """An object the configuration names that the CRM does not have: a misspelt name, or a custom object that its
     admin has not defined (yet) in that org or portal."""
 

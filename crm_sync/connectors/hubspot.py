@@ -20,6 +20,7 @@ from crm_sync.connectors.common import (
     ApiUsage,
     Failure,
     Meter,
+    MissingInCrm,
     RateLimiter,
     RetryPolicy,
     UnknownObject,
@@ -38,6 +39,8 @@ BATCH_SIZE = 100  # inputs per object batch call
 LIST_PAGE = 100  # records per list page
 SEARCH_PAGE = 200  # records per search page
 ASSOC_READ_BATCH = 1_000  # ids per v4 association batch read (HubSpot's limit since February 2025)
+MEMBERSHIP_PAGE = 250  # list memberships a page (the largest the API serves)
+MEMBERSHIP_WRITE_BATCH = 10_000  # records per list membership change (the API takes up to 100,000)
 ASSOC_WRITE_BATCH = 100  # the reference gives no limit for association writes: stay at the batch size all share
 # A contact's primary company is also a read-only property that HubSpot keeps (and a move bumps the contact's
 # lastmodifieddate): reading it costs no association call, and a change of company alone is seen as a change.
@@ -164,8 +167,9 @@ class HubSpotConnector:
         self._assoc = client.crm.associations.v4.batch_api
         self._props, self._groups = client.crm.properties.core_api, client.crm.properties.groups_api
         self._owners = client.crm.owners.owners_api
+        self._lists, self._members = client.crm.lists.lists_api, client.crm.lists.memberships_api
         self._apis = [self._basic, self._batch, *self._merge_apis.values(), self._search, self._assoc, self._props,
-                      self._groups, self._owners]
+                      self._groups, self._owners, self._lists, self._members]
 
     def __repr__(self) -> str:
         return f"HubSpotConnector(base_url={self.base_url!r}, access_token=***, calls={self.meter.calls})"
@@ -303,7 +307,60 @@ class HubSpotConnector:
             "delete": lambda g: self.archive(g.obj, g.with_ids),
             "merge": lambda g: self.merge(g.obj, g.with_ids_and_payloads),
             "associate": lambda g: self._apply_associations("associate", g.with_payloads),
-            "dissociate": lambda g: self._apply_associations("dissociate", g.with_payloads)})
+            "dissociate": lambda g: self._apply_associations("dissociate", g.with_payloads),
+            "list_add": lambda g: self._apply_memberships("add", g.with_ids_and_payloads),
+            "list_remove": lambda g: self._apply_memberships("remove", g.with_ids_and_payloads)})
+
+    # ---- lists ----------------------------------------------------------------------------------------------
+    def list_state(self, ref: str) -> dict:
+        """A contact list (listId, name, processingType, listVersion, updatedAt, size), by list id or by name."""
+        try:
+            if ref.isdigit():
+                data = self._call("GET /crm/v3/lists/{listId}", self._lists.get_by_id, ref)
+            else:
+                data = self._call("GET /crm/v3/lists/object-type-id/{objectTypeId}/name/{listName}",
+                                  self._lists.get_by_name, ref, "0-1")
+        except HubSpotApiError as exc:
+            if exc.status == 404:
+                raise MissingInCrm(f"HubSpot has no contact list {ref!r} ({exc.message}): a lists entry names a "
+                                   "list by its name or its list id") from exc
+            raise
+        return data["list"]
+
+    def list_members(self, list_id: str) -> list[str]:
+        """Every member's record id, 250 a call (the memberships page's largest)."""
+        members, after = [], None
+        while True:
+            data = self._call("GET /crm/v3/lists/{listId}/memberships", self._members.get_page, list_id,
+                              limit=MEMBERSHIP_PAGE, **_after(after))
+            members += [str(r["recordId"]) for r in data.get("results") or []]
+            after = _next_after(data)
+            if not after:
+                return members
+
+    def _apply_memberships(self, change: str, items: list[tuple[str, str, dict]]) -> list[WriteResult]:
+        """Add records to lists or remove them, one call per list and chunk; a record HubSpot does not find
+        (deleted, merged away) fails alone."""
+        by_list: dict[str, list[tuple[str, str]]] = {}
+        for key, list_id, payload in items:
+            by_list.setdefault(str(list_id), []).append((key, str(payload["record_id"])))
+        call = self._members.add if change == "add" else self._members.remove
+        results = []
+        for list_id, members in by_list.items():
+            for chunk in chunks(members, MEMBERSHIP_WRITE_BATCH):
+                try:
+                    data = self._call(f"PUT /crm/v3/lists/{{listId}}/memberships/{change}", call, list_id,
+                                      [record for _, record in chunk])
+                except HubSpotApiError as exc:
+                    results += [WriteResult.failed(key, exc.category, exc.message, ["list"], response=exc.body)
+                                for key, _ in chunk]
+                    continue
+                missing = {str(m) for m in data.get("recordIdsMissing") or []}
+                results += [WriteResult.failed(key, "OBJECT_NOT_FOUND", f"HubSpot has no contact {record} to "
+                                               f"{change} (deleted or merged)", ["list"], response=data)
+                            if record in missing else WriteResult.ok(key, list_id, response={"record": record})
+                            for key, record in chunk]
+        return results
 
     def _apply_associations(self, action: str, items: list[tuple[str, dict]]) -> list[WriteResult]:
         groups: dict[tuple, list[tuple[str, dict]]] = {}

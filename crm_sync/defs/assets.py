@@ -120,6 +120,7 @@ def extract_asset(system: str, obj: str, fields: list[str], cross_id: str | None
     return _extract
 
 
+LIST_READS = {"Campaign": ["Name"], "CampaignMember": ["CampaignId", "ContactId", "LeadId", "Status"]}
 LOOKUPS = {("hubspot", "owners"), ("salesforce", "User")}  # read whole by their incremental extracts
 
 
@@ -305,25 +306,27 @@ def _stamp_created(con, spec: PairSpec, target: str, run_id: str, other, max_att
         outbox.record_usage(con, run_id, other_system, calls.snapshot())
 
 
-def _send_chunks(connector, ops, con, run_id: str) -> outbox.LoadResult:
-    """Send ops (payloads as JSON text) LOAD_CHUNK at a time, each chunk's answers recorded before the next."""
+def _send_chunks(connector, ops, con, run_id: str, also=None) -> outbox.LoadResult:
+    """Send ops (payloads as JSON text) LOAD_CHUNK at a time, each chunk's answers recorded before the next
+    (also: more bookkeeping in the same transaction, outbox.record_results)."""
     done = outbox.LoadResult()
     try:
         for start in range(0, len(ops), LOAD_CHUNK):
             chunk = outbox.parsed(ops.iloc[start:start + LOAD_CHUNK])
-            done += outbox.record_results(con, outbox.results_frame(_apply(connector, chunk, con, run_id)), run_id)
+            answers = outbox.results_frame(_apply(connector, chunk, con, run_id, also))
+            done += outbox.record_results(con, answers, run_id, also=also)
     except StopRun as stop:  # the chunks before this one count in what the load says it sent
         stop.recorded = done + getattr(stop, "recorded", outbox.LoadResult())
         raise
     return done
 
 
-def _apply(connector, chunk, con, run_id: str) -> list:
+def _apply(connector, chunk, con, run_id: str, also=None) -> list:
     """The connector's answers to a chunk of ops; on a StopRun, the answers that came are recorded first."""
     try:
         return connector.apply(chunk)
     except StopRun as stop:
-        stop.recorded = outbox.record_results(con, outbox.results_frame(stop.results), run_id)
+        stop.recorded = outbox.record_results(con, outbox.results_frame(stop.results), run_id, also=also)
         raise
 
 
@@ -340,6 +343,10 @@ def build_assets(config: SyncConfig) -> list:
     specs = pair_specs(config)
     plan = Backfill(config)
     fields = extract_fields(specs)
+    if config.lists:  # the Campaigns by name, and their members (engine/lists.py)
+        for obj, names in LIST_READS.items():
+            have = fields.get(("salesforce", obj), ([], None))
+            fields[("salesforce", obj)] = (sorted({*have[0], *names}), have[1])
     assets = [extract_asset(system, obj, f, cross_id) for (system, obj), (f, cross_id) in fields.items()]
     assets += [backfill_asset(system, obj, *fields[(system, obj)], plan) for system, obj in plan.objects]
     previous_loads: list[AssetKey] = []
@@ -348,4 +355,8 @@ def build_assets(config: SyncConfig) -> list:
         loads = [AssetKey(["salesforce", "load", spec.name]), AssetKey(["hubspot", "load", spec.name])]
         assets += [load_asset(spec, "salesforce", previous_loads), load_asset(spec, "hubspot", previous_loads)]
         previous_loads = loads
+    if config.lists:  # list membership after every pair: the people are linked by then
+        from crm_sync.defs.lists import list_assets
+
+        assets += list_assets(previous_loads)
     return assets

@@ -41,6 +41,13 @@ CREATE TABLE IF NOT EXISTS sync.duplicates (
 CREATE TABLE IF NOT EXISTS sync.tombstones (
     pair VARCHAR, system VARCHAR, record_id VARCHAR, reason VARCHAR, run_id VARCHAR,
     tombstoned_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (pair, system, record_id));
+CREATE TABLE IF NOT EXISTS sync.list_reads (
+    list VARCHAR PRIMARY KEY, list_id VARCHAR, processing_type VARCHAR, version VARCHAR, members BIGINT,
+    run_id VARCHAR, read_at TIMESTAMPTZ DEFAULT current_timestamp);
+CREATE TABLE IF NOT EXISTS sync.list_members_read (list VARCHAR, hubspot_id VARCHAR, PRIMARY KEY (list, hubspot_id));
+CREATE TABLE IF NOT EXISTS sync.list_members (
+    list VARCHAR, hubspot_id VARCHAR, person_id VARCHAR, member_id VARCHAR,
+    agreed_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (list, hubspot_id));
 CREATE TABLE IF NOT EXISTS sync.shadow (
     pair VARCHAR, hubspot_id VARCHAR, field VARCHAR, hubspot_value VARCHAR, salesforce_value VARCHAR,
     synced_at TIMESTAMPTZ DEFAULT current_timestamp, PRIMARY KEY (pair, hubspot_id, field));
