@@ -320,8 +320,10 @@ class SalesforceConnector:
 
     def field_metadata(self, obj: str) -> list[dict]:
         """What a write check and a create need from the sObject describe (active picklist values only)."""
-        fields = self.describe(obj)["fields"]
-        return [{"field": f["name"], "label": f.get("label"), "type": f["type"], "length": int(f.get("length") or 0),
+        described = self.describe(obj)
+        fields, prefix = described["fields"], described.get("keyPrefix")
+        return [{"field": f["name"], "key_prefix": prefix, "label": f.get("label"), "type": f["type"],
+                 "length": int(f.get("length") or 0),
                  "createable": bool(f.get("createable")), "updateable": bool(f.get("updateable")),
                  "restricted": bool(f.get("restrictedPicklist")), "reference_to": list(f.get("referenceTo") or []),
                  "options": [p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)],

@@ -85,7 +85,8 @@ CREATE TABLE IF NOT EXISTS sync.pair_configs (
 CREATE TABLE IF NOT EXISTS sync.metadata (
     system VARCHAR, object VARCHAR, field VARCHAR, label VARCHAR, type VARCHAR, length INTEGER,
     createable BOOLEAN, updateable BOOLEAN, restricted BOOLEAN, options VARCHAR[], default_value VARCHAR,
-    refreshed_at TIMESTAMPTZ DEFAULT current_timestamp, reference_to VARCHAR[], PRIMARY KEY (system, object, field));
+    refreshed_at TIMESTAMPTZ DEFAULT current_timestamp, reference_to VARCHAR[], key_prefix VARCHAR,
+    PRIMARY KEY (system, object, field));
 """
 
 
@@ -161,6 +162,7 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     if ("metadata", "field") in columns:
         con.execute("ALTER TABLE sync.metadata ADD COLUMN IF NOT EXISTS default_value VARCHAR")
         con.execute("ALTER TABLE sync.metadata ADD COLUMN IF NOT EXISTS reference_to VARCHAR[]")
+        con.execute("ALTER TABLE sync.metadata ADD COLUMN IF NOT EXISTS key_prefix VARCHAR")
     if ("outbox", "op_id") in columns:
         for column in ("associations JSON", "parent_op_id VARCHAR", "field VARCHAR", "held_from VARCHAR",
                        "echo JSON"):

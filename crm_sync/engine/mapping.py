@@ -43,6 +43,8 @@ class PairSpec:
     salesforce_children: dict[str, tuple[str, ...]]  # child object -> fields, for association sets
     # fields of other objects the pair reads: its records' companies' fields that inclusion rules use
     related_reads: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    # per pair an association links to: its Salesforce objects (whose ids' key prefixes a polymorphic lookup names)
+    linked_objects: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def load_order(config: SyncConfig) -> list[str]:
@@ -102,7 +104,9 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
                               sf_match_fields={o: f for o, f in sf_match.items() if o in pair.salesforce},
                               salesforce_children={c: (SF_CHILD_SETS[c][0], SF_CHILD_SETS[c][1], *SF_CHILD_SETS[c][3])
                                                    for c in children if c in SF_CHILD_SETS},
-                              related_reads=related))
+                              related_reads=related,
+                              linked_objects=tuple(sorted({(m.links_to, tuple(config.pairs[m.links_to].salesforce))
+                                                           for m in pair.fields if m.links_to in config.pairs}))))
     return specs
 
 
@@ -137,7 +141,7 @@ USERS_SF = 'raw_salesforce."User_current"'
 
 
 def canonical(kind: str, x: str, side: str, b: Binds, links_to: str | None = None,
-              lookup: tuple[str, str] | None = None) -> str:
+              lookup: tuple[str, str] | None = None, linked_objects: tuple[str, ...] = ()) -> str:
     """Canonical text for a raw value: equal canonical text means the same value to a user.
 
     Associations are canonical as the HubSpot id of the associated record; an id with no link yet is kept
@@ -158,9 +162,13 @@ def canonical(kind: str, x: str, side: str, b: Binds, links_to: str | None = Non
             # A lookup that holds several objects (Task.WhatId: an Account, an Opportunity, a Case...) is this
             # association only when it names a record of the linked pair's objects (their ids' key prefix): an
             # Account in WhatId is no deal, neither a change nor one waiting for a link.
+            # The objects' key prefixes come from their describe (kept in sync.metadata), or from the links made.
             targets = lookup_targets(*lookup, b)
+            described = (f" UNION SELECT m.key_prefix FROM sync.metadata m WHERE m.system = 'salesforce' AND "
+                         f"m.key_prefix IS NOT NULL AND m.object IN ({', '.join(b(o) for o in linked_objects)})"
+                         if linked_objects else "")
             unlinked = (f"CASE WHEN COALESCE(len({targets}), 0) <= 1 OR left({t}, 3) IN (SELECT DISTINCT "
-                        f"left(k.salesforce_id, 3) FROM sync.links k WHERE k.pair = {b(links_to)}) "
+                        f"left(k.salesforce_id, 3) FROM sync.links k WHERE k.pair = {b(links_to)}{described}) "
                         f"THEN 'unlinked:' || {t} END")
         return (f"CASE WHEN {t} IS NULL THEN NULL ELSE COALESCE((SELECT min(a.hubspot_id) FROM sync.links a "
                 f"WHERE a.pair = {b(links_to)} AND a.salesforce_id = {t}), {unlinked}) END")
@@ -294,7 +302,8 @@ def values_sql(spec: PairSpec, linked: bool, b: Binds) -> str:
                 # A side without a field of its own (a one-way field computed from it) compares as the transform
                 hs_val = (canonical(m.type, col("h", m.hubspot), "hubspot", b, m.links_to,
                                     (obj, sf_field) if sf_field else None) if m.hubspot else hs_xf)
-                sf_val = (canonical(m.type, col("s", sf_field), "salesforce", b, m.links_to, (obj, sf_field))
+                sf_val = (canonical(m.type, col("s", sf_field), "salesforce", b, m.links_to, (obj, sf_field),
+                                    dict(spec.linked_objects).get(m.links_to, ()))
                           if sf_field else sf_xf)
             select = (f"SELECT {{hid}} AS hubspot_id, {b(obj)} AS sf_object, {{sid}} AS salesforce_id, "
                       f"{b(m.name)} AS field, {_name(m.hubspot, b)} AS hs_field, {_name(sf_field, b)} AS "

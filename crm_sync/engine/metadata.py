@@ -10,9 +10,10 @@ import pandas as pd
 from crm_sync.engine import cursors
 from crm_sync.engine.db import registered, transaction
 
-# reference_to: the objects a Salesforce lookup can hold (describe's referenceTo; empty elsewhere)
+# reference_to: the objects a Salesforce lookup can hold (describe's referenceTo; empty elsewhere); key_prefix: the
+# object's (describe's keyPrefix: the first three characters of its ids), on each of its rows
 COLUMNS = ["field", "label", "type", "length", "createable", "updateable", "restricted", "options", "default_value",
-           "reference_to"]
+           "reference_to", "key_prefix"]
 TTL = dt.timedelta(hours=1)  # picklists and fields change rarely; a fix made in the CRM is seen within the hour
 
 
@@ -25,11 +26,13 @@ def store(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: list[di
     """Replace one object's metadata with `fields` (rows with COLUMNS, as the connectors give them)."""
     frame = pd.DataFrame(fields, columns=COLUMNS)
     frame["reference_to"] = [v if isinstance(v, list) else [] for v in frame["reference_to"]]
+    frame["key_prefix"] = [v if isinstance(v, str) else None for v in frame["key_prefix"]]
     with transaction(con):
         con.execute("DELETE FROM sync.metadata WHERE system = ? AND object = ?", [system, obj])
         with registered(con, "_meta_frame", frame):
             con.execute("INSERT INTO sync.metadata (system, object, field, label, type, length, createable, "
-                        "updateable, restricted, options, default_value, reference_to) SELECT ?, ?, * FROM _meta_frame",
+                        "updateable, restricted, options, default_value, reference_to, key_prefix) "
+                        "SELECT ?, ?, * FROM _meta_frame",
                         [system, obj])
         cursors.advance(con, system, obj, run_id, now, cursors.METADATA)
     return len(frame)

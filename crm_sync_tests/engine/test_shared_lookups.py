@@ -116,3 +116,23 @@ def test_a_custom_pair_lists_its_fields_and_plans_after_its_parents(tmp_path):
              "type": "association", "links_to": "companies"}]}})
     order = load_order(w.config)
     assert order.index("companies") < order.index("projects") < order.index("aaa_milestones")
+
+
+def test_a_whatid_naming_a_record_of_an_object_no_link_has_yet_is_known_by_its_key_prefix(tmp_path):
+    """No deal is linked yet (the first run of a deals pair: its creates land after the tasks plan), and a Task's
+    WhatId names an Opportunity: the describe's key prefix (006) says it is a deal waiting for its link, so the
+    task's company does not overwrite it (before, an id whose prefix no link had was taken for no deal at all)."""
+    w = World(tmp_path, only=("companies", "deals", "tasks"),
+              pairs={"tasks": {"hubspot": "tasks", "salesforce": "Task"}})
+    w.salesforce_metadata("Task", {"WhatId": {"type": "reference",
+                                              "reference_to": ["Account", "Opportunity", "Case", "Campaign"]}})
+    w.salesforce_metadata("Opportunity", {"Name": {"key_prefix": "006"}})
+    w.stage_hubspot("companies", [COMPANY_HS])
+    w.stage_salesforce("Account", [ACCOUNT])
+    w.stage_salesforce("Opportunity", [{"id": "0062", "Name": "New", "AccountId": "0011"}])
+    w.stage_hubspot("tasks", [{**TASK_HS, "associations.companies": "51"}])
+    w.stage_salesforce("Task", [{**TASK, "WhatId": "0062"}])
+    w.cycle()
+    assert task_ops(w) == []  # WhatId keeps the Opportunity; nothing is taken from HubSpot either
+    assert [(e["record_id"], e["code"]) for e in w.errors() if e["pair"] == "tasks"] == [
+        ("41", "LOOKUP_TAKEN"), ("00T1", "WAITING_FOR_LINK")]
