@@ -66,6 +66,7 @@ class Profile:
     max_quiet_cycles: int = 8
     merges: str = "link"  # the merges: setting of every pair that merges (people, companies)
     extra_pairs: tuple[str, ...] = ("tickets", "tasks", "calls", "emails", "meetings", "notes")  # besides the shipped
+    lists: int = 1  # HubSpot lists <-> Campaigns (lists: with from_salesforce), their members edited on both sides
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Report:
     deletes_against_rule: int = 0
     quiet_cycle_writes: int = 0
     writes_without_answer: int = 0
+    list_members_apart: int = 0  # linked people in a list and not its campaign's members, or the other way
     edits: int = 0
     edits_checked: int = 0
     cycles: int = 0
@@ -90,7 +92,7 @@ class Report:
     examples: dict = field(default_factory=dict)
 
     FAILURES = ("lost_updates", "duplicates", "dead_links", "held_unexplained", "creates_missing",
-                "deletes_against_rule", "quiet_cycle_writes", "writes_without_answer")
+                "deletes_against_rule", "quiet_cycle_writes", "writes_without_answer", "list_members_apart")
 
     @property
     def ok(self) -> bool:
@@ -184,6 +186,7 @@ def run_profile(root: Path, seed: int, profile: Profile, log=print) -> Report:
     every_cycle = {"sync": {**settings, "hubspot_deletes_minutes": 0, "association_sweep_minutes": 0,
                             "request_timeout_seconds": TIMEOUT_SECONDS}, "pairs": pairs}
     with sync_env(root, seed_size=profile.size, seed=seed, extra=every_cycle) as env:
+        _make_lists(env, profile.lists, rng)
         env.converge(max_cycles=6)
         churn_log = root / "churn.jsonl"
         set_faults(env, True, seed)
@@ -227,6 +230,50 @@ def run_profile(root: Path, seed: int, profile: Profile, log=print) -> Report:
             report.examples["quiet_cycle_writes"] = quiet_writes
     report.seconds = round(time.monotonic() - begun, 1)
     return report
+
+
+def _make_lists(env: SyncEnv, n: int, rng: random.Random) -> None:
+    """n static HubSpot lists of some of the seeded contacts and as many Campaigns (one with members of its own),
+    synced both ways (from_salesforce): the churn edits both memberships."""
+    if not n:
+        return
+    hs, sf = env.hs(), env.sf()
+    contacts = sorted(c.id for c in hs.crm.contacts.get_all())
+    people = [r["Id"] for r in sf.query_all("SELECT Id FROM Contact")["records"]]
+    lists = {}
+    for i in range(n):
+        made = hs.crm.lists.lists_api.create({"name": f"Churn list {i}", "objectTypeId": "0-1",
+                                              "processingType": "MANUAL"}).list.list_id
+        hs.crm.lists.memberships_api.add(made, rng.sample(contacts, min(15, len(contacts))))
+        campaign = sf.Campaign.create({"Name": f"Churn campaign {i}"})["id"]
+        for person in rng.sample(people, min(5, len(people))):
+            sf.CampaignMember.create({"CampaignId": campaign, "ContactId": person, "Status": "Responded"})
+        lists[f"churn{i}"] = {"list": made, "campaign": campaign, "from_salesforce": True}
+    env.config_path.write_text(yaml.safe_dump({**yaml.safe_load(env.config_path.read_text()), "lists": lists}))
+
+
+def _lists_agree(env: SyncEnv, con, config, report: Report, examples: dict) -> None:
+    """Every configured list and its Campaign hold the same linked people (from_salesforce: both ways); a member
+    whose person has no counterpart on the other side is left out (it waits with a row of its own)."""
+    hs, sf = env.hs(), env.sf()
+    for name, cfg in config.lists.items():
+        people = dict(con.execute("SELECT hubspot_id, salesforce_id FROM sync.links WHERE pair = ?",
+                                  [cfg.people]).fetchall())
+        live = {c.id for c in hs.crm.contacts.get_all()}
+        in_list, after = set(), None
+        while True:
+            page = hs.crm.lists.memberships_api.get_page(cfg.list, limit=250, **({"after": after} if after else {}))
+            in_list |= {r.record_id for r in page.results}
+            after = page.paging.next.after if page.paging and page.paging.next else None
+            if not after:
+                break
+        rows = sf.query_all(f"SELECT ContactId, LeadId FROM CampaignMember WHERE CampaignId = '{cfg.campaign}'")
+        members = {r["ContactId"] or r["LeadId"] for r in rows["records"]}
+        from_list = {people[h] for h in in_list & live if h in people}
+        linked = set(people.values())
+        apart = sorted((from_list ^ members) & linked)
+        report.list_members_apart += len(apart)
+        examples["list_members_apart"] += [[name, p, p in from_list, p in members] for p in apart]
 
 
 # ---- the oracle -----------------------------------------------------------------------------------------------
@@ -479,6 +526,7 @@ def judge(env: SyncEnv, churn_log: Path, report: Report) -> Report:
             if pair.deletes == "unlink":
                 report.deletes_against_rule += con.execute("""SELECT count(*) FROM sync.audit a JOIN sync.outbox o
                     USING (op_id) WHERE o.pair = ? AND a.action = 'delete' AND a.success""", [name]).fetchone()[0]
+        _lists_agree(env, con, config, report, examples)
     finally:
         con.close()
     report.examples = {k: v[:5] for k, v in examples.items()}

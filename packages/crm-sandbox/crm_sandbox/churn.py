@@ -92,6 +92,7 @@ class Targets:
     users: list[str] = field(default_factory=list)  # Salesforce usernames edits are made as
     owners: list[str] = field(default_factory=list)  # HubSpot owner ids
     company_links: list[tuple[str, str]] = field(default_factory=list)  # HubSpot contact -> company pairs
+    lists: list[str] = field(default_factory=list)  # HubSpot MANUAL contact lists (their members: pools "list:<id>")
 
     def pool(self, name: str) -> Pool:
         return self.pools.setdefault(name, Pool())
@@ -124,7 +125,7 @@ def load_targets(directory: Path) -> Targets:
                                                  f"'{admin_id}' ORDER BY \"Id\"")]
             targets.pools["Lead"] = Pool(_ids(sf, 'SELECT "Id" FROM "Lead" WHERE "IsDeleted" = 0 AND "IsConverted" = 0 '
                                                  'ORDER BY "Id"'))
-            for name in ("Contact", "Account", "Opportunity", "Case"):
+            for name in ("Contact", "Account", "Opportunity", "Case", "Campaign", "CampaignMember"):
                 targets.pools[name] = Pool(_ids(sf, f'SELECT "Id" FROM "{name}" WHERE "IsDeleted" = 0 ORDER BY "Id"'))
         finally:
             sf.close()
@@ -141,6 +142,11 @@ def load_targets(directory: Path) -> Targets:
                                "ORDER BY from_id, to_id LIMIT 100000").fetchall() if _ids(
                 hs, "SELECT name FROM sqlite_master WHERE name = '_associations'") else []
             targets.company_links = [(str(a), str(b)) for a, b in links]
+            targets.lists = [str(i) for i in _ids(hs, "SELECT id FROM _lists WHERE object_type_id = '0-1' AND "
+                                                      "processing_type = 'MANUAL' AND deleted_at IS NULL ORDER BY id")]
+            for list_id in targets.lists:
+                targets.pools[f"list:{list_id}"] = Pool([str(i) for i in _ids(
+                    hs, f"SELECT record_id FROM _list_members WHERE list_id = {int(list_id)} ORDER BY record_id")])
         finally:
             hs.close()
     return targets

@@ -391,6 +391,48 @@ def hs_dissociate(e: Edit) -> dict | None:
     return hs_associate(e)
 
 
+def hs_list_member(e: Edit) -> dict | None:
+    """A user adds a contact to a static list, or takes one out (MANUAL contact lists only)."""
+    if not e.targets.lists:
+        return None
+    list_id = e.rng.choice(e.targets.lists)
+    members = e.targets.pool(f"list:{list_id}")
+    if len(members) and e.rng.random() < 0.4:
+        rid, change = members.pick(e.rng), "remove"
+    else:
+        rid, change = e.pick("contacts"), "add"
+    if rid is None:
+        return None
+    ok, out = e.call("hubspot", "POST", f"lists/{list_id}/members", {change: [rid]})
+    if ok:
+        (members.add if change == "add" else members.remove)(rid)
+    return _entry("hubspot", "lists", rid, f"list_{change}", ok, out, {"list": list_id})
+
+
+def sf_campaign_member(e: Edit) -> dict | None:
+    """A user adds a Lead or a Contact to a Campaign, or removes a campaign member."""
+    campaign, members = e.pick("Campaign"), e.targets.pool("CampaignMember")
+    if campaign is None:
+        return None
+    user = e.user()
+    if len(members) and e.rng.random() < 0.4:
+        rid = members.pick(e.rng)
+        ok, out = e.call("salesforce", "DELETE", f"records/CampaignMember/{rid}", user=user)
+        if ok:
+            members.remove(rid)
+        return _entry("salesforce", "CampaignMember", rid, "delete", ok, out, user=user)
+    kind = e.rng.choice(("Contact", "Lead"))
+    person = e.pick(kind)
+    if person is None:
+        return None
+    fields = {"CampaignId": campaign, f"{kind}Id": person, "Status": "Sent"}
+    ok, out = e.call("salesforce", "POST", "records/CampaignMember", fields, user)
+    rid = out.get("id") if ok and isinstance(out, dict) else None
+    if rid:
+        members.add(rid)
+    return _entry("salesforce", "CampaignMember", rid, "create", ok, out, fields, user)
+
+
 _SF_UPDATE_WEIGHTS = {"Lead": 12, "Contact": 12, "Account": 6, "Opportunity": 8, "Case": 4}
 _HS_UPDATE_WEIGHTS = {"contacts": 12, "companies": 6, "deals": 8, "tickets": 4}
 # (name, weight, action): field updates dominate, as they do in real CRMs; structural edits are rarer.
@@ -406,7 +448,8 @@ ACTIONS: list[tuple[str, int, Callable[[Edit], dict | None]]] = [
                                                       ("tickets", 1), ("tasks", 3), ("notes", 2),
                                                       ("meetings", 2))],
     ("hs_delete", 3, hs_delete), ("hs_merge", 2, hs_merge), ("hs_associate", 3, hs_associate),
-    ("hs_dissociate", 2, hs_dissociate),
+    ("hs_dissociate", 2, hs_dissociate), ("hs_list_member", 3, hs_list_member),
+    ("sf_campaign_member", 3, sf_campaign_member),
     ("hs_bad_contact", 1, hs_update("contacts", bad=True)), ("hs_bad_company", 1, hs_update("companies", bad=True)),
     ("hs_bad_deal", 1, hs_update("deals", bad=True)),
 ]

@@ -119,3 +119,17 @@ def test_static_list_memberships(hs):
     assert hs.crm.lists.lists_api.get_by_id(list_id).list.size == 2
     mine = hs.crm.lists.memberships_api.get_lists("0-1", people[1])
     assert [m.list_id for m in mine.results] == [list_id]
+
+
+def test_list_members_change_as_a_user_does_and_a_deleted_contact_leaves_its_lists(hs, hsa):
+    people = [hs.crm.contacts.basic_api.create(SimplePublicObjectInputForCreate(
+        properties={"email": f"{uid()}@x.io"})).id for _ in range(3)]
+    list_id = hs.crm.lists.lists_api.create({"name": f"Fair {uid()}", "objectTypeId": "0-1",
+                                             "processingType": "MANUAL"}).list.list_id
+    version = hs.crm.lists.lists_api.get_by_id(list_id).list.list_version
+    answer = hsa.post(f"lists/{list_id}/members", {"add": people, "remove": []})
+    assert sorted(answer["recordsIdsAdded"]) == sorted(people)
+    hsa.post(f"lists/{list_id}/members", {"remove": [people[0]]})
+    assert hs.crm.lists.lists_api.get_by_id(list_id).list.list_version == version + 2  # each change moves it
+    hs.crm.contacts.basic_api.archive(people[1])
+    assert [m.record_id for m in hs.crm.lists.memberships_api.get_page(list_id).results] == [people[2]]

@@ -9,6 +9,7 @@ from starlette.routing import Route
 from crm_sandbox.admin import AdminError, admin_endpoint, common_admin_routes, read_json
 from crm_sandbox.hubspot.catalog import ObjectType
 from crm_sandbox.hubspot.errors import HsError, correlation_id
+from crm_sandbox.hubspot.lists_api import ListsApi
 from crm_sandbox.hubspot.records import UI_SOURCE
 from crm_sandbox.hubspot.store import MERGED
 from crm_sandbox.hubspot.wire import record_json
@@ -19,6 +20,7 @@ OPTIONS = {"merge_creates_new_id": bool, "lifecycle_forward_only": bool, "batch_
 
 def admin_routes(service) -> list[Route]:
     store, records, assoc = service.store, service.records, service.associations
+    lists = ListsApi(service)
 
     def hs_errors(handler):
         async def wrapped(request: Request):
@@ -102,6 +104,12 @@ def admin_routes(service) -> list[Route]:
         return JSONResponse({"from_id": str(from_id), "to_id": str(to_id), "type_id": atype.type_id},
                             status_code=201)
 
+    async def list_members(request: Request):
+        """Add and remove list members as a user does in the UI: {"add": [ids], "remove": [ids]}."""
+        body = await read_json(request)
+        row = lists._row(request.path_params["id"])
+        return JSONResponse(lists.change_members(row, list(body.get("add") or []), list(body.get("remove") or [])))
+
     async def merge(request: Request):
         body = await read_json(request)
         otype = store.object_type(str(body["type"]))
@@ -132,6 +140,7 @@ def admin_routes(service) -> list[Route]:
         Route("/__sandbox/objects/{type}/{id}", hs_errors(object_item), methods=["GET", "PATCH", "DELETE"]),
         Route("/__sandbox/associations", hs_errors(associations), methods=["POST", "DELETE"]),
         Route("/__sandbox/merge", hs_errors(merge), methods=["POST"]),
+        Route("/__sandbox/lists/{id}/members", hs_errors(list_members), methods=["POST"]),
         Route("/__sandbox/owners", hs_errors(owners), methods=["POST"]),
         Route("/__sandbox/oauth-app", hs_errors(oauth_app), methods=["GET", "POST"]),
     ]

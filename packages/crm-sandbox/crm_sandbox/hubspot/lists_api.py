@@ -194,9 +194,13 @@ class ListsApi:
         params = request.query_params
         limit, after = min(query_int(params, "limit", 100), 250), query_int(params, "after", 0)
         order = "added_at, record_id" if request.url.path.endswith("/join-order") else "record_id"
-        members = self.conn.execute("SELECT record_id, added_at FROM _list_members WHERE list_id = ? AND "
-                                    f"record_id >= ? ORDER BY {order} LIMIT ?", (row[0], after, limit + 1)).fetchall()
-        total = self.conn.execute("SELECT COUNT(*) FROM _list_members WHERE list_id = ?", (row[0],)).fetchone()[0]
+        # A record deleted or merged away is no member any more (HubSpot takes it out of its lists).
+        live = f"JOIN {q(self.store.type_by_id(row[2]).table)} t ON t.id = m.record_id AND t._state = {LIVE}"
+        members = self.conn.execute(f"SELECT m.record_id, m.added_at FROM _list_members m {live} WHERE m.list_id = ? "
+                                    f"AND m.record_id >= ? ORDER BY {order.replace('added_at', 'm.added_at')} "
+                                    "LIMIT ?", (row[0], after, limit + 1)).fetchall()
+        total = self.conn.execute(f"SELECT COUNT(*) FROM _list_members m {live} WHERE m.list_id = ?",
+                                  (row[0],)).fetchone()[0]
         body: dict = {"results": [{"recordId": str(r), "membershipTimestamp": t} for r, t in members[:limit]],
                       "total": total}
         if len(members) > limit:
@@ -214,6 +218,10 @@ class ListsApi:
             add, remove = (ids, []) if op == "add" else ([], ids)
         else:
             raise not_found()
+        return hs_json(self.change_members(row, add, remove))
+
+    def change_members(self, row, add: list, remove: list) -> dict:
+        """Add and remove records (the API's memberships writes, and the admin interface's as a user in the UI)."""
         if len(add) + len(remove) > MEMBERSHIP_LIMIT:
             raise bad_request(f"At most {MEMBERSHIP_LIMIT} record ids per request")
         otype = self.store.type_by_id(row[2])
@@ -237,7 +245,7 @@ class ListsApi:
             if added or removed:
                 self.conn.execute("UPDATE _lists SET updated_at = ?, version = version + 1 WHERE id = ?",
                                   (stamp, row[0]))
-        return hs_json({"recordsIdsAdded": added, "recordIdsRemoved": removed, "recordIdsMissing": missing})
+        return {"recordsIdsAdded": added, "recordIdsRemoved": removed, "recordIdsMissing": missing}
 
     async def record_lists(self, request: Request) -> Response:
         otype = self.store.object_type(request.path_params["type"])
