@@ -26,7 +26,7 @@ from crm_sync.config import SyncConfig
 from crm_sync.config.models import ASSOCIATION_PREFIX, BackfillSettings
 from crm_sync.connectors.common import ApiUsage, StopRun
 from crm_sync.defs.resources import HubSpotResource, SalesforceResource, SyncConfigResource, SyncStateResource
-from crm_sync.engine import associations, backfill, figures, metadata, outbox, preview, staging
+from crm_sync.engine import associations, backfill, figures, lists, metadata, outbox, preview, staging
 from crm_sync.engine.check import check as check_mappings
 from crm_sync.engine.link import link_pair
 from crm_sync.engine.mapping import PairSpec, extract_fields, pair_specs
@@ -120,7 +120,6 @@ def extract_asset(system: str, obj: str, fields: list[str], cross_id: str | None
     return _extract
 
 
-LIST_READS = {"Campaign": ["Name"], "CampaignMember": ["CampaignId", "ContactId", "LeadId", "Status"]}
 LOOKUPS = {("hubspot", "owners"), ("salesforce", "User")}  # read whole by their incremental extracts
 
 
@@ -344,7 +343,7 @@ def build_assets(config: SyncConfig) -> list:
     plan = Backfill(config)
     fields = extract_fields(specs)
     if config.lists:  # the Campaigns by name, and their members (engine/lists.py)
-        for obj, names in LIST_READS.items():
+        for obj, names in lists.READS.items():
             have = fields.get(("salesforce", obj), ([], None))
             fields[("salesforce", obj)] = (sorted({*have[0], *names}), have[1])
     assets = [extract_asset(system, obj, f, cross_id) for (system, obj), (f, cross_id) in fields.items()]

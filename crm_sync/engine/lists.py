@@ -18,33 +18,26 @@ Every write goes through sync.outbox (pair `list:<name>`), validation and the au
 
 from __future__ import annotations
 
-import re
-
 import duckdb
 
 from crm_sync.config.models import ListMembership
 from crm_sync.connectors.common import MissingInCrm
-from crm_sync.engine.db import transaction
+from crm_sync.engine.db import Binds, transaction
+from crm_sync.engine.outbox import writes_due
+from crm_sync.engine.plan import SKIP_KEY, _store_skips
+from crm_sync.engine.staging import ensure_tables
 
 PAIR_PREFIX = "list:"
 MEMBER = 'raw_salesforce."CampaignMember_current"'
 CAMPAIGN = 'raw_salesforce."Campaign_current"'
-# What a read that found no rows yet stands for (staging makes a table with the first rows it stages).
-EMPTY = {MEMBER: '(SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS "CampaignId", NULL::VARCHAR AS "ContactId", '
-                 'NULL::VARCHAR AS "LeadId", false AS deleted WHERE false)',
-         CAMPAIGN: '(SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS "Name", false AS deleted WHERE false)'}
+# The Salesforce fields list membership reads (the Campaigns by name, and their members)
+READS = {"Campaign": ["Name"], "CampaignMember": ["CampaignId", "ContactId", "LeadId", "Status"]}
 
 
-def _read(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """The staged table, or an empty one like it while nothing was staged."""
-    name = table.split(".")[1].strip('"')
-    return table if con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = "
-                                "'raw_salesforce' AND table_name = ?", [name]).fetchone()[0] else EMPTY[table]
-
-
-def _sql(con: duckdb.DuckDBPyConnection, sql: str, params: dict):
-    """Run sql with the named parameters it uses ($name) of params."""
-    return con.execute(sql, {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)})
+def _ensure_reads(con: duckdb.DuckDBPyConnection) -> None:
+    """The staged Campaigns and members, empty while a read found none (staging makes them with its first rows)."""
+    for obj, fields in READS.items():
+        ensure_tables(con, "salesforce", obj, fields)
 
 
 def pair_of(name: str) -> str:
@@ -74,9 +67,10 @@ def record_read(con: duckdb.DuckDBPyConnection, name: str, state: dict, members:
 
 def campaign_of(con: duckdb.DuckDBPyConnection, name: str, cfg: ListMembership) -> str:
     """The Campaign's id, by id or by name, from the Campaigns as read; a clear error when there is none, or two."""
-    found = [r[0] for r in _sql(con, f"""SELECT id FROM {_read(con, CAMPAIGN)} c WHERE NOT deleted
-        AND (id = $c OR left(id, 15) = left($c, 15) OR lower(trim("Name")) = lower(trim($c))) ORDER BY id""",
-                                {"c": cfg.campaign}).fetchall()]
+    _ensure_reads(con)
+    rows = Binds(c=cfg.campaign).execute(con, f"""SELECT id FROM {CAMPAIGN} WHERE NOT deleted
+        AND (id = $c OR left(id, 15) = left($c, 15) OR lower(trim("Name")) = lower(trim($c))) ORDER BY id""")
+    found = [r[0] for r in rows.fetchall()]
     if len(found) != 1:
         what = "no Campaign" if not found else f"{len(found)} Campaigns ({', '.join(found)})"
         raise MissingInCrm(f"Salesforce has {what} named {cfg.campaign!r} (lists.{name}.campaign): name one "
@@ -91,15 +85,15 @@ def plan_list(con: duckdb.DuckDBPyConnection, name: str, cfg: ListMembership, ru
     if read is None:
         return {}
     campaign = campaign_of(con, name, cfg)
-    p = {"list": name, "pair": pair_of(name), "people": cfg.people, "campaign": campaign, "status": cfg.status,
-         "run_id": run_id, "list_id": read[0],
-         "to_hs": cfg.from_salesforce and read[1] != "DYNAMIC"}
+    b = Binds(list=name, pair=pair_of(name), people=cfg.people, campaign=campaign, status=cfg.status,
+              run_id=run_id, list_id=read[0], to_hs=cfg.from_salesforce and read[1] != "DYNAMIC",
+              list_name=cfg.list)
     with transaction(con):
-        _sql(con, f"""CREATE OR REPLACE TEMP TABLE _lm AS
+        b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _lm AS
             WITH people AS (SELECT hubspot_id, salesforce_object, salesforce_id FROM sync.links WHERE pair = $people),
             known AS (SELECT hubspot_id, person_id, member_id FROM sync.list_members WHERE list = $list),
             members AS (SELECT m.id AS member_id, COALESCE(m."ContactId", m."LeadId") AS person_id, m.deleted
-                        FROM {_read(con, MEMBER)} m WHERE m."CampaignId" = $campaign),
+                        FROM {MEMBER} m WHERE m."CampaignId" = $campaign),
             ids AS (SELECT hubspot_id FROM sync.list_members_read WHERE list = $list
                     UNION SELECT p.hubspot_id FROM members m JOIN people p ON p.salesforce_id = m.person_id
                     WHERE NOT m.deleted
@@ -112,8 +106,8 @@ def plan_list(con: duckdb.DuckDBPyConnection, name: str, cfg: ListMembership, ru
                              AND m.person_id IN (p.salesforce_id, k.person_id)),
                             CASE WHEN k.member_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM members m
                                  WHERE m.member_id = k.member_id AND m.deleted) THEN k.member_id END) AS member_id
-            FROM ids i LEFT JOIN people p USING (hubspot_id) LEFT JOIN known k USING (hubspot_id)""", p)
-        _sql(con, """CREATE OR REPLACE TEMP TABLE _lm_ops AS
+            FROM ids i LEFT JOIN people p USING (hubspot_id) LEFT JOIN known k USING (hubspot_id)""")
+        b.execute(con, """CREATE OR REPLACE TEMP TABLE _lm_ops AS
             SELECT md5($pair || '|create|' || hubspot_id || '|' || salesforce_id) AS op_id, 'salesforce' AS target,
                    'CampaignMember' AS object, 'create' AS action, hubspot_id AS record_key, NULL AS target_id,
                    json_object('CampaignId', $campaign, CASE salesforce_object WHEN 'Lead' THEN 'LeadId'
@@ -132,63 +126,51 @@ def plan_list(con: duckdb.DuckDBPyConnection, name: str, cfg: ListMembership, ru
             UNION ALL
             SELECT md5($pair || '|remove|' || hubspot_id), 'hubspot', 'lists', 'list_remove', hubspot_id, $list_id,
                    json_object('record_id', hubspot_id), 'removed from the Salesforce campaign'
-            FROM _lm WHERE $to_hs AND in_hs AND known AND member_id IS NULL AND salesforce_id IS NOT NULL""", p)
+            FROM _lm WHERE $to_hs AND in_hs AND known AND member_id IS NULL AND salesforce_id IS NOT NULL""")
         # What both sides hold now is agreed; what neither holds is forgotten.
-        _sql(con, """INSERT INTO sync.list_members (list, hubspot_id, person_id, member_id)
+        b.execute(con, """INSERT INTO sync.list_members (list, hubspot_id, person_id, member_id)
             SELECT $list, hubspot_id, salesforce_id, member_id FROM _lm WHERE in_hs AND member_id IS NOT NULL
             ON CONFLICT (list, hubspot_id) DO UPDATE SET person_id = excluded.person_id,
-                member_id = excluded.member_id, agreed_at = now()""", {"list": name})
-        _sql(con, """DELETE FROM sync.list_members WHERE list = $list AND hubspot_id IN (SELECT hubspot_id FROM _lm
-            WHERE NOT in_hs AND member_id IS NULL)""", {"list": name})
-        _sql(con, """UPDATE sync.outbox SET status = 'superseded', updated_at = now() WHERE pair = $pair
-            AND status IN ('pending', 'failed', 'invalid') AND op_id NOT IN (SELECT op_id FROM _lm_ops)""",
-                    {"pair": p["pair"]})
+                member_id = excluded.member_id, agreed_at = now()""")
+        b.execute(con, """DELETE FROM sync.list_members WHERE list = $list
+            AND hubspot_id IN (SELECT hubspot_id FROM _lm WHERE NOT in_hs AND member_id IS NULL)""")
+        b.execute(con, """UPDATE sync.outbox SET status = 'superseded', updated_at = now() WHERE pair = $pair
+            AND status IN ('pending', 'failed', 'invalid') AND op_id NOT IN (SELECT op_id FROM _lm_ops)""")
         # The same change wanted again (a member removed in Salesforce, added back by the list) opens its op again.
-        _sql(con, """INSERT INTO sync.outbox (op_id, run_id, pair, target, object, action, sf_object, record_key,
-                target_id, payload, reason, status)
+        b.execute(con, """INSERT INTO sync.outbox (op_id, run_id, pair, target, object, action, sf_object,
+                record_key, target_id, payload, reason, status)
             SELECT op_id, $run_id, $pair, target, object, action, 'CampaignMember', record_key, target_id, payload,
                    reason, 'pending' FROM _lm_ops
             ON CONFLICT (op_id) DO UPDATE SET status = 'pending', attempts = 0, run_id = excluded.run_id,
-                updated_at = now() WHERE sync.outbox.status IN ('sent', 'superseded')""",
-                    {"run_id": run_id, "pair": p["pair"]})
-        _skips(con, name, cfg, campaign, p["pair"], run_id, p["to_hs"])
+                updated_at = now() WHERE sync.outbox.status IN ('sent', 'superseded')""")
+        _skips(con, b)
         return dict(con.execute("SELECT target || ':' || action, count(*) FROM _lm_ops GROUP BY 1").fetchall())
 
 
-def _skips(con, name: str, cfg: ListMembership, campaign: str, pair: str, run_id: str, to_hs: bool) -> None:
-    """Skipped rows: a list member not linked to a Salesforce record yet (it joins the campaign once it is);
-    with from_salesforce, a campaign member whose Lead or Contact has no HubSpot contact yet."""
-    _sql(con, f"""CREATE OR REPLACE TEMP TABLE _lm_skips AS
-        SELECT 'salesforce' AS system, 'CampaignMember' AS object, hubspot_id AS record_id,
+def _skips(con: duckdb.DuckDBPyConnection, b: Binds) -> None:
+    """Skipped rows (plan._store_skips): a list member not linked to a Salesforce record yet (it joins the
+    campaign once it is); with from_salesforce, a campaign member whose Lead or Contact has no HubSpot contact yet.
+    The rows of the list no longer waiting are resolved."""
+    b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _lm_skips AS
+        SELECT 'salesforce' AS system, 'CampaignMember' AS object, hubspot_id AS record_id, 'list' AS field,
+               'WAITING_FOR_LINK' AS code,
                'HubSpot contact ' || hubspot_id || ' is in list ' || $list_name || ' but has no Salesforce '
                || 'counterpart yet: it joins Campaign ' || $campaign || ' once it is linked' AS message
         FROM _lm WHERE in_hs AND salesforce_id IS NULL
         UNION ALL
-        SELECT 'hubspot', 'lists', COALESCE(m."ContactId", m."LeadId"),
+        SELECT 'hubspot', 'lists', COALESCE(m."ContactId", m."LeadId"), 'list', 'WAITING_FOR_LINK',
                'Salesforce ' || COALESCE(m."ContactId", m."LeadId") || ' is a member of Campaign ' || $campaign
                || ' but has no HubSpot contact yet: it joins list ' || $list_name || ' once it is linked'
-        FROM {_read(con, MEMBER)} m WHERE $to_hs AND NOT m.deleted AND m."CampaignId" = $campaign
-          AND COALESCE(m."ContactId", m."LeadId") NOT IN (SELECT salesforce_id FROM sync.links WHERE pair = $people)
-        """, {"list_name": cfg.list, "campaign": campaign, "to_hs": to_hs, "people": cfg.people})
-    key = "md5($pair || '|' || system || '|' || object || '|' || record_id || '|WAITING_FOR_LINK|list')"
-    _sql(con, f"""INSERT INTO sync.errors (error_key, kind, pair, system, object, record_id, code, message,
-            fields, first_seen, last_seen, occurrences, run_id)
-        SELECT {key}, 'skipped', $pair, system, object, record_id, 'WAITING_FOR_LINK', message, 'list', now(), now(),
-               1, $run_id FROM _lm_skips
-        ON CONFLICT (error_key) DO UPDATE SET message = excluded.message, last_seen = now(),
-            occurrences = sync.errors.occurrences + 1, resolved_at = NULL, run_id = excluded.run_id""",
-                {"pair": pair, "run_id": run_id})
-    _sql(con, f"""UPDATE sync.errors SET resolved_at = now() WHERE pair = $pair AND kind = 'skipped'
-        AND resolved_at IS NULL AND error_key NOT IN (SELECT {key} FROM _lm_skips)""", {"pair": pair})
+        FROM {MEMBER} m WHERE $to_hs AND NOT m.deleted AND m."CampaignId" = $campaign
+          AND COALESCE(m."ContactId", m."LeadId") NOT IN (SELECT salesforce_id FROM sync.links WHERE pair = $people)""")
+    _store_skips(con, b, "_lm_skips")
+    b.execute(con, f"""UPDATE sync.errors SET resolved_at = now() WHERE pair = $pair AND kind = 'skipped'
+        AND resolved_at IS NULL AND error_key NOT IN (SELECT {SKIP_KEY} FROM _lm_skips)""")
 
 
 def ops_to_send(con: duckdb.DuckDBPyConnection, name: str, target: str, max_attempts: int):
-    """The list's membership writes due toward target, as connectors take them (outbox.ops_to_send's columns)."""
-    from crm_sync.engine.outbox import DUE
-
-    return _sql(con, f"""SELECT op_id, object, action, target_id, CAST(payload AS VARCHAR) AS payload,
-            NULL AS key_field FROM sync.outbox WHERE pair = $pair AND target = $target AND {DUE}
-        ORDER BY created_at, op_id""", {"pair": pair_of(name), "target": target, "max_attempts": max_attempts}).df()
+    """The list's membership writes due toward target (outbox.writes_due: CampaignMembers are plain creates)."""
+    return writes_due(con, pair_of(name), target, max_attempts)
 
 
 def after_load(con: duckdb.DuckDBPyConnection) -> None:

@@ -54,12 +54,17 @@ def ops_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str, max
     (engine/associations.py) and updates that change nothing but them are not record writes.
     """
     key_field = spec.sf_external_id if target == "salesforce" else spec.hs_salesforce_id
-    frame = con.execute(f"""SELECT op_id, object, action, target_id, CAST(payload AS VARCHAR) AS payload,
+    return writes_due(con, spec.name, target, max_attempts, key_field)
+
+
+def writes_due(con: duckdb.DuckDBPyConnection, pair: str, target: str, max_attempts: int,
+               key_field: str | None = None) -> pd.DataFrame:
+    """ops_to_send for any outbox pair (a list's memberships too); creates upsert on key_field (None: plain)."""
+    return con.execute(f"""SELECT op_id, object, action, target_id, CAST(payload AS VARCHAR) AS payload,
             CASE WHEN action = 'create' THEN $key_field END AS key_field
         FROM sync.outbox WHERE pair = $pair AND target = $target AND {RECORD_WRITES_DUE}
-        ORDER BY created_at, op_id""", {"key_field": key_field, "pair": spec.name, "target": target,
+        ORDER BY created_at, op_id""", {"key_field": key_field, "pair": pair, "target": target,
                                         "max_attempts": max_attempts}).df()
-    return frame
 
 
 def parsed(ops: pd.DataFrame) -> pd.DataFrame:
