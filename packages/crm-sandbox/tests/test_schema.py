@@ -21,9 +21,11 @@ from crm_sandbox.salesforce.schema import (
 PREFIXES = {
     "Lead": "00Q", "Contact": "003", "Account": "001", "Opportunity": "006", "OpportunityContactRole": "00K",
     "Case": "500", "Task": "00T", "Event": "00U", "Campaign": "701", "CampaignMember": "00v", "User": "005",
+    "Product2": "01t", "Pricebook2": "01s", "PricebookEntry": "01u", "OpportunityLineItem": "00k",
 }
 OWNED = {"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Event", "Campaign"}
-HUBSPOT_SYNCED = {"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Event"}
+HUBSPOT_SYNCED = {"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Event", "Product2",
+                  "OpportunityLineItem"}
 
 # Every per-field key of the reference's A11.3 sample.
 FIELD_KEYS = {
@@ -50,6 +52,9 @@ REQUIRED_ON_CREATE = {
     "Contact": {"LastName"},
     "Account": {"Name"},
     "Opportunity": {"Name", "CloseDate", "StageName"},
+    "Product2": {"Name"}, "Pricebook2": {"Name"}, "PricebookEntry": {"Pricebook2Id", "Product2Id", "UnitPrice"},
+    # the entry or the product: a rule of its own (pricing.py)
+    "OpportunityLineItem": {"OpportunityId", "Quantity"},
     "OpportunityContactRole": {"OpportunityId", "ContactId"},
     "Case": set(),
     "Task": set(),
@@ -74,7 +79,7 @@ def _field(obj: str, name: str):
     return f
 
 
-def test_the_ten_objects_and_their_key_prefixes():
+def test_the_standard_objects_and_their_key_prefixes():
     assert {name: o.key_prefix for name, o in SCHEMA.items()} == PREFIXES
     for name, prefix in PREFIXES.items():
         assert key_prefix_to_type(prefix) == name
@@ -301,7 +306,7 @@ def test_describe_field_matches_reference_sample():
     assert [f["name"] for f in case_fields if f["nameField"]] == ["CaseNumber"]
 
 
-def test_describe_global_lists_all_ten():
+def test_describe_global_lists_every_standard_object():
     d = describe_global("59.0")
     assert d["encoding"] == "UTF-8" and d["maxBatchSize"] == 200
     entries = {s["name"]: s for s in d["sobjects"]}

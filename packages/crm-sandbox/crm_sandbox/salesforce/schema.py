@@ -172,7 +172,8 @@ STAGE_FORECAST: dict[str, str] = {
 OWNED = frozenset({"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Event", "Campaign"})
 # Objects that merge (the losers get MasterRecordId) and those carrying the sync's HubSpot_Id__c.
 MERGEABLE = frozenset({"Lead", "Contact", "Account"})
-HUBSPOT_SYNCED = frozenset({"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Event"})
+HUBSPOT_SYNCED = frozenset({"Lead", "Contact", "Account", "Opportunity", "Case", "Task", "Event", "Product2",
+                            "OpportunityLineItem"})
 # Objects with LastActivityDate (activities roll up to them).
 _WITH_ACTIVITY = frozenset({"Lead", "Contact", "Account", "Opportunity"})
 
@@ -249,7 +250,7 @@ _OPPORTUNITY = _sobject("Opportunity", "006", (
     _ref("CampaignId", "Campaign"), _ref("ContactId", "Contact"),
     _bool("HasOpenActivity", **_RO), _bool("HasOpportunityLineItem", **_RO), _bool("HasOverdueTask", **_RO),
     _string("Fiscal", 6, "Fiscal Period", **_RO), _int("FiscalQuarter", 8, **_RO),
-    _int("FiscalYear", 8, **_RO),
+    _int("FiscalYear", 8, **_RO), _ref("Pricebook2Id", "Pricebook2", label="Price Book ID"),
 ), plural="Opportunities")
 
 _CONTACT_ROLE = _sobject("OpportunityContactRole", "00K", (
@@ -339,6 +340,41 @@ _CAMPAIGN_MEMBER = _sobject("CampaignMember", "00v", (
     _string("Country", 80, **_RO),
 ), label="Campaign Member")
 
+# Products and price books (salesforce/pricing.py holds their rules): a product's prices are PricebookEntry rows, the
+# one in the standard price book first; an opportunity's line items all come from its one price book.
+_PRODUCT = _sobject("Product2", "01t", (
+    _string("Name", 255, "Product Name", nillable=False), _string("ProductCode", 255),
+    _text("Description", 4000, "Product Description"), _bool("IsActive", "Active"),
+    _picklist("Family", ("None", "Hardware", "Software", "Services"), "Product Family"),
+    _picklist("QuantityUnitOfMeasure", ("Each",), "Quantity Unit Of Measure"),
+), label="Product")
+
+_PRICEBOOK = _sobject("Pricebook2", "01s", (
+    _string("Name", 255, "Price Book Name", nillable=False), _bool("IsActive", "Active"),
+    _bool("IsStandard", "Is Standard Price Book", **_RO), _text("Description", 255),
+), label="Price Book")
+
+_PRICEBOOK_ENTRY = _sobject("PricebookEntry", "01u", (
+    _string("Name", 255, "Product Name", **_RO),
+    _ref("Pricebook2Id", "Pricebook2", label="Price Book ID", nillable=False, updateable=False),
+    _ref("Product2Id", "Product2", label="Product ID", nillable=False, updateable=False),
+    _currency("UnitPrice", label="List Price", nillable=False), _bool("IsActive", "Active"),
+    _bool("UseStandardPrice", "Use Standard Price"), _string("ProductCode", 255, **_RO),
+), label="Price Book Entry", plural="Price Book Entries")
+
+_LINE_ITEM = _sobject("OpportunityLineItem", "00k", (
+    _ref("OpportunityId", "Opportunity", label="Opportunity ID", nillable=False, updateable=False),
+    # One of the two on create (rules in pricing.py): the entry, or the product (its entry in the opportunity's
+    # price book, the standard one for an opportunity without one).
+    _ref("PricebookEntryId", "PricebookEntry", label="Price Book Entry ID", updateable=False),
+    _ref("Product2Id", "Product2", label="Product ID", updateable=False),
+    _string("ProductCode", 255, **_RO), _string("Name", 376, "Opportunity Product Name", **_RO),
+    _f("Quantity", "double", precision=12, scale=2, nillable=False),
+    _currency("UnitPrice", label="Sales Price"), _currency("ListPrice", label="List Price", **_RO),
+    _f("Discount", "percent", precision=5, scale=2), _currency("Subtotal", **_RO), _currency("TotalPrice"),
+    _date("ServiceDate", "Date"), _string("Description", 255, "Line Description"), _int("SortOrder"),
+), label="Opportunity Product")
+
 _USER = _sobject("User", "005", (
     _string("Username", 80, nillable=False, unique=True), _string("LastName", 80, nillable=False),
     _string("FirstName", 40), _string("Name", 121, "Full Name", **_RO), _string("Title", 80),
@@ -348,7 +384,7 @@ _USER = _sobject("User", "005", (
 
 SCHEMA: dict[str, SObject] = {o.name: o for o in (
     _LEAD, _CONTACT, _ACCOUNT, _OPPORTUNITY, _CONTACT_ROLE, _CASE, _TASK, _EVENT, _CAMPAIGN, _CAMPAIGN_MEMBER,
-    _USER)}
+    _PRODUCT, _PRICEBOOK, _PRICEBOOK_ENTRY, _LINE_ITEM, _USER)}
 _BY_LOWER = {name.lower(): o for name, o in SCHEMA.items()}
 _BY_PREFIX = {o.key_prefix: o.name for o in SCHEMA.values()}
 
@@ -374,7 +410,13 @@ CHILD_RELATIONSHIPS: dict[str, tuple[ChildRelationship, ...]] = {
     "Lead": (_CR("CampaignMember", "LeadId", "CampaignMembers", True), _CR("Task", "WhoId", "Tasks", True),
              _CR("Event", "WhoId", "Events", True)),
     "Opportunity": (_CR("OpportunityContactRole", "OpportunityId", "OpportunityContactRoles", True),
+                    _CR("OpportunityLineItem", "OpportunityId", "OpportunityLineItems", True),
                     _CR("Task", "WhatId", "Tasks", True), _CR("Event", "WhatId", "Events", True)),
+    "Product2": (_CR("PricebookEntry", "Product2Id", "PricebookEntries", True),
+                 _CR("OpportunityLineItem", "Product2Id", "OpportunityLineItems")),
+    "Pricebook2": (_CR("PricebookEntry", "Pricebook2Id", "PricebookEntries", True),
+                   _CR("Opportunity", "Pricebook2Id", "Opportunities")),
+    "PricebookEntry": (_CR("OpportunityLineItem", "PricebookEntryId", "OpportunityLineItems"),),
     "Case": (_CR("Case", "ParentId", "Cases"), _CR("Task", "WhatId", "Tasks", True),
              _CR("Event", "WhatId", "Events", True)),
     "Campaign": (_CR("Campaign", "ParentId", "ChildCampaigns"),
@@ -385,11 +427,13 @@ CHILD_RELATIONSHIPS: dict[str, tuple[ChildRelationship, ...]] = {
 
 # The field describe flags as nameField where it is not "Name".
 _NAME_FIELDS = {"Case": "CaseNumber", "Task": "Subject", "Event": "Subject"}
-_NOT_SEARCHABLE = frozenset({"OpportunityContactRole", "CampaignMember"})
+_NOT_SEARCHABLE = frozenset({"OpportunityContactRole", "CampaignMember", "PricebookEntry", "OpportunityLineItem"})
 
 
-# (child object, field) of master-detail relationships: deleting the master deletes its details (custom objects)
-MASTER_DETAIL: set[tuple[str, str]] = set()
+# (child object, field) of master-detail relationships: deleting the master deletes its details (custom objects,
+# an opportunity's line items, a product's and a price book's entries)
+MASTER_DETAIL: set[tuple[str, str]] = {("OpportunityLineItem", "OpportunityId"), ("PricebookEntry", "Product2Id"),
+                                       ("PricebookEntry", "Pricebook2Id")}
 
 
 def register(sobject: SObject, parents: list[tuple[Field, str, bool]]) -> None:

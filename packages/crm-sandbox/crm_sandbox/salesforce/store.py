@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_sandbox.ids import make_id, normalize_id
-from crm_sandbox.salesforce import custom, schema
+from crm_sandbox.salesforce import custom, pricing, schema
 from crm_sandbox.salesforce.errors import SfError, SfErrors, entity_deleted, not_found
 from crm_sandbox.salesforce.model import SObject
 from crm_sandbox.salesforce.rules import check_payload, format_datetime, missing_required, now_stamp, parse_datetime
@@ -60,6 +60,7 @@ class SalesforceStore:
                 "Username": self.settings["username"], "LastName": "Admin", "FirstName": "Sandbox",
                 "Email": "admin@sandbox.crm-sync.local", "Alias": "admin", "IsActive": 1}, user_id=None)
             self.settings.set("admin_user_id", uid)
+        pricing.ensure_standard_pricebook(self, self.settings["admin_user_id"])
 
     # ---- tables and ids -------------------------------------------------------------------------------
     def ensure_tables(self) -> None:
@@ -214,6 +215,8 @@ class SalesforceStore:
         if sobject.field("OwnerId") is not None and row.get("OwnerId") is None:
             row["OwnerId"] = user_id
         errors = self._check_references(sobject, values)
+        if not errors and sobject.name in pricing.OBJECTS:
+            errors += pricing.check_create(self, sobject.name, row, values)
         missing = missing_required(sobject, row)
         if missing:
             errors.append(missing)
@@ -250,6 +253,7 @@ class SalesforceStore:
         placeholders = ", ".join("?" for _ in cols)
         quoted = ", ".join(f'"{c}"' for c in cols)
         self.conn.executemany(f'INSERT INTO "{sobject.name}" ({quoted}) VALUES ({placeholders})', params)
+        pricing.after_write(self, sobject.name, rows)
         return ids
 
     def insert_trusted(self, type_name: str, values: dict, user_id: str | None) -> str:
@@ -270,8 +274,10 @@ class SalesforceStore:
         values, errors = check_payload(sobject, data, creating=False)
         if errors:
             raise SfErrors(errors)
-        merged = {**current, **values}
         errors = self._check_references(sobject, values)
+        if not errors and sobject.name in pricing.OBJECTS:
+            errors += pricing.check_update(self, sobject.name, current, values)
+        merged = {**current, **values}
         missing = missing_required(sobject, merged)
         if missing:
             errors.append(missing)
@@ -339,7 +345,11 @@ class SalesforceStore:
 
     def delete(self, sobject: SObject, record_id: str, user_id: str | None = None) -> None:
         current = self.live_row(sobject, record_id)
+        refused = pricing.check_delete(self, sobject.name, current) if sobject.name in pricing.OBJECTS else None
+        if refused:
+            raise refused
         self.soft_delete(sobject, [current["Id"]], user_id)
+        pricing.after_write(self, sobject.name, [current])
 
     def soft_delete(self, sobject: SObject, ids: list[str], user_id: str | None, master_id: str | None = None) -> None:
         # The details of a master-detail relationship go with their master (custom objects; salesforce/custom.py).
@@ -437,6 +447,11 @@ def derive(sobject: SObject, row: dict) -> None:
             row["EndDateTime"] = format_datetime(start + dt.timedelta(minutes=int(row["DurationInMinutes"])))
         row["ActivityDateTime"] = row.get("StartDateTime")
         row["ActivityDate"] = start.date().isoformat() if start else None
+    elif name == "OpportunityLineItem":
+        # the subtotal and total price follow the sales price, quantity and discount (pricing.py)
+        if row.get("UnitPrice") is not None and row.get("Quantity") is not None:
+            row["Subtotal"] = round(row["UnitPrice"] * row["Quantity"], 2)
+            row["TotalPrice"] = round(row["Subtotal"] * (1 - (row.get("Discount") or 0) / 100), 2)
     elif name == "CampaignMember":
         row["LeadOrContactId"] = row.get("ContactId") or row.get("LeadId")
         row["HasResponded"] = int(row.get("Status") == "Responded")
