@@ -1,5 +1,5 @@
 """Default field mappings shipped with crm-sync: the common fields of people, companies, deals, tickets, tasks,
-logged calls, emails and notes, and meetings."""
+logged calls, emails and notes, meetings, and products."""
 
 from __future__ import annotations
 
@@ -207,8 +207,18 @@ NOTES = [
     FieldMapping(name="note_type", salesforce="Type", rule="always_hubspot", to_salesforce="'Note'"),
     *_logged("Task", "note_status"),
 ]
+# products <-> Product2: the name, SKU (ProductCode, the key products are matched by), description, and the unit
+# price, which Salesforce keeps on the product's entry in the standard price book (engine/mapping.SF_CHILD_VALUES).
+PRODUCTS = [
+    _f("name", "name", "Name"),
+    _f("sku", "hs_sku", "ProductCode"),
+    _f("description", "description", "Description"),
+    _f("price", "price", "PricebookEntry.UnitPrice", type="number"),
+    # a product made from HubSpot can be sold (Salesforce's default is an inactive product)
+    FieldMapping(name="active", salesforce="IsActive", rule="always_hubspot", to_salesforce="true", type="bool"),
+]
 DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS, "tasks": TASKS,
-                  "calls": CALLS, "emails": EMAILS, "meetings": MEETINGS, "notes": NOTES}
+                  "calls": CALLS, "emails": EMAILS, "meetings": MEETINGS, "notes": NOTES, "products": PRODUCTS}
 # Pairs on a Salesforce object that holds several HubSpot object types (Task: tasks and logged calls): which of
 # its records are the pair's, unless the pair says, and the field that holds their HubSpot id.
 SHARED_OBJECTS = {("tasks", "Task"): ("TaskSubtype = 'Task' AND coalesce(Type, '') <> 'Note'", None),

@@ -1,4 +1,5 @@
-"""Associations written apart from their record: HubSpot associations and Salesforce contact roles.
+"""Associations written apart from their record: HubSpot associations and Salesforce contact roles; and values
+Salesforce keeps on a child record of their own (a product's standard price, mapping.SF_CHILD_VALUES).
 
 The plan puts an op's associations in its `associations` column ({key: {"v": planned set, "sh": shadow}}). Once
 the record write is done (so a new record has its id), `expand` turns each into an op of its own in sync.outbox
@@ -18,7 +19,7 @@ import pandas as pd
 from crm_sync.config.models import LABELLED_ASSOCIATIONS, association_parts
 from crm_sync.connectors.common import OP_COLUMNS, WriteResult
 from crm_sync.engine.db import Binds, quote, registered, transaction
-from crm_sync.engine.mapping import PRIMARY_ASSOCIATIONS, PairSpec
+from crm_sync.engine.mapping import PRIMARY_ASSOCIATIONS, PairSpec, child_value, child_value_sql
 from crm_sync.engine.outbox import DUE, LoadResult, record_results, results_frame
 
 
@@ -79,8 +80,9 @@ def changes_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str,
     b = Binds(pair=spec.name, target=target, max_attempts=max_attempts)
     b.execute(con, f"""CREATE OR REPLACE TEMP TABLE _due AS SELECT * FROM sync.outbox WHERE pair = $pair
         AND target = $target AND parent_op_id IS NOT NULL AND {DUE}""")
+    values = _child_value_changes(con, spec) if target == "salesforce" else empty
     if fields.empty:
-        return empty
+        return values if not values.empty else empty
     parts = []
     for f in fields.to_dict("records"):
         if target == "hubspot":
@@ -127,9 +129,45 @@ def changes_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str,
             SELECT assoc_op_id || ':-' || h.member, child, 'delete', h.row, '{{}}'::JSON, NULL, assoc_op_id
             FROM s, unnest(held) AS u(h) WHERE NOT list_contains(wanted, h.member)
             ORDER BY 1""").df()
-    if changes.empty:
-        return empty
-    changes["payload"] = changes["payload"].map(json.loads)
+    if not changes.empty:
+        changes["payload"] = changes["payload"].map(json.loads)
+    parts = [frame for frame in (changes, values) if not frame.empty]
+    return pd.concat(parts, ignore_index=True) if parts else empty
+
+
+def _child_value_changes(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> pd.DataFrame:
+    """The writes that give the due child-value ops' records their planned value: the child record made (with
+    its parent and what `create` names), its value updated, or the child deleted when the value is cleared. One
+    that holds the value already needs none."""
+    parts = []
+    b = Binds()
+    for obj in spec.salesforce_objects:
+        for key in spec.child_values:
+            value = child_value(obj, key)
+            if value is None:
+                continue
+            made = ", ".join(f"{b(name)}, {sql}" for name, sql in value.create)
+            parts.append(f"""SELECT c.op_id AS assoc_op_id, {b(value.child)} AS object, c.target_id AS parent_id,
+                    CASE WHEN c.payload IS NULL OR json_type(c.payload) = 'NULL' THEN NULL ELSE c.payload END AS wanted,
+                    {child_value_sql(value, 'c.target_id', 'id')} AS held,
+                    TRY_CAST({child_value_sql(value, 'c.target_id')} AS DOUBLE) AS held_value,
+                    json_object({b(value.parent_field)}, c.target_id, {made}) AS made,
+                    {b(value.value_field)} AS value_field
+                FROM _due c WHERE c.object = {b(key)} AND c.sf_object = {b(obj)}""")
+    if not parts:
+        return pd.DataFrame()
+    changes = b.execute(con, f"""WITH s AS ({' UNION ALL '.join(parts)})
+        SELECT assoc_op_id || ':=' AS op_id, object,
+               CASE WHEN held IS NULL THEN 'create' WHEN wanted IS NULL THEN 'delete' ELSE 'update' END AS action,
+               held AS target_id,
+               CASE WHEN held IS NULL THEN json_merge_patch(made, json_object(value_field, wanted))
+                    WHEN wanted IS NULL THEN '{{}}'::JSON ELSE json_object(value_field, wanted) END AS payload,
+               NULL AS key_field, assoc_op_id
+        FROM s WHERE NOT (held IS NULL AND wanted IS NULL)
+          AND (wanted IS NULL OR held_value IS DISTINCT FROM TRY_CAST(CAST(wanted AS VARCHAR) AS DOUBLE))
+        ORDER BY 1""").df()
+    if not changes.empty:
+        changes["payload"] = changes["payload"].map(json.loads)
     return changes
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from crm_sync.engine.db import Binds, quote, tables
-from crm_sync.engine.mapping import PairSpec, canonical, col, translate
+from crm_sync.engine.mapping import PairSpec, canonical, child_value, col, translate
 
 WRITES_TO = {"salesforce": ("two_way", "prefer_salesforce_unless_blank", "prefer_hubspot_unless_blank",
                             "always_hubspot"),
@@ -82,6 +82,12 @@ def check(con: duckdb.DuckDBPyConnection, specs: list[PairSpec], samples: int = 
             if m.rule in WRITES_TO["hubspot"] and m.hubspot:
                 targets += [("hubspot", spec.hubspot_object, m.hubspot, "salesforce", o, m.salesforce_field(o),
                              m.to_hubspot) for o in spec.salesforce_objects if m.applies_to(o)]
+            for i, (target, obj, target_field, *rest) in enumerate(targets):  # a price: its PricebookEntry's
+                value = child_value(obj, target_field) if target == "salesforce" else None
+                if value is not None:
+                    targets[i] = (target, value.child, value.value_field, *rest)
+                elif target == "hubspot" and child_value(rest[1], rest[2]):  # read off the child: no data look
+                    targets[i] = (target, obj, target_field, rest[0], rest[1], None, rest[3])
             for target, obj, target_field, source, source_obj, source_field, transform in targets:
                 if (target, obj) not in described:
                     described[(target, obj)] = _meta(con, target, obj)

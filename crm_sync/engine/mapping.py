@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from crm_sync.config.models import FieldMapping, PairConfig, SyncConfig
 from crm_sync.engine.db import Binds, quote
 
-# Matching keys per HubSpot object: people by email, companies by domain, deals by stored ids only.
+# Matching keys per HubSpot object: people by email, companies by domain, products by SKU (ProductCode), deals
+# and engagements by stored ids only.
 MATCH_KEYS = {"contacts": ("email", {"Lead": "Email", "Contact": "Email"}, "email"),
-              "companies": ("domain", {"Account": "Website"}, "domain")}
+              "companies": ("domain", {"Account": "Website"}, "domain"),
+              "products": ("hs_sku", {"Product2": "ProductCode"}, "sku")}
 SF_EXTRAS = {"Lead": ["IsConverted", "ConvertedContactId", "ConvertedAccountId", "MasterRecordId"],
              "Contact": ["MasterRecordId", "AccountId"], "Account": ["MasterRecordId"],
              "Opportunity": ["AccountId"]}
@@ -22,6 +24,43 @@ HS_MERGED = "hs_merged_object_ids"
 # Child objects that carry a set-valued association on the Salesforce side:
 # (parent field, member field, member object, extra fields). A role can only name a Contact, not a Lead.
 SF_CHILD_SETS = {"OpportunityContactRole": ("OpportunityId", "ContactId", "Contact", ("Role", "IsPrimary"))}
+
+
+@dataclass(frozen=True)
+class ChildValue:
+    """A value a Salesforce record keeps on one child record of its own, mapped as '<child>.<field>': a product's
+    price is the UnitPrice of its PricebookEntry in the standard price book. The child record is found by
+    `which` (SQL over alias c), made with `create` (field -> SQL) besides the parent field and the value, and
+    written apart from the record, like an association (engine/associations.py)."""
+
+    child: str
+    parent_field: str
+    value_field: str
+    which: str
+    create: tuple[tuple[str, str], ...]
+    reads: tuple[tuple[str, tuple[str, ...]], ...]  # (object, fields) to read: the child's and the lookups'
+
+
+STANDARD_BOOK = ("(SELECT min(p.id) FROM raw_salesforce.\"Pricebook2_current\" p "
+                 "WHERE lower(p.\"IsStandard\") = 'true' AND NOT p.deleted)")
+SF_CHILD_VALUES = {
+    ("Product2", "PricebookEntry.UnitPrice"): ChildValue(
+        child="PricebookEntry", parent_field="Product2Id", value_field="UnitPrice",
+        which=f"c.\"Pricebook2Id\" = {STANDARD_BOOK}",
+        create=(("Pricebook2Id", STANDARD_BOOK), ("IsActive", "true")),
+        reads=(("PricebookEntry", ("Pricebook2Id", "Product2Id", "UnitPrice", "IsActive")),
+               ("Pricebook2", ("IsStandard",)))),
+}
+
+
+def child_value(sf_object: str, sf_field: str | None) -> ChildValue | None:
+    return SF_CHILD_VALUES.get((sf_object, sf_field or ""))
+
+
+def child_value_sql(value: ChildValue, parent: str, column: str | None = None) -> str:
+    """The child record's value (or another of its columns) for the parent record whose id is `parent`."""
+    return (f"(SELECT min(c.{quote(column or value.value_field)}) FROM raw_salesforce.{quote(value.child + '_current')}"
+            f" c WHERE c.{quote(value.parent_field)} = {parent} AND NOT c.deleted AND {value.which})")
 # HubSpot associations written with a label that HubSpot moves from the record's previous one (the primary
 # company of a contact, type 1): the former company stays associated, unlabeled, as HubSpot itself does it.
 PRIMARY_ASSOCIATIONS = {("contacts", "companies"): 1}
@@ -40,11 +79,13 @@ class PairSpec:
     match_kind: str | None  # "email" | "domain" | None
     hs_match_field: str | None
     sf_match_fields: dict[str, str]
-    salesforce_children: dict[str, tuple[str, ...]]  # child object -> fields, for association sets
+    salesforce_children: dict[str, tuple[str, ...]]  # child objects read -> fields: association sets, child values
     # fields of other objects the pair reads: its records' companies' fields that inclusion rules use
     related_reads: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     # per pair an association links to: its Salesforce objects (whose ids' key prefixes a polymorphic lookup names)
     linked_objects: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Salesforce fields kept on a child record (SF_CHILD_VALUES): written apart from the record
+    child_values: tuple[str, ...] = ()
 
 
 def load_order(config: SyncConfig) -> list[str]:
@@ -84,8 +125,15 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
         sf_fields = {}
         children = {m.salesforce_field(o): m.salesforce_field(o) for m in pair.fields for o in pair.salesforce
                     if m.type == "association_set"}
+        values = {m.salesforce_field(o): child_value(o, m.salesforce_field(o)) for m in pair.fields
+                  for o in pair.salesforce if child_value(o, m.salesforce_field(o))}
+        reads = {c: SF_CHILD_SETS[c][:2] + SF_CHILD_SETS[c][3] for c in children if c in SF_CHILD_SETS}
+        for value in values.values():
+            for obj, names in value.reads:
+                reads[obj] = tuple(dict.fromkeys((*reads.get(obj, ()), *names)))
         for obj in pair.salesforce:
             names = {m.salesforce_field(obj) for m in pair.fields if m.type != "association_set"} - {None}
+            names -= set(values)
             names |= {f for m in pair.fields if m.to_hubspot is not None and m.applies_to(obj)
                       for f in m.transform("to_hubspot").fields}
             if pair.include.salesforce:
@@ -102,8 +150,7 @@ def pair_specs(config: SyncConfig) -> list[PairSpec]:
                               salesforce_fields=sf_fields, sf_external_id=sf_ext, hs_salesforce_id=hs_sfid,
                               match_kind=kind, hs_match_field=hs_match,
                               sf_match_fields={o: f for o, f in sf_match.items() if o in pair.salesforce},
-                              salesforce_children={c: (SF_CHILD_SETS[c][0], SF_CHILD_SETS[c][1], *SF_CHILD_SETS[c][3])
-                                                   for c in children if c in SF_CHILD_SETS},
+                              salesforce_children=reads, child_values=tuple(sorted(values)),
                               related_reads=related,
                               linked_objects=tuple(sorted({(m.links_to, tuple(config.pairs[m.links_to].salesforce))
                                                            for m in pair.fields if m.links_to in config.pairs}))))
@@ -132,6 +179,7 @@ def extract_fields(specs: list[PairSpec]) -> dict[tuple[str, str], tuple[list[st
 # ---- values: canonical form, translation, the writable value -----------------------------------------------
 NORMALISE = {
     "email": "NULLIF(lower(trim({x})), '')",
+    "sku": "NULLIF(trim({x}), '')",  # a code as written: case may tell two products apart
     "domain": "NULLIF(regexp_replace(regexp_replace(regexp_replace(lower(trim({x})), '^[a-z]+://', ''), "
               "'^www\\.', ''), '[/:?#].*$', ''), '')",
 }
@@ -298,6 +346,9 @@ def values_sql(spec: PairSpec, linked: bool, b: Binds) -> str:
                 hs_val = canonical_set(col("h", m.hubspot), m.links_to, "hubspot", b,
                                        member_object=SF_CHILD_SETS[sf_field][2])
                 sf_val = canonical_set("s.id", m.links_to, "salesforce", b, child)
+            elif child_value(obj, sf_field):
+                hs_val = canonical(m.type, col("h", m.hubspot), "hubspot", b) if m.hubspot else hs_xf
+                sf_val = canonical(m.type, child_value_sql(child_value(obj, sf_field), "s.id"), "salesforce", b)
             else:
                 # A side without a field of its own (a one-way field computed from it) compares as the transform
                 hs_val = (canonical(m.type, col("h", m.hubspot), "hubspot", b, m.links_to,

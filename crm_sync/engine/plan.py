@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from crm_sync.engine import cursors
+from crm_sync.engine import cursors, mapping
 from crm_sync.engine import reconcile as drift
 from crm_sync.engine.db import NEXT_POSITION, Binds, quote, transaction
 from crm_sync.engine.link import ambiguous_keys, build_sides, free_records
-from crm_sync.engine.mapping import NORMALISE, PairSpec, canonical, translations, values_sql
+from crm_sync.engine.mapping import NORMALISE, PairSpec, canonical, child_value, translations, values_sql
 from crm_sync.engine.staging import ensure_tables
 from crm_sync.engine.validate import in_options
 
@@ -76,7 +76,8 @@ def plan_pair(con: duckdb.DuckDBPyConnection, spec: PairSpec, run_id: str, full:
     # whichever run staged it, so a run killed before it planned loses nothing. Committed with the outbox rows.
     since = cursors.planned_position(con, p)
     upto = con.execute(f"SELECT {NEXT_POSITION}").fetchone()[0]
-    b = Binds(pair=p, run_id=run_id, children=list(spec.salesforce_children), since=since)
+    # children: the Salesforce keys written apart from the record (contact roles, a product's standard price)
+    b = Binds(pair=p, run_id=run_id, children=[*spec.salesforce_children, *spec.child_values], since=since)
     h2s, s2h, to_sf, to_hs = translations(spec, b)
     with transaction(con):
         _candidates(con, spec, b, full)
@@ -231,6 +232,8 @@ def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
             AS u(v) JOIN sync.links a ON a.pair = {b(m.links_to)} AND a.hubspot_id = u.v AND a.position > $since)""")
         if m.type == "association_set":
             for child, (parent_field, member_field, *_) in spec.salesforce_children.items():
+                if child not in mapping.SF_CHILD_SETS:
+                    continue
                 table = f"raw_salesforce.{quote(child + '_current')}"
                 assoc.append(f"""l.salesforce_id IN (SELECT c.{quote(parent_field)} FROM {table} c
                     WHERE c._position > $since OR c.{quote(member_field)} IN (SELECT salesforce_id FROM sync.links
@@ -238,10 +241,14 @@ def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
             continue
         for obj in spec.salesforce_objects:
             sf_field = m.salesforce_field(obj)
-            if sf_field:
+            if sf_field and not child_value(obj, sf_field):
                 assoc.append(f"""l.salesforce_id IN (SELECT s.id FROM raw_salesforce.{quote(obj + '_current')} s
                     JOIN sync.links a ON a.pair = {b(m.links_to)} AND a.salesforce_id = s.{quote(sf_field)}
                     AND a.position > $since)""")
+    for obj in spec.salesforce_objects:  # a value kept on a child record changed with the child (a price)
+        for value in {child_value(obj, m.salesforce_field(obj)) for m in spec.config.fields} - {None}:
+            assoc.append(f"""l.salesforce_id IN (SELECT c.{quote(value.parent_field)} FROM
+                raw_salesforce.{quote(value.child + '_current')} c WHERE c._position > $since)""")
     assoc.extend(_company_changed(spec))
     assoc_sql = "".join(f"\n        OR {a}" for a in assoc)
     where = "true" if full else f"""(l.position > $since
