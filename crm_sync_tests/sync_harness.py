@@ -29,7 +29,8 @@ EXTRA_PAIRS = {"tickets": {"hubspot": "tickets", "salesforce": "Case"},
                "calls": {"hubspot": "calls", "salesforce": "Task"},
                "emails": {"hubspot": "emails", "salesforce": "Task"},
                "meetings": {"hubspot": "meetings", "salesforce": "Event"},
-               "notes": {"hubspot": "notes", "salesforce": "Task"}}
+               "notes": {"hubspot": "notes", "salesforce": "Task"},
+               "products": {"hubspot": "products", "salesforce": "Product2"}}
 HS_WRITE = re.compile(r"/batch/(create|update|upsert|archive)$|/batch/associate/|/batch/archive$")
 HS_READ = re.compile(r"/search$|/batch/read$")
 

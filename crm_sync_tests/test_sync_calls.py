@@ -19,8 +19,10 @@ from crm_sync_tests.sync_harness import EXTRA_PAIRS, ROOT, SyncEnv, call_kind, s
 
 OVERLAP = 2
 # Every pair: the shipped three, tickets, tasks, calls, emails and notes (the last four all on Task), meetings.
-SF_OBJECTS = ["Lead", "Contact", "Account", "Opportunity", "OpportunityContactRole", "Case", "Task", "Event", "User"]
-HS_OBJECTS = ["contacts", "companies", "deals", "tickets", "tasks", "calls", "emails", "meetings", "notes"]
+SF_OBJECTS = ["Lead", "Contact", "Account", "Opportunity", "OpportunityContactRole", "Case", "Task", "Event", "Product2",
+              "PricebookEntry", "Pricebook2", "User"]
+HS_OBJECTS = ["contacts", "companies", "deals", "tickets", "tasks", "calls", "emails", "meetings", "notes",
+              "products"]
 
 
 def calls(env: SyncEnv, before: dict) -> dict[str, dict[str, int]]:
