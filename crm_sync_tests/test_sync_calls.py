@@ -18,9 +18,10 @@ from hubspot.crm.contacts import BatchInputSimplePublicObjectBatchInput, SimpleP
 from crm_sync_tests.sync_harness import EXTRA_PAIRS, ROOT, SyncEnv, call_kind, sync_env
 
 OVERLAP = 2
-# Every pair: the shipped three, tickets, tasks, calls, emails and notes (the last four all on Task), meetings.
-SF_OBJECTS = ["Lead", "Contact", "Account", "Opportunity", "OpportunityContactRole", "Case", "Task", "Event", "Product2",
-              "PricebookEntry", "Pricebook2", "User"]
+# Every pair: the shipped three, tickets, tasks, calls, emails and notes (the last four all on Task), meetings,
+# products (Product2, with its price on PricebookEntry, whose standard book is a Pricebook2).
+SF_OBJECTS = ["Lead", "Contact", "Account", "Opportunity", "OpportunityContactRole", "Case", "Task", "Event",
+              "Product2", "PricebookEntry", "Pricebook2", "User"]
 HS_OBJECTS = ["contacts", "companies", "deals", "tickets", "tasks", "calls", "emails", "meetings", "notes",
               "products"]
 
