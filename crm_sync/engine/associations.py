@@ -82,7 +82,7 @@ def changes_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str,
         AND target = $target AND parent_op_id IS NOT NULL AND {DUE}""")
     values = _child_value_changes(con, spec) if target == "salesforce" else empty
     if fields.empty:
-        return values if not values.empty else empty
+        return values
     parts = []
     for f in fields.to_dict("records"):
         if target == "hubspot":
@@ -132,7 +132,7 @@ def changes_to_send(con: duckdb.DuckDBPyConnection, spec: PairSpec, target: str,
     if not changes.empty:
         changes["payload"] = changes["payload"].map(json.loads)
     parts = [frame for frame in (changes, values) if not frame.empty]
-    return pd.concat(parts, ignore_index=True) if parts else empty
+    return pd.concat(parts, ignore_index=True) if parts else empty  # concat of nothing would fail
 
 
 def _child_value_changes(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> pd.DataFrame:
@@ -155,7 +155,7 @@ def _child_value_changes(con: duckdb.DuckDBPyConnection, spec: PairSpec) -> pd.D
                     {b(value.value_field)} AS value_field
                 FROM _due c WHERE c.object = {b(key)} AND c.sf_object = {b(obj)}""")
     if not parts:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=[*OP_COLUMNS, "assoc_op_id"])
     changes = b.execute(con, f"""WITH s AS ({' UNION ALL '.join(parts)})
         SELECT assoc_op_id || ':=' AS op_id, object,
                CASE WHEN held IS NULL THEN 'create' WHEN wanted IS NULL THEN 'delete' ELSE 'update' END AS action,

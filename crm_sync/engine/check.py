@@ -58,6 +58,12 @@ class Finding:
                 f"{self.problem}" + (f"; e.g. {shown}" if shown else ""))
 
 
+def _held_on(sf_object: str, sf_field: str) -> tuple[str, str]:
+    """The object and field a Salesforce value is written to: a price goes to its PricebookEntry's UnitPrice."""
+    value = child_value(sf_object, sf_field)
+    return (value.child, value.value_field) if value else (sf_object, sf_field)
+
+
 def _meta(con, system: str, obj: str) -> dict[str, dict] | None:
     cursor = con.execute("SELECT * FROM sync.metadata WHERE system = ? AND object = ?", [system, obj])
     names = [d[0] for d in cursor.description]
@@ -77,17 +83,13 @@ def check(con: duckdb.DuckDBPyConnection, specs: list[PairSpec], samples: int = 
                 continue
             targets = []
             if m.rule in WRITES_TO["salesforce"]:
-                targets += [("salesforce", o, m.salesforce_field(o), "hubspot", spec.hubspot_object, m.hubspot,
-                             m.to_salesforce) for o in spec.salesforce_objects if m.salesforce_field(o)]
+                targets += [("salesforce", *_held_on(o, m.salesforce_field(o)), "hubspot", spec.hubspot_object,
+                             m.hubspot, m.to_salesforce) for o in spec.salesforce_objects if m.salesforce_field(o)]
             if m.rule in WRITES_TO["hubspot"] and m.hubspot:
-                targets += [("hubspot", spec.hubspot_object, m.hubspot, "salesforce", o, m.salesforce_field(o),
+                # a value read off a child record (a price) has no column of its own to look at in the data
+                targets += [("hubspot", spec.hubspot_object, m.hubspot, "salesforce", o,
+                             None if child_value(o, m.salesforce_field(o)) else m.salesforce_field(o),
                              m.to_hubspot) for o in spec.salesforce_objects if m.applies_to(o)]
-            for i, (target, obj, target_field, *rest) in enumerate(targets):  # a price: its PricebookEntry's
-                value = child_value(obj, target_field) if target == "salesforce" else None
-                if value is not None:
-                    targets[i] = (target, value.child, value.value_field, *rest)
-                elif target == "hubspot" and child_value(rest[1], rest[2]):  # read off the child: no data look
-                    targets[i] = (target, obj, target_field, rest[0], rest[1], None, rest[3])
             for target, obj, target_field, source, source_obj, source_field, transform in targets:
                 if (target, obj) not in described:
                     described[(target, obj)] = _meta(con, target, obj)

@@ -241,7 +241,7 @@ def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
             continue
         for obj in spec.salesforce_objects:
             sf_field = m.salesforce_field(obj)
-            if sf_field and not child_value(obj, sf_field):
+            if sf_field:
                 assoc.append(f"""l.salesforce_id IN (SELECT s.id FROM raw_salesforce.{quote(obj + '_current')} s
                     JOIN sync.links a ON a.pair = {b(m.links_to)} AND a.salesforce_id = s.{quote(sf_field)}
                     AND a.position > $since)""")
