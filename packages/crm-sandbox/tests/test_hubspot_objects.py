@@ -221,3 +221,23 @@ def test_custom_object_schema_and_records(hs):
     linked = hs.crm.objects.basic_api.get_by_id(name, car.id, associations=["contacts"])
     assert [a.id for a in linked.associations["contacts"].results] == [person.id]
     assert schema.object_type_id in [s.object_type_id for s in hs.crm.schemas.core_api.get_all().results]
+
+
+def test_line_item_based_on_a_product_takes_what_it_does_not_set(hs):
+    api = hs.crm.objects.basic_api
+    product = api.create("products", {"properties": {"name": "Widget", "price": "20", "hs_sku": f"W-{uid()}",
+                                                     "description": "A widget"}})
+    item = api.create("line_items", {"properties": {"hs_product_id": product.id, "quantity": "3",
+                                                    "hs_discount_percentage": "10"}})
+    got = api.get_by_id("line_items", item.id,
+                        properties=["name", "price", "hs_sku", "description", "amount"]).properties
+    assert (got["name"], float(got["price"]), got["hs_sku"], got["description"], float(got["amount"])) == (
+        "Widget", 20.0, product.properties["hs_sku"], "A widget", 54.0)
+    # its own values win over the product's
+    own = api.create("line_items", {"properties": {"hs_product_id": product.id, "quantity": "1", "price": "15",
+                                                   "name": "Widget, discounted"}})
+    got = api.get_by_id("line_items", own.id, properties=["name", "price", "amount"]).properties
+    assert (got["name"], float(got["price"]), float(got["amount"])) == ("Widget, discounted", 15.0, 15.0)
+    with pytest.raises(ObjectApiException) as err:
+        api.create("line_items", {"properties": {"hs_product_id": "999999999", "quantity": "1"}})
+    assert err.value.status == 400 and errors_of(err.value) == {"hs_product_id": "INVALID_OBJECT_ID"}

@@ -219,6 +219,7 @@ STANDARD_PROPERTIES: dict[str, list[Prop]] = {
     "line_items": [
         *_system("createdate", "hs_lastmodifieddate"), text("name", "Name"), text("description", "Description"),
         number("price", "Unit price"), number("quantity", "Quantity"), number("discount", "Unit discount"),
+        number("hs_discount_percentage", "Discount percentage"),
         number("amount", "Net price", calculated=True), text("hs_product_id", "Product ID"), text("hs_sku", "SKU"),
     ],
     "calls": _engagement([

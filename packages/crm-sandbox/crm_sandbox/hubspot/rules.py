@@ -50,11 +50,30 @@ def prepare(store: HubSpotStore, otype: ObjectType, properties, current: dict | 
                 problems.append({"name": name, "error": "REQUIRED_PROPERTY", "message": f"{name} is required"})
     if problems:
         raise property_errors(problems)
+    if otype.name == "line_items" and values.get("hs_product_id") and (
+            current is None or values["hs_product_id"] != current.get("hs_product_id")):
+        _from_product(store, values)
     if current is not None and store.settings["lifecycle_forward_only"]:
         _drop_backward_lifecycle(values, current)
     merged = {**(current or {}), **values}
     values.update(derived(otype, values, merged))
     return values
+
+
+# What a line item takes from its product, when the write does not give it (a line item based on a product).
+FROM_PRODUCT = ("name", "price", "hs_sku", "description")
+
+
+def _from_product(store: HubSpotStore, values: dict) -> None:
+    """A line item naming a product (hs_product_id) must name a live one, and takes what it does not set itself
+    from it: its name, price, SKU and description."""
+    product = store.row(store.object_type("products"), values["hs_product_id"])
+    if product is None or product["_state"] != LIVE:
+        raise property_errors([{"name": "hs_product_id", "error": "INVALID_OBJECT_ID",
+                                "message": f'Product with ID {values["hs_product_id"]} does not exist'}])
+    for name in FROM_PRODUCT:
+        if name not in values and product.get(name) is not None:
+            values[name] = product[name]
 
 
 def _drop_backward_lifecycle(values: dict, current: dict) -> None:
@@ -79,10 +98,12 @@ def derived(otype: ObjectType, values: dict, merged: dict) -> dict:
             out["hs_is_closed_won"] = "true" if info[2] else "false"
         else:
             out.update(hs_deal_stage_probability=None, hs_is_closed=None, hs_is_closed_won=None)
-    elif otype.name == "line_items" and {"price", "quantity", "discount"} & set(values):
+    elif otype.name == "line_items" and {"price", "quantity", "discount", "hs_discount_percentage"} & set(values):
         try:
             price, qty = float(merged.get("price") or 0), float(merged.get("quantity") or 0)
-            out["amount"] = canonical_number(str((price - float(merged.get("discount") or 0)) * qty))
+            percent = float(merged.get("hs_discount_percentage") or 0)
+            unit = price * (1 - percent / 100) - float(merged.get("discount") or 0)
+            out["amount"] = canonical_number(str(round(unit * qty, 6)))
         except ValueError:
             out["amount"] = None
     elif otype.name == "tickets" and values.get("hs_pipeline_stage") == "4" and not merged.get("closed_date"):
