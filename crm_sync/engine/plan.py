@@ -226,7 +226,7 @@ def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
     # A record pointing at an associated record that got linked this run can now have its association synced.
     assoc = []
     for m in spec.config.fields:
-        if not m.type.startswith("association"):
+        if not m.type.startswith("association") and m.type != "reference":
             continue
         assoc.append(f"""l.hubspot_id IN (SELECT h.id FROM {hs_table} h, unnest(string_split(h.{quote(m.hubspot)}, ';'))
             AS u(v) JOIN sync.links a ON a.pair = {b(m.links_to)} AND a.hubspot_id = u.v AND a.position > $since)""")
@@ -305,6 +305,12 @@ def _deletes(con, spec: PairSpec, b: Binds) -> tuple[int, int]:
         SELECT $pair, 'hubspot', hubspot_id, 'counterpart deleted in salesforce', $run_id FROM _gone
         WHERE sf_gone AND NOT COALESCE(hs_gone, false)
         ON CONFLICT DO NOTHING""")
+    # Writes still open on a gone link (a value held back or refused, kept until its cause changes) have no record
+    # to land on any more: they go, and their error rows are resolved with them (_store_ops).
+    b.execute(con, """UPDATE sync.outbox SET status = 'superseded', updated_at = now()
+        WHERE pair = $pair AND status IN ('pending', 'failed', 'invalid') AND action NOT IN ('delete', 'merge')
+          AND ((target = 'salesforce' AND record_key IN (SELECT hubspot_id FROM _gone))
+            OR (target = 'hubspot' AND record_key IN (SELECT salesforce_id FROM _gone)))""")
     unlinked = b.execute(con, """DELETE FROM sync.links WHERE pair = $pair AND hubspot_id IN (SELECT hubspot_id FROM
         _gone)""").fetchone()[0]
     b.execute(con, "DELETE FROM sync.shadow WHERE pair = $pair AND hubspot_id IN (SELECT hubspot_id FROM _gone)")
@@ -440,7 +446,7 @@ def _waiting_for_link(spec: PairSpec, b: Binds, table: str, to_sf_if: str, to_hs
     whose counterpart is of an object the lookup cannot hold, a Lead for Case.ContactId. Written once that
     record is linked (to a record the lookup takes: a converted Lead hands its link to its Contact)."""
     arms = " ".join(f"WHEN {b(m.name)} THEN {b(m.links_to)}" for m in spec.config.fields
-                    if m.type == "association" and m.links_to)
+                    if m.type in ("association", "reference") and m.links_to)
     links_of = f"CASE d.field {arms} END" if arms else "NULL"  # the pair whose links an association goes by
     return f"""SELECT 'salesforce' AS system, d.sf_object AS object, d.hubspot_id AS record_id, d.sf_field AS field,
                CASE WHEN x.salesforce_id IS NULL THEN 'WAITING_FOR_LINK' ELSE 'LOOKUP_CANNOT_HOLD' END AS code,

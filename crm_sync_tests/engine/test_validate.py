@@ -181,3 +181,25 @@ def test_validation_in_small_frames_finds_what_one_frame_finds(tmp_path):
     assert (whole.invalid_ops, whole.failures_by_check) == (small.invalid_ops, small.failures_by_check) == (
         5, {"STRING_TOO_LONG": 5})
     assert sorted(e[2] for e in open_validation_errors(w)) == held
+
+
+def test_a_held_value_goes_with_its_record_when_the_record_is_deleted(tmp_path):
+    """A value held back on a linked record stays open until its cause changes; once the record is deleted on
+    its own side there is nothing left to write it to: the op goes and its error row is resolved, not left open."""
+    w = World(tmp_path, pairs={"people": {"deletes": "propagate"}}, only=("people",))
+    w.salesforce_metadata("Contact", {"Title": {"length": 10}})
+    w.stage_hubspot("contacts", [ANN_HS])
+    w.stage_salesforce("Contact", [ANN_SF])
+    w.cycle()
+    w.stage_hubspot("contacts", [{"id": "11", "jobtitle": "Chief Technology Officer", "lastname": "Lee-Park"}])
+    w.cycle()
+    assert open_validation_errors(w) == [("salesforce", "Contact", "11", "STRING_TOO_LONG", "Title")]
+    w.answer_all()  # the last name lands; the title waits apart, with its reason
+    w.echo()
+    w.cycle()
+    assert w.op(status="invalid").payload == {"Title": "Chief Technology Officer"}
+    w.stage_hubspot("contacts", [{"id": "11", "deleted": True}])
+    w.cycle()
+    assert w.ops(status="invalid") == []
+    assert [(o.action, o.target_id) for o in w.ops()] == [("delete", "0031")]
+    assert open_validation_errors(w) == []
