@@ -217,8 +217,20 @@ PRODUCTS = [
     # a product made from HubSpot can be sold (Salesforce's default is an inactive product)
     FieldMapping(name="active", salesforce="IsActive", rule="always_hubspot", to_salesforce="true", type="bool"),
 ]
+# line_items <-> OpportunityLineItem: a deal's products. The product is a reference (hs_product_id holds the HubSpot
+# product's id; Product2Id the Salesforce one, on the entry of the opportunity's price book, the standard one unless
+# the opportunity has its own); HubSpot names a line item after its product, Salesforce after both, so no name.
+LINE_ITEMS = [
+    _f("deal", "associations.deals", "OpportunityId", type="association", links_to="deals"),
+    _f("product", "hs_product_id", "Product2Id", type="reference", links_to="products"),
+    _f("quantity", "quantity", "Quantity", type="number"),
+    _f("unit_price", "price", "UnitPrice", type="number"),
+    _f("discount_percent", "hs_discount_percentage", "Discount", type="number"),
+    _f("description", "description", "Description"),
+]
 DEFAULT_FIELDS = {"contacts": PEOPLE, "companies": COMPANIES, "deals": DEALS, "tickets": TICKETS, "tasks": TASKS,
-                  "calls": CALLS, "emails": EMAILS, "meetings": MEETINGS, "notes": NOTES, "products": PRODUCTS}
+                  "calls": CALLS, "emails": EMAILS, "meetings": MEETINGS, "notes": NOTES, "products": PRODUCTS,
+                  "line_items": LINE_ITEMS}
 # Pairs on a Salesforce object that holds several HubSpot object types (Task: tasks and logged calls): which of
 # its records are the pair's, unless the pair says, and the field that holds their HubSpot id.
 SHARED_OBJECTS = {("tasks", "Task"): ("TaskSubtype = 'Task' AND coalesce(Type, '') <> 'Note'", None),
@@ -235,10 +247,11 @@ def with_default_fields(config: SyncConfig) -> SyncConfig:
         if not pair.fields and pair.hubspot in DEFAULT_FIELDS:
             fields = []
             for mapping in DEFAULT_FIELDS[pair.hubspot]:
-                if mapping.type.startswith("association"):
+                if mapping.type.startswith("association") or mapping.type == "reference":
                     # Associations translate ids through the pair of the associated object, whatever its name;
                     # without such a pair there is nothing to translate through.
-                    target_pair = by_object.get(mapping.association_target)
+                    # (a shipped reference names the object type it holds ids of in links_to)
+                    target_pair = by_object.get(mapping.association_target or mapping.links_to)
                     if target_pair is None:
                         continue
                     mapping = mapping.model_copy(update={"links_to": target_pair})

@@ -13,7 +13,7 @@ from crm_sync.engine.db import STATE_MEMORY_LIMIT
 Rule = Literal["two_way", "prefer_salesforce_unless_blank", "prefer_hubspot_unless_blank", "always_salesforce",
                "always_hubspot", "dont_sync"]
 ValueType = Literal["string", "email", "phone", "number", "date", "datetime", "bool", "enum", "owner", "domain",
-                    "association", "association_set"]
+                    "association", "association_set", "reference"]
 ASSOCIATION_PREFIX = "associations."
 # Associations of one HubSpot-defined label, named "associations.<type>.<label>": (from type, to type, label) ->
 # (association type id, the type's name in v3 reads). A company's parent is its child_to_parent_company association.
@@ -73,7 +73,8 @@ class FieldMapping(Strict):
     rule: Rule = "two_way"
     type: ValueType = "string"
     value_map: ValueMap | None = None
-    links_to: str | None = Field(default=None, description="association: the pair whose links translate ids")
+    links_to: str | None = Field(default=None, description="association or reference: the pair whose links "
+                                 "translate ids")
     yields_to: str | None = Field(
         default=None, description="association: another association of the pair on the same Salesforce lookup, "
         "which the lookup holds first (Task.WhatId: an engagement's deal before its company). While that one is "
@@ -104,7 +105,7 @@ class FieldMapping(Strict):
             given = getattr(self, direction)
             if given is None:
                 continue
-            if self.type in ("association", "association_set", "owner"):
+            if self.type in ("association", "association_set", "reference", "owner"):
                 raise ValueError(f"field {self.name!r}: {direction} cannot apply to a field of type {self.type}")
             side = "HubSpot" if direction == "to_salesforce" else "Salesforce"
             parts = ([w.if_ for w in given.when] + [w.then for w in given.when] + [given.else_ or "NULL"]
@@ -132,6 +133,12 @@ class FieldMapping(Strict):
         if self.type in ("association", "association_set"):
             if not (self.hubspot or "").startswith(ASSOCIATION_PREFIX) or not self.links_to:
                 raise ValueError(f"association field {self.name!r} needs hubspot: '{ASSOCIATION_PREFIX}<object>' "
+                                 "and links_to: <pair name>")
+        elif self.type == "reference":
+            # a HubSpot property holding another pair's record id (a line item's hs_product_id), a lookup in
+            # Salesforce (OpportunityLineItem.Product2Id): translated through that pair's links, written as a value
+            if not self.hubspot or self.hubspot.startswith(ASSOCIATION_PREFIX) or not self.links_to:
+                raise ValueError(f"reference field {self.name!r} needs hubspot: <property holding a HubSpot id> "
                                  "and links_to: <pair name>")
         elif self.hubspot is not None and self.hubspot.startswith(ASSOCIATION_PREFIX):
             raise ValueError(f"field {self.name!r}: '{self.hubspot}' is an association; set type: association")

@@ -79,7 +79,7 @@ def check(con: duckdb.DuckDBPyConnection, specs: list[PairSpec], samples: int = 
     described: dict[tuple[str, str], dict | None] = {}
     for spec in specs:
         for m in spec.config.fields:
-            if m.type in ("association", "association_set", "owner"):
+            if m.type in ("association", "association_set", "reference", "owner"):
                 continue
             targets = []
             if m.rule in WRITES_TO["salesforce"]:

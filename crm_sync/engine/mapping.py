@@ -198,7 +198,9 @@ def canonical(kind: str, x: str, side: str, b: Binds, links_to: str | None = Non
     for Case.ContactId, which takes a Contact only.
     """
     t = f"NULLIF(trim({x}), '')"
-    if kind == "association" and side == "hubspot":
+    if kind == "reference":  # a property holding a HubSpot id compares as a single association does
+        kind = "association"
+    elif kind == "association" and side == "hubspot":
         t = f"NULLIF(split_part({x}, ';', 1), '')"  # stored as the sorted set; a single association is its first
     if kind == "association":
         if side == "hubspot":
@@ -290,8 +292,9 @@ def translate(mapping: FieldMapping, v: str, direction: str, b: Binds) -> str:
 
 
 def writable(kind: str, v: str, side: str, b: Binds, links_to: str | None = None) -> str:
-    """The value to send, from canonical text: owner emails become owner/user ids, associations linked ids."""
-    if kind == "association":
+    """The value to send, from canonical text: owner emails become owner/user ids, associations and references
+    linked ids."""
+    if kind in ("association", "reference"):
         if side == "salesforce":
             return (f"(SELECT min(a.salesforce_id) FROM sync.links a WHERE a.pair = {b(links_to)} "
                     f"AND a.hubspot_id = {v})")

@@ -183,6 +183,13 @@ NAME = [{"name": "last_name", "hubspot": "lastname", "salesforce": "LastName"}]
     ({"name": "boss", "hubspot": "associations.contacts.manager", "salesforce": {"Contact": "ReportsToId"},
       "type": "association", "links_to": "people"},
      ["boss", "no association label 'manager' from contacts to contacts", "associations.companies.parent"]),
+    # a reference is a property holding another pair's HubSpot id, translated through that pair's links
+    ({"name": "owner_company", "hubspot": "associations.companies", "salesforce": {"Contact": "AccountId"},
+      "type": "reference", "links_to": "people"}, ["owner_company", "reference field", "links_to: <pair name>"]),
+    ({"name": "home", "hubspot": "home_id", "salesforce": {"Contact": "AccountId"}, "type": "reference"},
+     ["home", "needs hubspot: <property holding a HubSpot id> and links_to"]),
+    ({"name": "home", "hubspot": "home_id", "salesforce": {"Contact": "AccountId"}, "type": "reference",
+      "links_to": "people", "to_salesforce": "upper(home_id)"}, ["home", "cannot apply to a field of type reference"]),
 ])
 def test_a_mapping_that_cannot_be_used_is_refused_naming_its_key(tmp_path, mapping, says):
     with pytest.raises(ConfigError) as err:
