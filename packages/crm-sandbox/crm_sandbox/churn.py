@@ -93,6 +93,9 @@ class Targets:
     owners: list[str] = field(default_factory=list)  # HubSpot owner ids
     company_links: list[tuple[str, str]] = field(default_factory=list)  # HubSpot contact -> company pairs
     lists: list[str] = field(default_factory=list)  # HubSpot MANUAL contact lists (their members: pools "list:<id>")
+    # Custom objects as their admin defined them: {(system, object name): {field: (type, options, reference_to)}};
+    # their records are pools of their own name.
+    custom: dict[tuple[str, str], dict[str, tuple]] = field(default_factory=dict)
 
     def pool(self, name: str) -> Pool:
         return self.pools.setdefault(name, Pool())
@@ -125,18 +128,35 @@ def load_targets(directory: Path) -> Targets:
                                                  f"'{admin_id}' ORDER BY \"Id\"")]
             targets.pools["Lead"] = Pool(_ids(sf, 'SELECT "Id" FROM "Lead" WHERE "IsDeleted" = 0 AND "IsConverted" = 0 '
                                                  'ORDER BY "Id"'))
-            for name in ("Contact", "Account", "Opportunity", "Case", "Campaign", "CampaignMember"):
+            for name in ("Contact", "Account", "Opportunity", "Case", "Campaign", "CampaignMember", "Product2",
+                         "OpportunityLineItem"):
                 targets.pools[name] = Pool(_ids(sf, f'SELECT "Id" FROM "{name}" WHERE "IsDeleted" = 0 ORDER BY "Id"'))
+            for body in _ids(sf, "SELECT body FROM _custom_objects ORDER BY prefix"):
+                data = json.loads(body)
+                targets.custom[("salesforce", data["name"])] = {
+                    f["name"]: (f["type"], tuple(f.get("values") or ()), f.get("reference_to"))
+                    for f in data.get("fields") or () if not f.get("external_id")}
+                targets.pools[data["name"]] = Pool(_ids(sf, f'SELECT "Id" FROM "{data["name"]}" WHERE "IsDeleted" = 0 '
+                                                            'ORDER BY "Id"'))
         finally:
             sf.close()
     hs = _read_only(directory / "hubspot.sqlite3")
     if hs is not None:
         try:
             for name, table in (("contacts", "obj_0_1"), ("companies", "obj_0_2"), ("deals", "obj_0_3"),
-                                ("tickets", "obj_0_5")):
+                                ("tickets", "obj_0_5"), ("products", "obj_0_7"), ("line_items", "obj_0_8")):
                 targets.pools[name] = Pool([str(i) for i in _ids(hs, f"SELECT id FROM {table} WHERE _state = 0 "
                                                                     "ORDER BY id")])
             targets.owners = [str(i) for i in _ids(hs, "SELECT id FROM _owners WHERE archived = 0 ORDER BY id")]
+            for body in _ids(hs, "SELECT body FROM _schemas ORDER BY type_id"):
+                data = json.loads(body)
+                type_id, name = data["objectTypeId"], data["name"]
+                targets.custom[("hubspot", name)] = {
+                    p["name"]: (p["type"], tuple(o["value"] for o in p.get("options") or ()), None)
+                    for p in map(json.loads, _ids(hs, f"SELECT body FROM _properties WHERE type_id = '{type_id}' "
+                                                      "ORDER BY rowid")) if not p.get("read_only")}
+                targets.pools[name] = Pool([str(i) for i in _ids(
+                    hs, f"SELECT id FROM obj_{type_id.replace('-', '_')} WHERE _state = 0 ORDER BY id")])
             # Contact-company links to remove later; a bounded sample is enough to pick from.
             links = hs.execute("SELECT from_id, to_id FROM _associations WHERE from_type = '0-1' AND to_type = '0-2' "
                                "ORDER BY from_id, to_id LIMIT 100000").fetchall() if _ids(

@@ -89,6 +89,16 @@ HS_FIELDS: dict[str, dict[str, Callable[[Edit], object]]] = {
                                                                                                   "HIGH")),
                 "subject": _one_of(w.CASE_SUBJECTS)},
 }
+# Products and line items: a catalogue edited now and then, line items on deals edited and added more often.
+_STOCK = ("in stock", "back-ordered", "discontinued soon", "new this quarter")
+SF_FIELDS |= {"Product2": {"Description": lambda e: f"{e.rng.choice(w.PRODUCTS)}, {e.rng.choice(_STOCK)}"},
+              "OpportunityLineItem": {"Quantity": _number(1, 50), "UnitPrice": _number(10, 900, 5),
+                                      "Discount": _number(0, 35, 5)}}
+HS_FIELDS |= {"products": {"description": lambda e: f"{e.rng.choice(w.PRODUCTS)}, {e.rng.choice(_STOCK)}",
+                           "price": lambda e: str(e.rng.randrange(10, 900, 5))},
+              "line_items": {"quantity": lambda e: str(e.rng.randint(1, 50)),
+                             "price": lambda e: str(e.rng.randrange(10, 900, 5)),
+                             "hs_discount_percentage": lambda e: str(e.rng.randrange(0, 35, 5))}}
 # Values the receiving side rejects: a user pasting too much, a typo'd address, a value no picklist has.
 SF_BAD = {"Lead": {"Title": lambda e: w.LONG_TITLE * 2, "Status": lambda e: "Bogus"},
           "Contact": {"Email": lambda e: "someone at example.com", "Title": lambda e: w.LONG_TITLE * 2}}
@@ -201,6 +211,13 @@ def _sf_create_body(e: Edit, type_name: str) -> dict | None:
     if type_name == "Case":
         return {"Subject": e.rng.choice(w.CASE_SUBJECTS), "ContactId": e.pick("Contact"),
                 "Priority": e.rng.choice(("High", "Medium", "Low")), "Origin": e.rng.choice(("Phone", "Email", "Web"))}
+    if type_name == "OpportunityLineItem":  # a product sold on an opportunity, at its list price or another
+        opportunity, product = e.pick("Opportunity"), e.pick("Product2")
+        if opportunity is None or product is None:
+            return None  # nothing to sell, or nothing to sell on
+        body = {"OpportunityId": opportunity, "Product2Id": product, "Quantity": e.rng.randint(1, 20),
+                "Description": f"{e.rng.choice(_STOCK).capitalize()} order"}
+        return body | ({"UnitPrice": e.rng.randrange(10, 900, 5)} if e.rng.random() < 0.5 else {})
     who = e.pick("Contact")
     # what it is about: nothing, an Account or an Opportunity (WhatId holds one)
     what = e.pick(e.rng.choice(("Account", "Opportunity"))) if e.rng.random() < 0.5 else None
@@ -215,9 +232,12 @@ def _sf_create_body(e: Edit, type_name: str) -> dict | None:
             "Status": e.rng.choice(("Not Started", "Completed")), "Priority": "Normal"}
 
 
-def sf_create(type_name: str) -> Callable[[Edit], dict]:
-    def act(e: Edit) -> dict:
-        fields = {k: v for k, v in _sf_create_body(e, type_name).items() if v is not None}
+def sf_create(type_name: str) -> Callable[[Edit], dict | None]:
+    def act(e: Edit) -> dict | None:
+        body = _sf_create_body(e, type_name)
+        if body is None:
+            return None
+        fields = {k: v for k, v in body.items() if v is not None}
         user = e.user()
         ok, out = e.call("salesforce", "POST", f"records/{type_name}", fields, user)
         rid = out.get("id") if ok and isinstance(out, dict) else None
@@ -227,16 +247,22 @@ def sf_create(type_name: str) -> Callable[[Edit], dict]:
     return act
 
 
+def sf_delete_of(type_name: str) -> Callable[[Edit], dict | None]:
+    """A user deletes one record of this type (line items: taken off an opportunity)."""
+    def act(e: Edit) -> dict | None:
+        rid = e.pick(type_name)
+        if rid is None:
+            return None
+        user = e.user()
+        ok, out = e.call("salesforce", "DELETE", f"records/{type_name}/{rid}", user=user)
+        if ok:
+            e.targets.pool(type_name).remove(rid)
+        return _entry("salesforce", type_name, rid, "delete", ok, out, user=user)
+    return act
+
+
 def sf_delete(e: Edit) -> dict | None:
-    type_name = e.rng.choice(("Lead", "Contact", "Opportunity", "Case"))
-    rid = e.pick(type_name)
-    if rid is None:
-        return None
-    user = e.user()
-    ok, out = e.call("salesforce", "DELETE", f"records/{type_name}/{rid}", user=user)
-    if ok:
-        e.targets.pool(type_name).remove(rid)
-    return _entry("salesforce", type_name, rid, "delete", ok, out, user=user)
+    return sf_delete_of(e.rng.choice(("Lead", "Contact", "Opportunity", "Case")))(e)
 
 
 def sf_merge(e: Edit) -> dict | None:
@@ -287,7 +313,7 @@ def hs_update(object_type: str, bad: bool = False) -> Callable[[Edit], dict | No
     return act
 
 
-def _hs_create_body(e: Edit, object_type: str) -> tuple[dict, list]:
+def _hs_create_body(e: Edit, object_type: str) -> tuple[dict, list] | None:
     if object_type == "contacts":
         return {"email": _email(e), "firstname": e.rng.choice(w.FIRST_NAMES), "lastname": e.rng.choice(w.LAST_NAMES),
                 "jobtitle": _title(e), "company": _company(e), "lifecyclestage": "lead"}, []
@@ -300,6 +326,20 @@ def _hs_create_body(e: Edit, object_type: str) -> tuple[dict, list]:
     if object_type == "tickets":
         return {"subject": e.rng.choice(w.CASE_SUBJECTS), "hs_pipeline": "0", "hs_pipeline_stage": "1",
                 "hs_ticket_priority": e.rng.choice(("LOW", "MEDIUM", "HIGH"))}, []
+    if object_type == "products":
+        name = f"{e.rng.choice(w.PRODUCTS)} {e.next_number()}"
+        return {"name": name, "hs_sku": f"SKU-{e.seed}-{e.next_number()}",
+                "price": str(e.rng.randrange(10, 900, 5))}, []
+    if object_type == "line_items":  # a product added to a deal (HubSpot fills the name and an unset price)
+        deal, product = e.pick("deals"), e.pick("products")
+        if deal is None or product is None:
+            return None
+        props = {"hs_product_id": product, "quantity": str(e.rng.randint(1, 20))}
+        if e.rng.random() < 0.5:
+            props["price"] = str(e.rng.randrange(10, 900, 5))
+        return props, [{"to": {"id": deal}, "types": [{"associationCategory": "HUBSPOT_DEFINED",
+                                                       "associationTypeId": _default_association(object_type,
+                                                                                                 "deals")}]}]
     contact = e.pick("contacts")
     # logged on a contact, and now and then on a company, a deal or both (the sync puts the deal on WhatId first)
     related = [("contacts", contact), *((to, e.pick(to)) for to in ("companies", "deals") if e.rng.random() < 0.3)]
@@ -320,13 +360,16 @@ def _hs_create_body(e: Edit, object_type: str) -> tuple[dict, list]:
     return props, links
 
 
-def hs_create(object_type: str) -> Callable[[Edit], dict]:
-    def act(e: Edit) -> dict:
-        fields, links = _hs_create_body(e, object_type)
+def hs_create(object_type: str) -> Callable[[Edit], dict | None]:
+    def act(e: Edit) -> dict | None:
+        body = _hs_create_body(e, object_type)
+        if body is None:
+            return None
+        fields, links = body
         ok, out = e.call("hubspot", "POST", f"objects/{object_type}",
                          {"properties": fields, **({"associations": links} if links else {})})
         rid = out.get("id") if ok and isinstance(out, dict) else None
-        if rid and object_type in ("contacts", "companies", "deals", "tickets"):
+        if rid and object_type in ("contacts", "companies", "deals", "tickets", "products", "line_items"):
             e.targets.pool(object_type).add(rid)
         stored = {k: out["properties"].get(k) for k in fields} if ok else None
         return _entry("hubspot", object_type, rid, "create", ok, out, fields, stored=stored,
@@ -335,14 +378,20 @@ def hs_create(object_type: str) -> Callable[[Edit], dict]:
 
 
 def hs_delete(e: Edit) -> dict | None:
-    object_type = e.rng.choice(("contacts", "deals", "tickets", "companies"))
-    rid = e.pick(object_type)
-    if rid is None:
-        return None
-    ok, out = e.call("hubspot", "DELETE", f"objects/{object_type}/{rid}")
-    if ok:
-        e.targets.pool(object_type).remove(rid)
-    return _entry("hubspot", object_type, rid, "delete", ok, out)
+    return hs_delete_of(e.rng.choice(("contacts", "deals", "tickets", "companies")))(e)
+
+
+def hs_delete_of(object_type: str) -> Callable[[Edit], dict | None]:
+    """A user deletes one record of this type (line items: taken off a deal)."""
+    def act(e: Edit) -> dict | None:
+        rid = e.pick(object_type)
+        if rid is None:
+            return None
+        ok, out = e.call("hubspot", "DELETE", f"objects/{object_type}/{rid}")
+        if ok:
+            e.targets.pool(object_type).remove(rid)
+        return _entry("hubspot", object_type, rid, "delete", ok, out)
+    return act
 
 
 def hs_merge(e: Edit) -> dict | None:
@@ -433,6 +482,82 @@ def sf_campaign_member(e: Edit) -> dict | None:
     return _entry("salesforce", "CampaignMember", rid, "create", ok, out, fields, user)
 
 
+# ---- custom objects: edited by their fields' types, as their admin defined them -------------------------------
+
+def _custom_value(e: Edit, kind: str, options: tuple) -> object:
+    if options:
+        return e.rng.choice(options)
+    if kind in ("number", "currency", "double", "percent"):
+        return e.rng.randrange(100, 100_000, 100)
+    if kind == "date":
+        return _day(e)
+    return f"{e.rng.choice(w.PRODUCTS)} {e.next_number()}"
+
+
+def _custom_values(e: Edit, fields: dict, names: list[str], system: str) -> dict:
+    out = {name: _custom_value(e, *fields[name][:2]) for name in names}
+    return {k: str(v) for k, v in out.items()} if system == "hubspot" else out
+
+
+def _custom_type(e: Edit, system: str, with_records: bool) -> str | None:
+    names = sorted(n for s, n in e.targets.custom if s == system and (len(e.targets.pool(n)) or not with_records))
+    return e.rng.choice(names) if names else None
+
+
+def _plain(fields: dict) -> list[str]:
+    return sorted(n for n, (kind, _, _) in fields.items() if kind not in ("lookup", "master_detail"))
+
+
+def custom_update(system: str) -> Callable[[Edit], dict | None]:
+    """A user edits a few fields of a custom object's record."""
+    def act(e: Edit) -> dict | None:
+        name = _custom_type(e, system, with_records=True)
+        fields = e.targets.custom.get((system, name), {})
+        plain = _plain(fields) + (["Name"] if system == "salesforce" else [])
+        rid = e.pick(name) if name else None
+        if rid is None or not plain:
+            return None
+        chosen = e.rng.sample(plain, min(len(plain), e.rng.randint(1, 2)))
+        values = _custom_values(e, {**fields, "Name": ("string", (), None)}, chosen, system)
+        if system == "salesforce":
+            user = e.user()
+            ok, out = e.call(system, "PATCH", f"records/{name}/{rid}", values, user)
+            return _entry(system, name, rid, "update", ok, out, values, user)
+        ok, out = e.call(system, "PATCH", f"objects/{name}/{rid}", {"properties": values})
+        stored = {k: out["properties"].get(k) for k in values} if ok else None
+        return _entry(system, name, rid, "update", ok, out, values, stored=stored)
+    return act
+
+
+def custom_create(system: str) -> Callable[[Edit], dict | None]:
+    """A user adds a custom object's record: its plain fields, and in Salesforce its parents (a master-detail
+    parent is required: none to pick, no record)."""
+    def act(e: Edit) -> dict | None:
+        name = _custom_type(e, system, with_records=False)
+        if name is None:
+            return None
+        fields = e.targets.custom[(system, name)]
+        values = _custom_values(e, fields, _plain(fields), system)
+        if system == "hubspot":
+            ok, out = e.call(system, "POST", f"objects/{name}", {"properties": values})
+            rid = out.get("id") if ok and isinstance(out, dict) else None
+        else:
+            values["Name"] = f"{e.rng.choice(w.PRODUCTS)} {e.next_number()}"
+            for field_name, (kind, _, parent) in fields.items():
+                if kind in ("lookup", "master_detail"):
+                    values[field_name] = e.pick(parent)
+                    if values[field_name] is None and kind == "master_detail":
+                        return None
+            values = {k: v for k, v in values.items() if v is not None}
+            user = e.user()
+            ok, out = e.call(system, "POST", f"records/{name}", values, user)
+            rid = out.get("id") if ok and isinstance(out, dict) else None
+        if rid:
+            e.targets.pool(name).add(str(rid))
+        return _entry(system, name, rid, "create", ok, out, values)
+    return act
+
+
 _SF_UPDATE_WEIGHTS = {"Lead": 12, "Contact": 12, "Account": 6, "Opportunity": 8, "Case": 4}
 _HS_UPDATE_WEIGHTS = {"contacts": 12, "companies": 6, "deals": 8, "tickets": 4}
 # (name, weight, action): field updates dominate, as they do in real CRMs; structural edits are rarer.
@@ -452,5 +577,16 @@ ACTIONS: list[tuple[str, int, Callable[[Edit], dict | None]]] = [
     ("sf_campaign_member", 3, sf_campaign_member),
     ("hs_bad_contact", 1, hs_update("contacts", bad=True)), ("hs_bad_company", 1, hs_update("companies", bad=True)),
     ("hs_bad_deal", 1, hs_update("deals", bad=True)),
+    # the catalogue and the deals' line items (their pools are empty, and these do nothing, in an org without them)
+    ("sf_update_Product2", 1, sf_update("Product2")), ("sf_update_OpportunityLineItem", 2,
+                                                        sf_update("OpportunityLineItem")),
+    ("sf_create_OpportunityLineItem", 2, sf_create("OpportunityLineItem")),
+    ("sf_delete_OpportunityLineItem", 1, sf_delete_of("OpportunityLineItem")),
+    ("hs_update_products", 1, hs_update("products")), ("hs_update_line_items", 2, hs_update("line_items")),
+    ("hs_create_products", 1, hs_create("products")), ("hs_create_line_items", 2, hs_create("line_items")),
+    ("hs_delete_line_items", 1, hs_delete_of("line_items")),
+    # custom objects (none defined: these do nothing)
+    ("sf_update_custom", 3, custom_update("salesforce")), ("sf_create_custom", 2, custom_create("salesforce")),
+    ("hs_update_custom", 3, custom_update("hubspot")), ("hs_create_custom", 2, custom_create("hubspot")),
 ]
 _SF_ACTIONS = {action for name, _, action in ACTIONS if name.startswith("sf_")}

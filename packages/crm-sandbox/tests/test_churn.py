@@ -218,3 +218,43 @@ def test_same_seed_makes_the_same_choices(churned, tmp_path):
 def test_churn_main_needs_a_running_sandbox(tmp_path, capsys):
     assert churn_main(tmp_path, rate=5, seed=1, duration=1) == 1
     assert str(tmp_path / "sandbox.json") in capsys.readouterr().err
+
+
+def test_churn_edits_custom_objects_products_and_line_items(tmp_path):
+    """Custom objects as their admins defined them are edited by their fields' types (and get new records, under a
+    parent picked from its pool); products and line items are edited and sold: each edit that succeeded is what
+    the CRM holds."""
+    seed_sandbox(tmp_path, 100, seed=3)
+    with running_sandbox(tmp_path) as info:
+        admin = http_session(info["salesforce"]["ca_file"])
+        assert admin.post(f"{info['salesforce']['admin_url']}/sobjects", timeout=30, json={
+            "name": "Site__c", "label": "Site", "fields": [{"name": "Area__c", "type": "double"},
+                                                          {"name": "Account__c", "type": "lookup",
+                                                           "reference_to": "Account"}]}).ok
+        hs = HubSpot(access_token=info["hubspot"]["access_token"], host=info["hubspot"]["base_url"])
+        hs.crm.schemas.core_api.create({
+            "name": "sites", "labels": {"singular": "Site", "plural": "Sites"}, "primaryDisplayProperty": "site_name",
+            "requiredProperties": ["site_name"],
+            "properties": [{"name": "site_name", "label": "Name", "type": "string", "fieldType": "text"},
+                           {"name": "area", "label": "Area", "type": "number", "fieldType": "number"}]})
+        sf = connect(sandbox_credentials(info))
+        [book] = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"]
+        product = sf.Product2.create({"Name": "Widget", "IsActive": True})["id"]
+        sf.PricebookEntry.create({"Pricebook2Id": book["Id"], "Product2Id": product, "UnitPrice": 10, "IsActive": True})
+        hs_product = hs.crm.objects.basic_api.create("products", {"properties": {"name": "Gadget", "price": "5"}}).id
+        sf.Site__c.create({"Name": "North", "Area__c": 120})
+        hs.crm.objects.basic_api.create("sites", {"properties": {"site_name": "South", "area": "80"}})
+        run_churn(info, 50.0, seed=9, duration=8.0, log_path=tmp_path / "churn.jsonl")
+        log = [e for e in read_log(tmp_path / "churn.jsonl") if e["ok"]]
+    done = defaultdict(set)
+    for e in log:
+        done[e["object"]].add(e["action"])
+    assert {"update", "create"} <= done["Site__c"] and {"update", "create"} <= done["sites"], sorted(done)
+    assert "create" in done["OpportunityLineItem"] and "create" in done["line_items"], dict(done)
+    made = [e for e in log if e["object"] == "line_items" and e["action"] == "create"]
+    assert all(e["fields"]["hs_product_id"] == hs_product for e in made)
+    sold = [e for e in log if e["object"] == "OpportunityLineItem" and e["action"] == "create"]
+    assert all(e["fields"]["Product2Id"] == product for e in sold)
+    edits = [e for e in log if e["object"] == "sites" and e["action"] == "update"]
+    assert all(e["stored"] == e["fields"] for e in edits) and all(set(e["fields"]) <= {"site_name", "area"}
+                                                                   for e in edits)
