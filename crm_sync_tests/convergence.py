@@ -43,6 +43,8 @@ from crm_sync.config import load_config
 from crm_sync.engine import db, figures
 from crm_sync.engine.db import Binds
 from crm_sync.engine.plan import REQUIRED_DEFAULTS
+from crm_sync_tests.custom_objects import PAIRS as CUSTOM_PAIRS
+from crm_sync_tests.custom_objects import association_type, define_objects
 from crm_sync_tests.sync_harness import EXTRA_PAIRS, ROOT, SyncEnv, sync_env
 
 # Faults while users edit: every kind the issue names, at rates that make each cycle meet several.
@@ -65,8 +67,11 @@ class Profile:
     kills: int = 2  # cycles killed with SIGKILL while users edit
     max_quiet_cycles: int = 8
     merges: str = "link"  # the merges: setting of every pair that merges (people, companies)
-    extra_pairs: tuple[str, ...] = ("tickets", "tasks", "calls", "emails", "meetings", "notes")  # besides the shipped
+    extra_pairs: tuple[str, ...] = ("tickets", "tasks", "calls", "emails", "meetings", "notes", "products",
+                                    "line_items")  # besides the shipped pairs
     lists: int = 1  # HubSpot lists <-> Campaigns (lists: with from_salesforce), their members edited on both sides
+    products: int = 3  # per side at the start, each sold on a deal or two of its side (with line_items)
+    custom_objects: int = 3  # projects per side at the start, each with a milestone (custom_objects.PAIRS); 0: none
 
 
 @dataclass
@@ -180,13 +185,18 @@ def run_profile(root: Path, seed: int, profile: Profile, log=print) -> Report:
     rng = random.Random(seed)
     shipped = yaml.safe_load((ROOT / "sync.yaml").read_text())
     settings = shipped.get("sync") or {}
-    pairs = {**shipped["pairs"], **{name: EXTRA_PAIRS[name] for name in profile.extra_pairs}}
+    pairs = {**shipped["pairs"], **{name: EXTRA_PAIRS[name] for name in profile.extra_pairs},
+             **(CUSTOM_PAIRS if profile.custom_objects else {})}
     for name in ("people", "companies"):
         pairs[name] = {**pairs[name], "merges": profile.merges}
     every_cycle = {"sync": {**settings, "hubspot_deletes_minutes": 0, "association_sweep_minutes": 0,
                             "request_timeout_seconds": TIMEOUT_SECONDS}, "pairs": pairs}
     with sync_env(root, seed_size=profile.size, seed=seed, extra=every_cycle) as env:
         _make_lists(env, profile.lists, rng)
+        if profile.custom_objects:
+            _make_custom_records(env, profile.custom_objects, rng)
+        if "products" in profile.extra_pairs:
+            _make_catalog(env, profile.products, rng, line_items="line_items" in profile.extra_pairs)
         env.converge(max_cycles=6)
         churn_log = root / "churn.jsonl"
         set_faults(env, True, seed)
@@ -252,6 +262,58 @@ def _make_lists(env: SyncEnv, n: int, rng: random.Random) -> None:
     env.config_path.write_text(yaml.safe_dump({**yaml.safe_load(env.config_path.read_text()), "lists": lists}))
 
 
+def _make_catalog(env: SyncEnv, n: int, rng: random.Random, line_items: bool) -> None:
+    """n products a side (Salesforce: with a standard price), and line items of them on some of the side's
+    deals: the churn edits them, sells more and takes some off."""
+    hs, sf = env.hs(), env.sf()
+    api = hs.crm.objects.basic_api
+    [standard] = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"]
+    deals = sorted(d.id for d in hs.crm.deals.get_all())
+    opportunities = [r["Id"] for r in sf.query_all("SELECT Id FROM Opportunity")["records"]]
+    for i in range(n):
+        price = rng.randrange(10, 900, 5)
+        product = api.create("products", {"properties": {"name": f"Catalogue item {i}", "hs_sku": f"HS-{i}",
+                                                         "price": str(price)}}).id
+        sf_product = sf.Product2.create({"Name": f"Catalogue part {i}", "ProductCode": f"SF-{i}",
+                                         "IsActive": True})["id"]
+        sf.PricebookEntry.create({"Pricebook2Id": standard["Id"], "Product2Id": sf_product, "UnitPrice": price,
+                                  "IsActive": True})
+        if not line_items:
+            continue
+        for deal in rng.sample(deals, min(2, len(deals))):
+            api.create("line_items", {"properties": {"hs_product_id": product, "quantity": str(rng.randint(1, 9))},
+                                      "associations": [{"to": {"id": deal}, "types": [
+                                          {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 20}]}]})
+        for opportunity in rng.sample(opportunities, min(2, len(opportunities))):
+            sf.OpportunityLineItem.create({"OpportunityId": opportunity, "Product2Id": sf_product,
+                                           "Quantity": rng.randint(1, 9)})
+
+
+def _make_custom_records(env: SyncEnv, n: int, rng: random.Random) -> None:
+    """The custom objects defined on both sides, and n projects a side, each under a company / Account of its
+    side with a milestone under it: the churn edits their fields and adds more."""
+    define_objects(env)
+    hs, sf = env.hs(), env.sf()
+    api = hs.crm.objects.basic_api
+    companies = sorted(c.id for c in hs.crm.companies.get_all())
+    accounts = [r["Id"] for r in sf.query_all("SELECT Id FROM Account")["records"]]
+    on_company, on_project = association_type(hs, "projects", "companies"), association_type(hs, "milestones",
+                                                                                              "projects")
+    for i in range(n):
+        project = api.create("projects", {"properties": {"project_name": f"Project {i}", "stage": "planned",
+                                                         "budget": str(rng.randrange(1000, 90000, 500))},
+                                          "associations": [{"to": {"id": rng.choice(companies)}, "types": [
+                                              {"associationCategory": "USER_DEFINED",
+                                               "associationTypeId": on_company}]}]}).id
+        api.create("milestones", {"properties": {"milestone_name": f"Kick-off {i}", "due_date": "2027-01-15"},
+                                  "associations": [{"to": {"id": project}, "types": [
+                                      {"associationCategory": "USER_DEFINED", "associationTypeId": on_project}]}]})
+        sf_project = sf.Project__c.create({"Name": f"Programme {i}", "Stage__c": "Active",
+                                           "Budget__c": rng.randrange(1000, 90000, 500),
+                                           "Account__c": rng.choice(accounts)})["id"]
+        sf.Milestone__c.create({"Name": f"Launch {i}", "Due__c": "2027-02-15", "Project__c": sf_project})
+
+
 def _lists_agree(env: SyncEnv, con, config, report: Report, examples: dict) -> None:
     """Every configured list and its Campaign hold the same linked people (from_salesforce: both ways); a member
     whose person has no counterpart on the other side is left out (it waits with a row of its own)."""
@@ -295,11 +357,24 @@ def _norm(kind: str, value) -> str | None:
     return text
 
 
+# Values a mapping keeps on a child record in Salesforce: (object, mapped field) -> how the oracle reads them,
+# {parent id: value}, on its own (not through the engine's SQL).
+CHILD_READS = {("Product2", "PricebookEntry.UnitPrice"): ("SELECT Product2Id, UnitPrice FROM PricebookEntry WHERE "
+                                                          "Pricebook2.IsStandard = true", "Product2Id", "UnitPrice")}
+
+
 def _read_salesforce(env: SyncEnv, sobject: str, fields: list[str]) -> dict[str, dict]:
     sf = env.sf()
     where = " WHERE IsConverted = false" if sobject == "Lead" else ""
-    names = ", ".join(sorted({"Id", *fields}))
-    return {r["Id"]: r for r in sf.query_all(f"SELECT {names} FROM {sobject}{where}")["records"]}
+    names = ", ".join(sorted({"Id", *(f for f in fields if (sobject, f) not in CHILD_READS)}))
+    rows = {r["Id"]: r for r in sf.query_all(f"SELECT {names} FROM {sobject}{where}")["records"]}
+    for f in fields:
+        if (sobject, f) in CHILD_READS:
+            soql, parent, value = CHILD_READS[(sobject, f)]
+            of = {r[parent]: r[value] for r in sf.query_all(soql)["records"]}
+            for rid, r in rows.items():
+                r[f] = of.get(rid)
+    return rows
 
 
 def _read_hubspot(env: SyncEnv, object_type: str, properties: list[str]) -> dict[str, dict]:

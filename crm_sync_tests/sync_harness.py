@@ -30,7 +30,8 @@ EXTRA_PAIRS = {"tickets": {"hubspot": "tickets", "salesforce": "Case"},
                "emails": {"hubspot": "emails", "salesforce": "Task"},
                "meetings": {"hubspot": "meetings", "salesforce": "Event"},
                "notes": {"hubspot": "notes", "salesforce": "Task"},
-               "products": {"hubspot": "products", "salesforce": "Product2"}}
+               "products": {"hubspot": "products", "salesforce": "Product2"},
+               "line_items": {"hubspot": "line_items", "salesforce": "OpportunityLineItem"}}
 HS_WRITE = re.compile(r"/batch/(create|update|upsert|archive)$|/batch/associate/|/batch/archive$")
 HS_READ = re.compile(r"/search$|/batch/read$")
 

@@ -19,11 +19,11 @@ from crm_sync_tests.sync_harness import EXTRA_PAIRS, ROOT, SyncEnv, call_kind, s
 
 OVERLAP = 2
 # Every pair: the shipped three, tickets, tasks, calls, emails and notes (the last four all on Task), meetings,
-# products (Product2, with its price on PricebookEntry, whose standard book is a Pricebook2).
+# products (Product2, with its price on PricebookEntry, whose standard book is a Pricebook2), line items.
 SF_OBJECTS = ["Lead", "Contact", "Account", "Opportunity", "OpportunityContactRole", "Case", "Task", "Event",
-              "Product2", "PricebookEntry", "Pricebook2", "User"]
+              "Product2", "PricebookEntry", "Pricebook2", "OpportunityLineItem", "User"]
 HS_OBJECTS = ["contacts", "companies", "deals", "tickets", "tasks", "calls", "emails", "meetings", "notes",
-              "products"]
+              "products", "line_items"]
 
 
 def calls(env: SyncEnv, before: dict) -> dict[str, dict[str, int]]:

@@ -164,7 +164,7 @@ def test_blank_rules_fill_from_the_other_side(tmp_path):
 def test_quiet_cycle_writes_nothing_and_reads_one_page_per_object(tmp_path):
     """Back to back with the converging cycles (within sync.yaml's 60 s overlap), which wrote pages of records:
     the quiet cycle still reads one page per object, as the window the last cycle read is not read again. With
-    every pair: the shipped three, tickets, tasks, calls, emails, notes, meetings and products."""
+    every pair: the shipped three, tickets, tasks, calls, emails, notes, meetings, products and line items."""
     pairs = {**yaml.safe_load((ROOT / "sync.yaml").read_text())["pairs"], **EXTRA_PAIRS}
     with sync_env(tmp_path, seed_size=600, extra={"pairs": pairs}) as env:
         converged = env.converge()
@@ -176,9 +176,9 @@ def test_quiet_cycle_writes_nothing_and_reads_one_page_per_object(tmp_path):
         sf_delta = {k: v - sf_before.get(k, 0) for k, v in sf_after.items() if v != sf_before.get(k, 0)}
         hs_delta = {k: v - hs_before.get(k, 0) for k, v in hs_after.items() if v != hs_before.get(k, 0)}
         # Lead, Contact, Account, Opportunity, OpportunityContactRole, Case, Task (tasks, calls, emails, notes),
-        # Event, Product2, PricebookEntry, Pricebook2, User; contacts, companies, deals, tickets, tasks, calls,
-        # emails, meetings, notes, products
-        sf_objects, hs_objects = 12, 10
+        # Event, Product2, PricebookEntry, Pricebook2, OpportunityLineItem, User; contacts, companies, deals,
+        # tickets, tasks, calls, emails, meetings, notes, products, line_items
+        sf_objects, hs_objects = 13, 11
         reads_sf = sum(v for k, v in sf_delta.items() if k.startswith("GET query"))
         assert reads_sf <= sf_objects, sf_delta
         assert not [k for k in sf_delta if k.split()[0] in ("POST", "PATCH", "DELETE")], sf_delta
