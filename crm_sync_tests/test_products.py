@@ -10,6 +10,7 @@ from hubspot.crm.objects import SimplePublicObjectInput, SimplePublicObjectInput
 from hubspot.crm.objects.exceptions import NotFoundException
 from simple_salesforce import format_soql
 
+from crm_sandbox.words import PRODUCT_SKUS
 from crm_sync_tests.sync_harness import ROOT, converged_env
 
 PRODUCTS = {"products": {"hubspot": "products", "salesforce": "Product2", "deletes": "propagate"}}
@@ -28,6 +29,11 @@ def test_products_sync_both_ways_with_their_standard_price(tmp_path):
         sf, hs = env.sf(), env.hs()
         api = hs.crm.objects.basic_api
         [standard] = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"]
+        # the seed's catalogue is on both sides under the same SKUs: linked by them, none made twice
+        env.converge()
+        seeded = env.links("products")
+        assert len(seeded) == len(PRODUCT_SKUS)
+        assert sf.query_all("SELECT Id FROM Product2")["totalSize"] == len(PRODUCT_SKUS)
 
         def hs_product(name: str, sku: str, price: str) -> str:
             return api.create("products", SimplePublicObjectInputForCreate(
@@ -46,10 +52,10 @@ def test_products_sync_both_ways_with_their_standard_price(tmp_path):
         twin_sf = sf_product("Twin", "T-1", 12)
         outcomes = env.converge()
         assert outcomes[-1].planned_writes == 0, [o.summary for o in outcomes]
-        links = env.links("products")
+        links = {h: s for h, s in env.links("products").items() if h not in seeded}
         assert links[twin_hs] == twin_sf and len(links) == 3
         assert sf.query_all("SELECT Id FROM Product2 WHERE ProductCode = 'T-1'")["totalSize"] == 1
-        assert len(api.get_page("products", limit=100).results) == 3
+        assert len(api.get_page("products", limit=100).results) == 3 + len(seeded)
 
         widget = sf.Product2.get(links[widget_hs])
         assert (widget["Name"], widget["ProductCode"], widget["Description"], widget["IsActive"],
@@ -84,7 +90,7 @@ def test_products_sync_both_ways_with_their_standard_price(tmp_path):
         assert sf.query_all(format_soql("SELECT Id FROM Product2 WHERE Id = {}", widget["Id"]))["totalSize"] == 0
         with pytest.raises(NotFoundException):
             api.get_by_id("products", twin_hs)
-        assert env.links("products") == {gadget_hs: gadget_sf}
+        assert env.links("products") == {**seeded, gadget_hs: gadget_sf}
         with env.state() as con:
             assert con.execute("SELECT count(*) FROM sync.errors WHERE pair = 'products' AND resolved_at IS NULL"
                                ).fetchone()[0] == 0

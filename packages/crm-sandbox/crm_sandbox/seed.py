@@ -146,6 +146,8 @@ def seed_sandbox(directory: Path, size: int, seed: int, *, overlap: float = 0.6,
 
 _ROWS = (("owners", "User", "owners"), ("companies", "Account", "companies"), ("people", "Contact", "contacts"),
          ("", "Lead", None), ("deals", "Opportunity", "deals"), ("", "OpportunityContactRole", None),
+         ("products", "Product2", "products"), ("", "PricebookEntry", None),
+         ("line items", "OpportunityLineItem", "line_items"),
          ("support", "Case", "tickets"), ("activities", "Task", "tasks"), ("", None, "notes"))
 
 

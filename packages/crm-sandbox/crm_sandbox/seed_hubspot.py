@@ -76,6 +76,7 @@ class HubSpotSeeder:
         self.company_ids = self._load("companies", lay.companies, self._companies)
         self.contact_company = np.full(lay.size, -1, dtype=np.int64)
         self.contact_ids = self._load("contacts", lay.size, self._contacts)
+        self.deal_product = np.zeros(lay.opportunities, dtype=np.int64)
         # As in the HubSpot UI, a contact's one company is its primary company (associatedcompanyid).
         self._associate("contacts", "companies", self.contact_ids, self._company_id(self.contact_company),
                         primary=True)
@@ -88,6 +89,8 @@ class HubSpotSeeder:
             self._associate(object_type, "contacts", ids, self.contact_ids[contact])
             if object_type in ("deals", "tickets"):
                 self._associate(object_type, "companies", ids, self._company_id(self.contact_company[contact]))
+            if object_type == "deals":
+                self._catalogue(ids)
         return {"counts": dict(self.counts), "associations": dict(self.associations),
                 "duplicates": dict(self.duplicates), "bad_values": dict(self.bad)}
 
@@ -215,6 +218,7 @@ class HubSpotSeeder:
         close = days_from_anchor(offset)
         amount = np.round(2000 * np.exp(4 * d.unit("hs-deal-amount", o)), -2).astype(np.int64).tolist()
         product = d.below("hs-deal-product", o, len(w.PRODUCTS)).tolist()
+        self.deal_product[o] = product
         kind = (d.unit("hs-deal-type", o) < 0.6).tolist()
         owners = self._owner_ids("deal", o)
         created = self._created("hs-deal", o)
@@ -222,6 +226,31 @@ class HubSpotSeeder:
                  "amount": str(amount[i]), "dealstage": _DEAL_STAGES[stage[i]], "pipeline": "default",
                  "closedate": f"{close[i]}T00:00:00.000Z", "dealtype": "newbusiness" if kind[i] else "existingbusiness",
                  "hubspot_owner_id": owners[i], "createdate": created[i]} for i in range(len(o))]
+
+    def _catalogue(self, deal_ids: np.ndarray) -> None:
+        """The catalogue (words.PRODUCTS, with the SKUs Salesforce has as ProductCode), and on about half of the
+        deals a line item of the product the deal is named after, as HubSpot fills it from its product (name,
+        SKU, price) with its amount."""
+        n = len(w.PRODUCTS)
+        products = self._load("products", n, lambda p: [
+            {"name": w.PRODUCTS[i], "hs_sku": w.PRODUCT_SKUS[i], "price": str(w.PRODUCT_PRICES[i]),
+             "description": f"{w.PRODUCTS[i]}, from the price list"} for i in p.tolist()])
+        sold = np.flatnonzero(self.d.unit("hs-line-item-share", np.arange(len(deal_ids))) < w.LINE_ITEM_SHARE)
+
+        def make(k: np.ndarray) -> list[dict]:
+            quantity = (self.d.below("hs-line-item-quantity", k, 10) + 1).tolist()
+            discount = (self.d.below("hs-line-item-discount", k, 4) * 5).tolist()
+            rows = []
+            for i, product in enumerate(self.deal_product[sold[k]].tolist()):
+                price = w.PRODUCT_PRICES[product]
+                rows.append({"hs_product_id": str(products[product]), "name": w.PRODUCTS[product],
+                             "hs_sku": w.PRODUCT_SKUS[product], "price": str(price), "quantity": str(quantity[i]),
+                             "hs_discount_percentage": str(discount[i]) if discount[i] else None,
+                             "amount": f"{quantity[i] * price * (1 - discount[i] / 100):.2f}"})
+            return rows
+
+        items = self._load("line_items", len(sold), make)
+        self._associate("line_items", "deals", items, deal_ids[sold])
 
     def _tickets(self, x: np.ndarray) -> list[dict]:
         d = self.d

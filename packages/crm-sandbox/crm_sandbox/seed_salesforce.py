@@ -15,8 +15,9 @@ import numpy as np
 from crm_sandbox import words as w
 from crm_sandbox.draws import is_spread_target, spread
 from crm_sandbox.population import ANCHOR, Layout, World, days_from_anchor, email_variant, malformed
-from crm_sandbox.salesforce import schema
+from crm_sandbox.salesforce import pricing, schema
 from crm_sandbox.salesforce.loader import load_records
+from crm_sandbox.salesforce.store import SalesforceStore
 from crm_sandbox.words import INDUSTRY_PAIRS, LEGACY_LEAD_STATUSES, LEGACY_SALESFORCE_INDUSTRIES
 
 BATCH = 50_000
@@ -91,7 +92,10 @@ class SalesforceSeeder:
         self.contact_account = np.full(lay.sf_contacts, -1, dtype=np.int64)
         self.contact_ids = _ids(self._load("Contact", lay.sf_contacts, self._contacts))
         self.opp_contact = np.zeros(lay.opportunities, dtype=np.int64)
+        self.opp_product = np.zeros(lay.opportunities, dtype=np.int64)
+        self.opp_names: list[str | None] = [None] * lay.opportunities
         self.opp_ids = _ids(self._load("Opportunity", lay.opportunities, self._opportunities))
+        self._catalogue()
         self._load_roles()
         self.lead_ids = _ids(self._load("Lead", lay.sf_leads, self._leads))
         self._load("Case", lay.cases, self._cases)
@@ -255,6 +259,7 @@ class SalesforceSeeder:
         close = days_from_anchor(offset)
         amount = (np.round(2000 * np.exp(4 * d.unit("sf-opp-amount", o)), -2)).tolist()
         product = d.below("sf-opp-product", o, len(w.PRODUCTS)).tolist()
+        self.opp_product[o] = product
         kind = d.below("sf-opp-type", o, len(schema.OPPORTUNITY_TYPES)).tolist()
         account_ids = _take(self.account_ids, account)
         owners = self._owner_ids("deal", o)
@@ -262,12 +267,48 @@ class SalesforceSeeder:
         for i in range(len(o)):
             stage_name = _STAGES[stage[i]]
             company = names[i] if account[i] >= 0 else "New Business"
-            rows.append({"Name": f"{company} - {w.PRODUCTS[product[i]]}", "AccountId": account_ids[i],
+            self.opp_names[int(o[i])] = f"{company} - {w.PRODUCTS[product[i]]}"
+            rows.append({"Name": self.opp_names[int(o[i])], "AccountId": account_ids[i],
                          "StageName": stage_name, "Amount": amount[i], "CloseDate": close[i],
                          "Type": schema.OPPORTUNITY_TYPES[kind[i]], "OwnerId": owners[i],
                          "ForecastCategoryName": schema.STAGE_FORECAST[stage_name],
                          "ForecastCategory": schema.STAGE_FORECAST[stage_name]})
         return rows
+
+    def _catalogue(self) -> None:
+        """The catalogue (words.PRODUCTS, with HubSpot's SKUs as ProductCode) and its standard prices, and on about
+        half of the opportunities a line item of the product the opportunity is named after, as the org derives it
+        (pricing.py): the entry, the list price, the name."""
+        store = SalesforceStore(self.directory)
+        try:
+            book = pricing.standard_pricebook(store)
+        finally:
+            store.conn.close()
+        n = len(w.PRODUCTS)
+        products = self._load("Product2", n, lambda p: [
+            {"Name": w.PRODUCTS[i], "ProductCode": w.PRODUCT_SKUS[i], "IsActive": True,
+             "Description": f"{w.PRODUCTS[i]}, from the price list"} for i in p.tolist()])
+        entries = self._load("PricebookEntry", n, lambda p: [
+            {"Pricebook2Id": book, "Product2Id": products[i], "UnitPrice": float(w.PRODUCT_PRICES[i]),
+             "IsActive": True, "UseStandardPrice": False, "Name": w.PRODUCTS[i], "ProductCode": w.PRODUCT_SKUS[i]}
+            for i in p.tolist()])
+        sold = np.flatnonzero(self.d.unit("sf-oli-share", np.arange(self.lay.opportunities)) < w.LINE_ITEM_SHARE)
+
+        def make(k: np.ndarray) -> list[dict]:
+            o = sold[k]
+            quantity = (self.d.below("sf-oli-quantity", k, 10) + 1).tolist()
+            discount = (self.d.below("sf-oli-discount", k, 4) * 5).tolist()
+            rows = []
+            for i, (opp, product) in enumerate(zip(o.tolist(), self.opp_product[o].tolist(), strict=True)):
+                price = float(w.PRODUCT_PRICES[product])
+                rows.append({"OpportunityId": self.opp_ids[opp].decode(), "PricebookEntryId": entries[product],
+                             "Product2Id": products[product], "ProductCode": w.PRODUCT_SKUS[product],
+                             "Name": f"{self.opp_names[opp]} {w.PRODUCTS[product]}", "ListPrice": price,
+                             "UnitPrice": price, "Quantity": float(quantity[i]),
+                             "Discount": float(discount[i]) or None})
+            return rows
+
+        self._load("OpportunityLineItem", len(sold), make)
 
     def _load_roles(self) -> None:
         lay, d = self.lay, self.d

@@ -123,6 +123,11 @@ CITIES = (
 PRODUCTS = ("Platform License", "Enterprise Plan", "Starter Plan", "Annual Renewal", "Expansion", "Pilot",
             "Professional Services", "Support Upgrade", "Add-on Seats", "Multi-year Agreement", "Onboarding Package",
             "Analytics Module", "Integration Bundle", "Migration Project")
+# The catalogue both CRMs carry (the same SKUs: the company sells the same things whichever CRM a deal is in), with
+# list prices, for PRODUCTS in order.
+PRODUCT_PRICES = (12000, 30000, 4000, 9000, 6000, 2500, 15000, 3500, 800, 45000, 5000, 7000, 6500, 20000)
+PRODUCT_SKUS = tuple(f"SKU-{i + 1:03d}" for i in range(len(PRODUCTS)))
+LINE_ITEM_SHARE = 0.5  # of deals (opportunities) that list their product as a line item
 CASE_SUBJECTS = ("Cannot log in", "Invoice discrepancy", "Export fails with timeout", "Request for API access",
                  "Data not syncing", "Password reset not received", "Feature request: bulk edit",
                  "Slow dashboard loading", "Integration error 500", "Need to add more seats", "Refund request",

@@ -18,12 +18,13 @@ from crm_sandbox.salesforce.errors import SfError
 from crm_sandbox.salesforce.rules import coerce_value
 from crm_sandbox.seed import format_summary, seed_sandbox
 from crm_sandbox.server import running_sandbox
-from crm_sandbox.words import INDUSTRY_PAIRS, LEAD_STATUS_MAP
+from crm_sandbox.words import INDUSTRY_PAIRS, LEAD_STATUS_MAP, PRODUCT_PRICES, PRODUCT_SKUS, PRODUCTS
 from tests.clients import connect, sandbox_credentials
 
 SIZE, SEED = 300, 11
-SF_OBJECTS = ("User", "Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole", "Case", "Task")
-HS_OBJECTS = ("companies", "contacts", "deals", "tickets", "tasks", "notes")
+SF_OBJECTS = ("User", "Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole", "Case", "Task",
+              "Product2", "PricebookEntry", "OpportunityLineItem")
+HS_OBJECTS = ("companies", "contacts", "deals", "tickets", "tasks", "notes", "products", "line_items")
 HS_PROPS = {
     "contacts": ["email", "firstname", "lastname", "jobtitle", "company", "city", "lifecyclestage", "hs_lead_status",
                  "hubspot_owner_id"],
@@ -32,6 +33,8 @@ HS_PROPS = {
     "tickets": ["subject", "hs_pipeline_stage", "hs_ticket_priority"],
     "tasks": ["hs_task_subject", "hs_task_status", "hs_timestamp"],
     "notes": ["hs_note_body", "hs_timestamp"],
+    "products": ["name", "hs_sku", "price"],
+    "line_items": ["name", "hs_product_id", "hs_sku", "price", "quantity", "amount"],
 }
 
 
@@ -71,8 +74,11 @@ def read_all(info: dict) -> dict:
         "sf_counts": {name: sf.query(f"SELECT COUNT() FROM {name}")["totalSize"] for name in SF_OBJECTS},
         "owners": hs.crm.owners.get_all(),
     }
+    out["OpportunityLineItem"] = sf.query_all("SELECT Opportunity.Name, Product2.Name, ProductCode, PricebookEntry."
+                                              "Pricebook2.IsStandard, UnitPrice, ListPrice, Quantity, Discount, "
+                                              "TotalPrice FROM OpportunityLineItem")["records"]
     for object_type in HS_OBJECTS:
-        associations = ["companies"] if object_type == "contacts" else None
+        associations = {"contacts": ["companies"], "line_items": ["deals"]}.get(object_type)
         found = hs.crm.objects.get_all(object_type, properties=HS_PROPS[object_type], associations=associations)
         out[object_type] = [o.to_dict() for o in found]
     return out
@@ -228,7 +234,8 @@ def test_same_seed_same_data_and_another_seed_differs(seeded, tmp_path):
     with running_sandbox(tmp_path / "other") as info:
         other = business_fields(read_all(info))
     first = business_fields(data)
-    assert all(other[name] != first[name] for name in first)
+    assert all(other[name] != first[name] for name in first if name != "products")  # one catalogue for all seeds
+    assert other["products"] == first["products"]
 
 
 def test_seeding_twice_is_refused(seeded, tmp_path):
@@ -250,3 +257,29 @@ def test_generated_names_and_domains_are_unique_by_construction():
     shapes = {(p + a + s + b + x + "." + t) for a in map(population.fold, words.COMPANY_A)
               for b in map(population.fold, words.COMPANY_B) for p, s, x, t in words.DOMAIN_SHAPES}
     assert len(shapes) == len(words.COMPANY_A) * len(words.COMPANY_B) * len(words.DOMAIN_SHAPES)
+
+
+def test_line_items_sell_the_catalogue_on_both_sides(seeded):
+    """Both CRMs carry the catalogue under the same SKUs; about half the deals list the product they are named
+    after, at its list price (Salesforce: on its standard price book entry), with their totals as each CRM
+    computes them."""
+    summary, _, data = seeded
+    assert summary.salesforce["Product2"] == summary.hubspot["products"] == len(PRODUCTS)
+    assert {p["properties"]["hs_sku"] for p in data["products"]} == set(PRODUCT_SKUS)
+    price = dict(zip(PRODUCTS, PRODUCT_PRICES, strict=True))
+    sold = data["OpportunityLineItem"]
+    assert 0.3 * len(data["Opportunity"]) <= len(sold) <= 0.7 * len(data["Opportunity"])
+    for r in sold:
+        product = r["Product2"]["Name"]
+        assert r["Opportunity"]["Name"].endswith(product) and r["PricebookEntry"]["Pricebook2"]["IsStandard"]
+        assert r["UnitPrice"] == r["ListPrice"] == price[product]
+        assert r["TotalPrice"] == round(r["Quantity"] * r["UnitPrice"] * (1 - (r["Discount"] or 0) / 100), 2)
+    deal_names = {d["id"]: d["properties"]["dealname"] for d in data["deals"]}
+    products = {p["id"]: p["properties"]["name"] for p in data["products"]}
+    items = data["line_items"]
+    assert 0.3 * len(deal_names) <= len(items) <= 0.7 * len(deal_names)
+    for item in items:
+        p = item["properties"]
+        [deal] = item["associations"]["deals"]["results"]
+        assert products[p["hs_product_id"]] == p["name"] and deal_names[deal["id"]].endswith(p["name"])
+        assert float(p["price"]) == price[p["name"]] and float(p["amount"]) <= float(p["quantity"]) * price[p["name"]]
