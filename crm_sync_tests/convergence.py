@@ -70,7 +70,6 @@ class Profile:
     extra_pairs: tuple[str, ...] = ("tickets", "tasks", "calls", "emails", "meetings", "notes", "products",
                                     "line_items")  # besides the shipped pairs
     lists: int = 1  # HubSpot lists <-> Campaigns (lists: with from_salesforce), their members edited on both sides
-    products: int = 3  # per side at the start, each sold on a deal or two of its side (with line_items)
     custom_objects: int = 3  # projects per side at the start, each with a milestone (custom_objects.PAIRS); 0: none
 
 
@@ -195,8 +194,6 @@ def run_profile(root: Path, seed: int, profile: Profile, log=print) -> Report:
         _make_lists(env, profile.lists, rng)
         if profile.custom_objects:
             _make_custom_records(env, profile.custom_objects, rng)
-        if "products" in profile.extra_pairs:
-            _make_catalog(env, profile.products, rng, line_items="line_items" in profile.extra_pairs)
         env.converge(max_cycles=6)
         churn_log = root / "churn.jsonl"
         set_faults(env, True, seed)
@@ -260,33 +257,6 @@ def _make_lists(env: SyncEnv, n: int, rng: random.Random) -> None:
             sf.CampaignMember.create({"CampaignId": campaign, "ContactId": person, "Status": "Responded"})
         lists[f"churn{i}"] = {"list": made, "campaign": campaign, "from_salesforce": True}
     env.config_path.write_text(yaml.safe_dump({**yaml.safe_load(env.config_path.read_text()), "lists": lists}))
-
-
-def _make_catalog(env: SyncEnv, n: int, rng: random.Random, line_items: bool) -> None:
-    """n products a side (Salesforce: with a standard price), and line items of them on some of the side's
-    deals: the churn edits them, sells more and takes some off."""
-    hs, sf = env.hs(), env.sf()
-    api = hs.crm.objects.basic_api
-    [standard] = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"]
-    deals = sorted(d.id for d in hs.crm.deals.get_all())
-    opportunities = [r["Id"] for r in sf.query_all("SELECT Id FROM Opportunity")["records"]]
-    for i in range(n):
-        price = rng.randrange(10, 900, 5)
-        product = api.create("products", {"properties": {"name": f"Catalogue item {i}", "hs_sku": f"HS-{i}",
-                                                         "price": str(price)}}).id
-        sf_product = sf.Product2.create({"Name": f"Catalogue part {i}", "ProductCode": f"SF-{i}",
-                                         "IsActive": True})["id"]
-        sf.PricebookEntry.create({"Pricebook2Id": standard["Id"], "Product2Id": sf_product, "UnitPrice": price,
-                                  "IsActive": True})
-        if not line_items:
-            continue
-        for deal in rng.sample(deals, min(2, len(deals))):
-            api.create("line_items", {"properties": {"hs_product_id": product, "quantity": str(rng.randint(1, 9))},
-                                      "associations": [{"to": {"id": deal}, "types": [
-                                          {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 20}]}]})
-        for opportunity in rng.sample(opportunities, min(2, len(opportunities))):
-            sf.OpportunityLineItem.create({"OpportunityId": opportunity, "Product2Id": sf_product,
-                                           "Quantity": rng.randint(1, 9)})
 
 
 def _make_custom_records(env: SyncEnv, n: int, rng: random.Random) -> None:

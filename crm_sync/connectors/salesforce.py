@@ -326,6 +326,8 @@ class SalesforceConnector:
                  "length": int(f.get("length") or 0),
                  "createable": bool(f.get("createable")), "updateable": bool(f.get("updateable")),
                  "restricted": bool(f.get("restrictedPicklist")), "reference_to": list(f.get("referenceTo") or []),
+                 "required": bool(f.get("createable")) and not f.get("nillable", True)
+                 and not f.get("defaultedOnCreate") and f["type"] != "boolean",
                  "options": [p["value"] for p in f.get("picklistValues") or [] if p.get("active", True)],
                  # The value the org gives a new record that leaves the field empty: a picklist's default, and
                  # for OwnerId the API user (Salesforce makes the creating user the owner).

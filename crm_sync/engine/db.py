@@ -86,7 +86,7 @@ CREATE TABLE IF NOT EXISTS sync.metadata (
     system VARCHAR, object VARCHAR, field VARCHAR, label VARCHAR, type VARCHAR, length INTEGER,
     createable BOOLEAN, updateable BOOLEAN, restricted BOOLEAN, options VARCHAR[], default_value VARCHAR,
     refreshed_at TIMESTAMPTZ DEFAULT current_timestamp, reference_to VARCHAR[], key_prefix VARCHAR,
-    PRIMARY KEY (system, object, field));
+    required BOOLEAN DEFAULT false, PRIMARY KEY (system, object, field));
 """
 
 
@@ -163,6 +163,7 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ALTER TABLE sync.metadata ADD COLUMN IF NOT EXISTS default_value VARCHAR")
         con.execute("ALTER TABLE sync.metadata ADD COLUMN IF NOT EXISTS reference_to VARCHAR[]")
         con.execute("ALTER TABLE sync.metadata ADD COLUMN IF NOT EXISTS key_prefix VARCHAR")
+        con.execute("ALTER TABLE sync.metadata ADD COLUMN IF NOT EXISTS required BOOLEAN DEFAULT false")
     if ("outbox", "op_id") in columns:
         for column in ("associations JSON", "parent_op_id VARCHAR", "field VARCHAR", "held_from VARCHAR",
                        "echo JSON"):

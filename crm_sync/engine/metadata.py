@@ -12,8 +12,9 @@ from crm_sync.engine.db import registered, transaction
 
 # reference_to: the objects a Salesforce lookup can hold (describe's referenceTo; empty elsewhere); key_prefix: the
 # object's (describe's keyPrefix: the first three characters of its ids), on each of its rows
+# required: a create must give it (Salesforce: createable, not nillable, not defaulted on create, not a boolean)
 COLUMNS = ["field", "label", "type", "length", "createable", "updateable", "restricted", "options", "default_value",
-           "reference_to", "key_prefix"]
+           "reference_to", "key_prefix", "required"]
 TTL = dt.timedelta(hours=1)  # picklists and fields change rarely; a fix made in the CRM is seen within the hour
 
 
@@ -27,11 +28,12 @@ def store(con: duckdb.DuckDBPyConnection, system: str, obj: str, fields: list[di
     frame = pd.DataFrame(fields, columns=COLUMNS)
     frame["reference_to"] = [v if isinstance(v, list) else [] for v in frame["reference_to"]]
     frame["key_prefix"] = [v if isinstance(v, str) else None for v in frame["key_prefix"]]
+    frame["required"] = [isinstance(v, bool) and v for v in frame["required"]]  # absent (NaN): not required
     with transaction(con):
         con.execute("DELETE FROM sync.metadata WHERE system = ? AND object = ?", [system, obj])
         with registered(con, "_meta_frame", frame):
             con.execute("INSERT INTO sync.metadata (system, object, field, label, type, length, createable, "
-                        "updateable, restricted, options, default_value, reference_to, key_prefix) "
+                        "updateable, restricted, options, default_value, reference_to, key_prefix, required) "
                         "SELECT ?, ?, * FROM _meta_frame",
                         [system, obj])
         cursors.advance(con, system, obj, run_id, now, cursors.METADATA)

@@ -2,8 +2,9 @@
 
 Metadata comes from Salesforce describe and HubSpot properties (engine/metadata.py keeps it in sync.metadata).
 Each planned field value is checked for writability, length, picklist/enumeration membership, email format and
-number form. A failing op is quarantined (status 'invalid') with one error per failing field; it is checked again
-on every run, so fixing the value or the target's metadata releases it.
+number form, and a create for a parent link the target requires (REQUIRED_FIELD_MISSING). A failing op is
+quarantined (status 'invalid') with one error per failing field; it is checked again on every run, so fixing the
+value or the target's metadata releases it.
 """
 
 from __future__ import annotations
@@ -123,6 +124,16 @@ def _failures(values: pd.DataFrame, target: str) -> pd.DataFrame:
     return pd.DataFrame(columns=FAILURE_COLUMNS)
 
 
+def _missing_parents(con: duckdb.DuckDBPyConnection, pair: str, target: str) -> pd.DataFrame:
+    """Creates that leave out a parent link the target requires (a master-detail field, a line item's
+    OpportunityId): the record has no such parent on its own side, so the CRM would refuse it on every try. The
+    create waits, whole, with its row; a parent given later plans a new create that supersedes it."""
+    return con.execute(f"""SELECT o.op_id, m.field, 'REQUIRED_FIELD_MISSING' AS "check", '(none)' AS value, o.object
+        FROM sync.outbox o JOIN sync.metadata m ON m.system = o.target AND m.object = o.object
+        WHERE {_OPEN} AND o.action = 'create' AND m.required AND m.type = 'reference'
+          AND (o.payload ->> m.field) IS NULL""", [pair, target]).df()
+
+
 def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, run_id: str,
                       batch: int = VALIDATE_BATCH) -> ValidationResult:
     """Quarantine ops whose values the target would reject; release ops that now pass."""
@@ -130,6 +141,8 @@ def validate_outgoing(con: duckdb.DuckDBPyConnection, pair: str, target: str, ru
     for values in outgoing_values(con, pair, target, batch):
         result.checked += int(values["op_id"].nunique())
         found.append(_failures(values, target))
+    if result.checked:
+        found.append(_missing_parents(con, pair, target))
     if not result.checked and not con.execute("""SELECT count(*) FROM sync.outbox WHERE pair = ? AND target = ?
             AND status = 'invalid'""", [pair, target]).fetchone()[0]:
         return result  # nothing to check and nothing held to release (most quiet cycles): no statement to run

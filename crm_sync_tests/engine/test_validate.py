@@ -203,3 +203,26 @@ def test_a_held_value_goes_with_its_record_when_the_record_is_deleted(tmp_path):
     assert w.ops(status="invalid") == []
     assert [(o.action, o.target_id) for o in w.ops()] == [("delete", "0031")]
     assert open_validation_errors(w) == []
+
+
+def test_a_create_without_a_parent_the_target_requires_waits_with_its_row(tmp_path):
+    """A HubSpot deal with no company, where Salesforce requires the Opportunity's Account (as a master-detail
+    parent is required): the create is held whole with REQUIRED_FIELD_MISSING on AccountId instead of being sent
+    and refused on every try; once the deal has a linked company, a new create supersedes it and the row goes."""
+    w = World(tmp_path, only=("companies", "deals"))
+    w.salesforce_metadata("Opportunity", {"AccountId": {"type": "reference", "required": True,
+                                                        "reference_to": ["Account"]}})
+    w.stage_hubspot("companies", [{"id": "51", "name": "Shop", "salesforce_id": "0011"}])
+    w.stage_salesforce("Account", [{"id": "0011", "HubSpot_Id__c": "51", "Name": "Shop"}])
+    w.stage_hubspot("deals", [{"id": "71", "dealname": "Big deal", "dealstage": "appointmentscheduled",
+                               "closedate": "2027-01-01"}])
+    w.cycle()
+    held = w.op(status="invalid", object="Opportunity")
+    assert held.action == "create" and "REQUIRED_FIELD_MISSING AccountId" in held.last_error
+    assert open_validation_errors(w) == [("salesforce", "Opportunity", "71", "REQUIRED_FIELD_MISSING", "AccountId")]
+    assert [o for o in w.sendable() if o.object == "Opportunity"] == []
+    w.stage_hubspot("deals", [{"id": "71", "associations.companies": "51"}])
+    w.cycle()
+    [create] = [o for o in w.sendable() if o.object == "Opportunity"]
+    assert create.payload["AccountId"] == "0011"
+    assert w.ops(status="invalid") == [] and open_validation_errors(w) == []
