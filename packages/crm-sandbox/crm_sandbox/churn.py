@@ -96,6 +96,8 @@ class Targets:
     # Custom objects as their admin defined them: {(system, object name): {field: (type, options, reference_to)}};
     # their records are pools of their own name.
     custom: dict[tuple[str, str], dict[str, tuple]] = field(default_factory=dict)
+    # Records a delete takes with it (an Opportunity's line items, master-detail): parent id -> child ids.
+    details: dict[str, set[str]] = field(default_factory=dict)
 
     def pool(self, name: str) -> Pool:
         return self.pools.setdefault(name, Pool())
@@ -131,6 +133,12 @@ def load_targets(directory: Path) -> Targets:
             for name in ("Contact", "Account", "Opportunity", "Case", "Campaign", "CampaignMember", "Product2",
                          "OpportunityLineItem"):
                 targets.pools[name] = Pool(_ids(sf, f'SELECT "Id" FROM "{name}" WHERE "IsDeleted" = 0 ORDER BY "Id"'))
+            try:
+                for item, opportunity in sf.execute('SELECT "Id", "OpportunityId" FROM "OpportunityLineItem" '
+                                                    'WHERE "IsDeleted" = 0 ORDER BY "Id"'):
+                    targets.details.setdefault(opportunity, set()).add(item)
+            except sqlite3.OperationalError:
+                pass  # an org from before line items
             for body in _ids(sf, "SELECT body FROM _custom_objects ORDER BY prefix"):
                 data = json.loads(body)
                 targets.custom[("salesforce", data["name"])] = {

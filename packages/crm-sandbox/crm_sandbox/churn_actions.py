@@ -243,7 +243,28 @@ def sf_create(type_name: str) -> Callable[[Edit], dict | None]:
         rid = out.get("id") if ok and isinstance(out, dict) else None
         if rid and type_name not in ("Task", "Event"):
             e.targets.pool(type_name).add(rid)
+        if rid and type_name == "OpportunityLineItem":
+            e.targets.details.setdefault(fields["OpportunityId"], set()).add(rid)
         return _entry("salesforce", type_name, rid, "create", ok, out, fields, user)
+    return act
+
+
+def sf_log(subtype: str) -> Callable[[Edit], dict | None]:
+    """A user logs a call or an email on a Contact (now and then on an Account or Opportunity): a Task of that
+    TaskSubtype, completed."""
+    def act(e: Edit) -> dict | None:
+        what = e.pick(e.rng.choice(("Account", "Opportunity"))) if e.rng.random() < 0.4 else None
+        fields = {"TaskSubtype": subtype, "WhoId": e.pick("Contact"), "WhatId": what, "ActivityDate": _day(e),
+                  "Status": "Completed", "Subject": f"{subtype}: {e.rng.choice(w.TASK_SUBJECTS)}",
+                  "Description": f"About the {e.rng.choice(w.PRODUCTS).lower()}."}
+        if subtype == "Call":
+            fields |= {"CallType": e.rng.choice(("Inbound", "Outbound")),
+                       "CallDurationInSeconds": e.rng.randrange(60, 1800, 30)}
+        fields = {k: v for k, v in fields.items() if v is not None}
+        user = e.user()
+        ok, out = e.call("salesforce", "POST", "records/Task", fields, user)
+        rid = out.get("id") if ok and isinstance(out, dict) else None
+        return _entry("salesforce", "Task", rid, "create", ok, out, fields, user)
     return act
 
 
@@ -255,9 +276,13 @@ def sf_delete_of(type_name: str) -> Callable[[Edit], dict | None]:
             return None
         user = e.user()
         ok, out = e.call("salesforce", "DELETE", f"records/{type_name}/{rid}", user=user)
+        cascaded = sorted(e.targets.details.pop(rid, ())) if ok else []
         if ok:
             e.targets.pool(type_name).remove(rid)
-        return _entry("salesforce", type_name, rid, "delete", ok, out, user=user)
+            for item in cascaded:  # gone with their opportunity
+                e.targets.pool("OpportunityLineItem").remove(item)
+        return _entry("salesforce", type_name, rid, "delete", ok, out, user=user,
+                      **({"cascaded": cascaded} if cascaded else {}))
     return act
 
 
@@ -354,6 +379,15 @@ def _hs_create_body(e: Edit, object_type: str) -> tuple[dict, list] | None:
         end = f"{moment[:11]}{int(moment[11:13]) + 1:02d}{moment[13:]}"  # an hour
         props = {"hs_meeting_title": f"{e.rng.choice(w.PRODUCTS)} review", "hs_meeting_start_time": moment,
                  "hs_meeting_end_time": end, "hs_timestamp": moment}
+    elif object_type == "calls":
+        props = {"hs_call_title": f"Call about the {e.rng.choice(w.PRODUCTS).lower()}", "hs_timestamp": moment,
+                 "hs_call_body": e.rng.choice(w.TASK_SUBJECTS), "hs_call_direction": e.rng.choice(("INBOUND",
+                                                                                                   "OUTBOUND")),
+                 "hs_call_duration": str(e.rng.randrange(60, 1800, 30) * 1000)}
+    elif object_type == "emails":
+        props = {"hs_email_subject": f"Re: {e.rng.choice(w.PRODUCTS)}", "hs_timestamp": moment,
+                 "hs_email_text": f"Following up on the {e.rng.choice(w.PRODUCTS).lower()}.",
+                 "hs_email_direction": "EMAIL"}
     else:
         props = {"hs_note_body": f"Call notes: discussed the {e.rng.choice(w.PRODUCTS).lower()}.",
                  "hs_timestamp": moment}
@@ -585,6 +619,9 @@ ACTIONS: list[tuple[str, int, Callable[[Edit], dict | None]]] = [
     ("hs_update_products", 1, hs_update("products")), ("hs_update_line_items", 2, hs_update("line_items")),
     ("hs_create_products", 1, hs_create("products")), ("hs_create_line_items", 2, hs_create("line_items")),
     ("hs_delete_line_items", 1, hs_delete_of("line_items")),
+    # logged calls and emails, both sides
+    ("sf_log_call", 2, sf_log("Call")), ("sf_log_email", 1, sf_log("Email")),
+    ("hs_create_calls", 2, hs_create("calls")), ("hs_create_emails", 1, hs_create("emails")),
     # custom objects (none defined: these do nothing)
     ("sf_update_custom", 3, custom_update("salesforce")), ("sf_create_custom", 2, custom_create("salesforce")),
     ("hs_update_custom", 3, custom_update("hubspot")), ("hs_create_custom", 2, custom_create("hubspot")),

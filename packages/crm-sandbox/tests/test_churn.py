@@ -52,7 +52,7 @@ def touched(log: list[dict]) -> dict[tuple[str, str], int]:
     out = {}
     for e in log:
         if e["ok"] and e["action"] in STRUCTURAL:
-            for rid in [e["id"], *e.get("merged_ids", [])]:
+            for rid in [e["id"], *e.get("merged_ids", []), *e.get("cascaded", [])]:
                 out[(e["system"], rid)] = e["seq"]
     return out
 
@@ -220,10 +220,10 @@ def test_churn_main_needs_a_running_sandbox(tmp_path, capsys):
     assert str(tmp_path / "sandbox.json") in capsys.readouterr().err
 
 
-def test_churn_edits_custom_objects_products_and_line_items(tmp_path):
-    """Custom objects as their admins defined them are edited by their fields' types (and get new records, under a
-    parent picked from its pool); products and line items are edited and sold: each edit that succeeded is what
-    the CRM holds."""
+def test_churn_edits_custom_objects_products_line_items_and_logs_calls_and_emails(tmp_path):
+    """Calls and emails are logged on both sides. Custom objects as their admins defined them are edited by their
+    fields' types (and get new records, under a parent picked from its pool). Products and line items are edited
+    and sold from the catalogue. Each edit that succeeded is what the CRM holds."""
     seed_sandbox(tmp_path, 100, seed=3)
     with running_sandbox(tmp_path) as info:
         admin = http_session(info["salesforce"]["ca_file"])
@@ -245,16 +245,20 @@ def test_churn_edits_custom_objects_products_and_line_items(tmp_path):
         sf.Site__c.create({"Name": "North", "Area__c": 120})
         hs.crm.objects.basic_api.create("sites", {"properties": {"site_name": "South", "area": "80"}})
         run_churn(info, 50.0, seed=9, duration=8.0, log_path=tmp_path / "churn.jsonl")
+        sf_products = {r["Id"] for r in sf.query_all("SELECT Id FROM Product2")["records"]}
+        hs_products = {p.id for p in hs.crm.objects.get_all("products")} | {hs_product}
         log = [e for e in read_log(tmp_path / "churn.jsonl") if e["ok"]]
     done = defaultdict(set)
     for e in log:
         done[e["object"]].add(e["action"])
     assert {"update", "create"} <= done["Site__c"] and {"update", "create"} <= done["sites"], sorted(done)
-    assert "create" in done["OpportunityLineItem"] and "create" in done["line_items"], dict(done)
-    made = [e for e in log if e["object"] == "line_items" and e["action"] == "create"]
-    assert all(e["fields"]["hs_product_id"] == hs_product for e in made)
-    sold = [e for e in log if e["object"] == "OpportunityLineItem" and e["action"] == "create"]
-    assert all(e["fields"]["Product2Id"] == product for e in sold)
+    assert "create" in done["OpportunityLineItem"] and "create" in done["line_items"], sorted(done)
+    assert "create" in done["calls"] and "create" in done["emails"], sorted(done)
+    logged = {e["fields"]["TaskSubtype"] for e in log if e["object"] == "Task" and "TaskSubtype" in e["fields"]}
+    assert logged == {"Call", "Email"}
+    made = [e["fields"]["hs_product_id"] for e in log if e["object"] == "line_items" and e["action"] == "create"]
+    sold = [e["fields"]["Product2Id"] for e in log if e["object"] == "OpportunityLineItem" and e["action"] == "create"]
+    assert set(made) <= hs_products and set(sold) <= sf_products  # of the catalogue (the seed's, and the new ones)
     edits = [e for e in log if e["object"] == "sites" and e["action"] == "update"]
     assert all(e["stored"] == e["fields"] for e in edits) and all(set(e["fields"]) <= {"site_name", "area"}
                                                                    for e in edits)
