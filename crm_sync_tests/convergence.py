@@ -410,7 +410,10 @@ def _pairs_records(rows: dict[str, dict], condition, linked: set[str]) -> dict[s
 
 
 def _view(env: SyncEnv, con, name: str, pair, sf_ext: str, hs_sfid: str) -> PairView:
-    maps = [m for m in pair.fields if m.rule == "two_way" and m.type in COMPARABLE]
+    # values that compare as text both sides: not those a transform changes on the way (a call's duration is
+    # milliseconds in HubSpot, seconds in Salesforce; the transform tests check those)
+    maps = [m for m in pair.fields if m.rule == "two_way" and m.type in COMPARABLE
+            and m.to_salesforce is None and m.to_hubspot is None]
     links = con.execute("SELECT hubspot_id, salesforce_id FROM sync.links WHERE pair = ?", [name]).fetchall()
     hs_rule = pair.include.condition("hubspot") if pair.include.hubspot else None
     sf_rule = pair.include.condition("salesforce") if pair.include.salesforce else None
