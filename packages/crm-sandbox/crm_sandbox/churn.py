@@ -143,7 +143,7 @@ def load_targets(directory: Path) -> Targets:
                 data = json.loads(body)
                 targets.custom[("salesforce", data["name"])] = {
                     f["name"]: (f["type"], tuple(f.get("values") or ()), f.get("reference_to"))
-                    for f in data.get("fields") or () if not f.get("external_id")}
+                    for f in data.get("fields") or () if not f.get("external_id") and not f.get("unique")}
                 targets.pools[data["name"]] = Pool(_ids(sf, f'SELECT "Id" FROM "{data["name"]}" WHERE "IsDeleted" = 0 '
                                                             'ORDER BY "Id"'))
         finally:
@@ -162,7 +162,9 @@ def load_targets(directory: Path) -> Targets:
                 targets.custom[("hubspot", name)] = {
                     p["name"]: (p["type"], tuple(o["value"] for o in p.get("options") or ()), None)
                     for p in map(json.loads, _ids(hs, f"SELECT body FROM _properties WHERE type_id = '{type_id}' "
-                                                      "ORDER BY rowid")) if not p.get("read_only")}
+                                                      "ORDER BY rowid"))
+                    # users type into plain fields, not a unique key (the sync's own salesforce_id property)
+                    if not p.get("read_only") and not p.get("unique")}
                 targets.pools[name] = Pool([str(i) for i in _ids(
                     hs, f"SELECT id FROM obj_{type_id.replace('-', '_')} WHERE _state = 0 ORDER BY id")])
             # Contact-company links to remove later; a bounded sample is enough to pick from.

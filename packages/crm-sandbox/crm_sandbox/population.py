@@ -122,6 +122,18 @@ class Layout:
         return round(self.size / 4)
 
     @cached_property
+    def calls(self) -> int:  # logged calls, emails and meetings, on each side
+        return round(self.size / 5)
+
+    @cached_property
+    def emails(self) -> int:
+        return round(self.size / 8)
+
+    @cached_property
+    def meetings(self) -> int:
+        return round(self.size / 8)
+
+    @cached_property
     def owners(self) -> int:
         """Sales and marketing users: a team that grows with the database, within what one company staffs."""
         return min(300, 8 + self.size // 3000)

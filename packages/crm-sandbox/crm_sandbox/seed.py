@@ -148,7 +148,8 @@ _ROWS = (("owners", "User", "owners"), ("companies", "Account", "companies"), ("
          ("", "Lead", None), ("deals", "Opportunity", "deals"), ("", "OpportunityContactRole", None),
          ("products", "Product2", "products"), ("", "PricebookEntry", None),
          ("line items", "OpportunityLineItem", "line_items"),
-         ("support", "Case", "tickets"), ("activities", "Task", "tasks"), ("", None, "notes"))
+         ("support", "Case", "tickets"), ("activities", "Task", "tasks"), ("", None, "notes"), ("", None, "calls"),
+         ("", None, "emails"), ("", "Event", "meetings"))
 
 
 def format_summary(summary: SeedSummary) -> str:

@@ -82,7 +82,9 @@ class HubSpotSeeder:
                         primary=True)
         for object_type, total, make in (("deals", lay.opportunities, self._deals),
                                          ("tickets", lay.cases, self._tickets), ("tasks", lay.tasks, self._tasks),
-                                         ("notes", lay.notes, self._notes)):
+                                         ("notes", lay.notes, self._notes), ("calls", lay.calls, self._calls),
+                                         ("emails", lay.emails, self._emails),
+                                         ("meetings", lay.meetings, self._meetings)):
             contact = self.d.below(f"hs-{object_type}-contact", np.arange(total), lay.size)
             self._contact_of = contact
             ids = self._load(object_type, total, make)
@@ -266,6 +268,39 @@ class HubSpotSeeder:
                  "hs_pipeline_stage": str(stage[i] + 1), "hs_ticket_priority": ("LOW", "MEDIUM", "HIGH")[priority[i]],
                  "hs_ticket_category": categories[category[i]], "hubspot_owner_id": owners[i],
                  "createdate": created[i]} for i in range(len(x))]
+
+    def _logged_at(self, stream: str, idx: np.ndarray) -> list[str]:
+        """When an engagement happened: in the 800 days before the anchor, in working hours."""
+        return _moments(days_from_anchor(-self.d.below(f"{stream}-date", idx, 800) - 1),
+                        8 * 3600 + 900 * self.d.below(f"{stream}-time", idx, 40))
+
+    def _calls(self, c: np.ndarray) -> list[dict]:
+        d = self.d
+        when, owners = self._logged_at("hs-call", c), self._owner_ids("call", c)
+        product = d.below("hs-call-product", c, len(w.PRODUCTS)).tolist()
+        inbound = (d.unit("hs-call-direction", c) < 0.3).tolist()
+        seconds = (30 * (d.below("hs-call-duration", c, 60) + 1)).tolist()
+        return [{"hs_call_title": f"Call about the {w.PRODUCTS[product[i]].lower()}", "hs_timestamp": when[i],
+                 "hs_call_body": f"Talked through the {w.PRODUCTS[product[i]].lower()}.",
+                 "hs_call_direction": "INBOUND" if inbound[i] else "OUTBOUND",
+                 "hs_call_duration": str(seconds[i] * 1000), "hubspot_owner_id": owners[i]} for i in range(len(c))]
+
+    def _emails(self, m: np.ndarray) -> list[dict]:
+        when, owners = self._logged_at("hs-email", m), self._owner_ids("email", m)
+        product = self.d.below("hs-email-product", m, len(w.PRODUCTS)).tolist()
+        return [{"hs_email_subject": f"Re: {w.PRODUCTS[product[i]]}", "hs_timestamp": when[i],
+                 "hs_email_text": f"Following up on the {w.PRODUCTS[product[i]].lower()}.",
+                 "hs_email_direction": "EMAIL", "hubspot_owner_id": owners[i]} for i in range(len(m))]
+
+    def _meetings(self, m: np.ndarray) -> list[dict]:
+        when, owners = self._logged_at("hs-meeting", m), self._owner_ids("meeting", m)
+        product = self.d.below("hs-meeting-product", m, len(w.PRODUCTS)).tolist()
+        hours = (self.d.below("hs-meeting-length", m, 2) + 1).tolist()
+        return [{"hs_meeting_title": f"{w.PRODUCTS[product[i]]} review", "hs_timestamp": when[i],
+                 "hs_meeting_start_time": when[i],
+                 "hs_meeting_end_time": f"{when[i][:11]}{int(when[i][11:13]) + hours[i]:02d}{when[i][13:]}",
+                 "hs_meeting_location": w.CITIES[i % len(w.CITIES)][0], "hubspot_owner_id": owners[i]}
+                for i in range(len(m))]
 
     def _tasks(self, t: np.ndarray) -> list[dict]:
         d = self.d

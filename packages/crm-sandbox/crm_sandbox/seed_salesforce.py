@@ -100,6 +100,9 @@ class SalesforceSeeder:
         self.lead_ids = _ids(self._load("Lead", lay.sf_leads, self._leads))
         self._load("Case", lay.cases, self._cases)
         self._load("Task", lay.tasks, self._tasks)
+        self._load("Task", lay.calls, self._logged("Call"))
+        self._load("Task", lay.emails, self._logged("Email"))
+        self._load("Event", lay.meetings, self._events)
         return {"counts": dict(self.counts), "duplicates": dict(self.duplicates), "bad_values": dict(self.bad),
                 "converted_leads": lay.converted}
 
@@ -341,6 +344,47 @@ class SalesforceSeeder:
                  "Priority": priorities[priority[i]], "Origin": origins[origin[i]], "Reason": reasons[reason[i]],
                  "Description": f"Customer reported: {w.CASE_SUBJECTS[subject[i]].lower()}.", "OwnerId": owners[i]}
                 for i in range(len(x))]
+
+    def _about(self, stream: str, idx: np.ndarray) -> tuple[list, list]:
+        """Who an activity is logged on (a Contact) and what it is about (now and then the Contact's Account)."""
+        contact = self.d.below(f"{stream}-contact", idx, self.lay.sf_contacts)
+        on_account = self.d.unit(f"{stream}-what", idx) < 0.3
+        return _take(self.contact_ids, contact), _take(self.account_ids,
+                                                        np.where(on_account, self.contact_account[contact], -1))
+
+    def _logged(self, subtype: str) -> Callable[[np.ndarray], list[dict]]:
+        """Calls and emails logged as completed Tasks of that TaskSubtype."""
+        def make(t: np.ndarray) -> list[dict]:
+            stream = f"sf-{subtype.lower()}"
+            who, what = self._about(stream, t)
+            dates = days_from_anchor(-self.d.below(f"{stream}-date", t, 800) - 1)
+            product = self.d.below(f"{stream}-product", t, len(w.PRODUCTS)).tolist()
+            seconds = (30 * (self.d.below(f"{stream}-duration", t, 60) + 1)).tolist()
+            inbound = (self.d.unit(f"{stream}-direction", t) < 0.3).tolist()
+            owners = self._owner_ids(stream, t)
+            rows = []
+            for i in range(len(t)):
+                row = {"TaskSubtype": subtype, "WhoId": who[i], "WhatId": what[i], "ActivityDate": dates[i],
+                       "Status": "Completed", "Priority": "Normal", "OwnerId": owners[i],
+                       "Subject": f"{subtype}: {w.PRODUCTS[product[i]]}",
+                       "Description": f"About the {w.PRODUCTS[product[i]].lower()}."}
+                if subtype == "Call":
+                    row |= {"CallType": "Inbound" if inbound[i] else "Outbound",
+                            "CallDurationInSeconds": seconds[i]}
+                rows.append(row)
+            return rows
+        return make
+
+    def _events(self, m: np.ndarray) -> list[dict]:
+        who, what = self._about("sf-event", m)
+        days = days_from_anchor(-self.d.below("sf-event-date", m, 800) - 1)
+        hour = (8 + self.d.below("sf-event-hour", m, 9)).tolist()
+        minutes = (60 * (self.d.below("sf-event-length", m, 2) + 1)).tolist()
+        product = self.d.below("sf-event-product", m, len(w.PRODUCTS)).tolist()
+        owners = self._owner_ids("sf-event", m)
+        return [{"Subject": f"{w.PRODUCTS[product[i]]} review", "WhoId": who[i], "WhatId": what[i],
+                 "StartDateTime": f"{days[i]}T{hour[i]:02d}:00:00.000+0000", "DurationInMinutes": minutes[i],
+                 "Location": w.CITIES[i % len(w.CITIES)][0], "OwnerId": owners[i]} for i in range(len(m))]
 
     def _tasks(self, t: np.ndarray) -> list[dict]:
         lay, d = self.lay, self.d

@@ -237,6 +237,10 @@ def test_churn_edits_custom_objects_products_line_items_and_logs_calls_and_email
             "requiredProperties": ["site_name"],
             "properties": [{"name": "site_name", "label": "Name", "type": "string", "fieldType": "text"},
                            {"name": "area", "label": "Area", "type": "number", "fieldType": "number"}]})
+        # the unique key a sync adds (crm-sync's salesforce_id): no user types into it
+        hs.crm.properties.core_api.create("sites", {"name": "salesforce_id", "label": "Salesforce Id", "type": "string",
+                                                    "fieldType": "text", "groupName": "siteinformation",
+                                                    "hasUniqueValue": True})
         sf = connect(sandbox_credentials(info))
         [book] = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"]
         product = sf.Product2.create({"Name": "Widget", "IsActive": True})["id"]
@@ -259,6 +263,6 @@ def test_churn_edits_custom_objects_products_line_items_and_logs_calls_and_email
     made = [e["fields"]["hs_product_id"] for e in log if e["object"] == "line_items" and e["action"] == "create"]
     sold = [e["fields"]["Product2Id"] for e in log if e["object"] == "OpportunityLineItem" and e["action"] == "create"]
     assert set(made) <= hs_products and set(sold) <= sf_products  # of the catalogue (the seed's, and the new ones)
-    edits = [e for e in log if e["object"] == "sites" and e["action"] == "update"]
-    assert all(e["stored"] == e["fields"] for e in edits) and all(set(e["fields"]) <= {"site_name", "area"}
-                                                                   for e in edits)
+    edits = [e for e in log if e["object"] == "sites" and e["action"] in ("create", "update")]
+    assert all(e["stored"] == e["fields"] for e in edits if e["action"] == "update")
+    assert all(set(e["fields"]) <= {"site_name", "area"} for e in edits)  # never the unique salesforce_id

@@ -23,8 +23,9 @@ from tests.clients import connect, sandbox_credentials
 
 SIZE, SEED = 300, 11
 SF_OBJECTS = ("User", "Account", "Contact", "Lead", "Opportunity", "OpportunityContactRole", "Case", "Task",
-              "Product2", "PricebookEntry", "OpportunityLineItem")
-HS_OBJECTS = ("companies", "contacts", "deals", "tickets", "tasks", "notes", "products", "line_items")
+              "Product2", "PricebookEntry", "OpportunityLineItem", "Event")
+HS_OBJECTS = ("companies", "contacts", "deals", "tickets", "tasks", "notes", "products", "line_items", "calls",
+              "emails", "meetings")
 HS_PROPS = {
     "contacts": ["email", "firstname", "lastname", "jobtitle", "company", "city", "lifecyclestage", "hs_lead_status",
                  "hubspot_owner_id"],
@@ -35,6 +36,9 @@ HS_PROPS = {
     "notes": ["hs_note_body", "hs_timestamp"],
     "products": ["name", "hs_sku", "price"],
     "line_items": ["name", "hs_product_id", "hs_sku", "price", "quantity", "amount"],
+    "calls": ["hs_call_title", "hs_call_direction", "hs_call_duration", "hs_timestamp"],
+    "emails": ["hs_email_subject", "hs_timestamp"],
+    "meetings": ["hs_meeting_title", "hs_meeting_start_time", "hs_meeting_end_time", "hs_timestamp"],
 }
 
 
@@ -69,7 +73,10 @@ def read_all(info: dict) -> dict:
                                 "LastModifiedDate, SystemModstamp FROM Account")["records"],
         "Opportunity": sf.query_all("SELECT Name, StageName, Amount, CloseDate, AccountId FROM Opportunity")["records"],
         "Case": sf.query_all("SELECT Subject, Status, Priority, ContactId FROM Case")["records"],
-        "Task": sf.query_all("SELECT Subject, ActivityDate, Status, Priority FROM Task")["records"],
+        "Task": sf.query_all("SELECT Subject, ActivityDate, Status, Priority, TaskSubtype, WhoId, CallType, "
+                             "CallDurationInSeconds FROM Task")["records"],
+        "Event": sf.query_all("SELECT Subject, StartDateTime, EndDateTime, DurationInMinutes, WhoId FROM Event")[
+            "records"],
         "User": sf.query_all("SELECT Email FROM User")["records"],
         "sf_counts": {name: sf.query(f"SELECT COUNT() FROM {name}")["totalSize"] for name in SF_OBJECTS},
         "owners": hs.crm.owners.get_all(),
@@ -283,3 +290,20 @@ def test_line_items_sell_the_catalogue_on_both_sides(seeded):
         [deal] = item["associations"]["deals"]["results"]
         assert products[p["hs_product_id"]] == p["name"] and deal_names[deal["id"]].endswith(p["name"])
         assert float(p["price"]) == price[p["name"]] and float(p["amount"]) <= float(p["quantity"]) * price[p["name"]]
+
+
+def test_calls_emails_and_meetings_are_logged_on_people_on_both_sides(seeded):
+    """Logged calls and emails (Salesforce: completed Tasks of that TaskSubtype) and meetings (Events), each on a
+    person, in both CRMs."""
+    summary, _, data = seeded
+    subtypes = Counter(t["TaskSubtype"] for t in data["Task"])
+    assert subtypes["Call"] == summary.hubspot["calls"] > 0 and subtypes["Email"] == summary.hubspot["emails"] > 0
+    assert len(data["Event"]) == summary.salesforce["Event"] == summary.hubspot["meetings"] > 0
+    calls = [t for t in data["Task"] if t["TaskSubtype"] == "Call"]
+    assert all(t["WhoId"] and t["CallType"] in ("Inbound", "Outbound") and t["CallDurationInSeconds"] for t in calls)
+    assert all(e["WhoId"] and e["DurationInMinutes"] in (60, 120) for e in data["Event"])
+    for kind in ("calls", "emails", "meetings"):
+        assert summary.hubspot_associations[f"{kind}-contacts"] == summary.hubspot[kind]
+    for m in data["meetings"]:
+        p = m["properties"]
+        assert p["hs_timestamp"] == p["hs_meeting_start_time"] < p["hs_meeting_end_time"]
