@@ -1,7 +1,8 @@
 """Line items both ways (issue 14's line items row): HubSpot line items on a deal <-> OpportunityLineItems on its
 opportunity: the product (hs_product_id <-> Product2Id, through the products pair's links, on the entry of the
-opportunity's price book), quantity, unit price, discount and description; creates, updates and deletes
-(propagate) landing on the right records, with nothing left planned and no error open."""
+opportunity's price book: its own, else the standard one), quantity, unit price, discount and description;
+creates, updates and deletes (propagate) landing on the right records, with nothing left planned and no error
+open."""
 
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ def test_line_items_sync_both_ways_on_their_deals_products(tmp_path):
         env.converge()
         products = env.links("products")
         widget_sf, gadget_hs = products[widget_hs], {v: k for k, v in products.items()}[gadget_sf]
+        # Opportunity A sells from a price book of its own, where the widget has a partner price
+        partner = sf.Pricebook2.create({"Name": "Partner", "IsActive": True})["id"]
+        sf.PricebookEntry.create({"Pricebook2Id": partner, "Product2Id": widget_sf, "UnitPrice": 18,
+                                  "IsActive": True})
+        sf.Opportunity.update(opp_a, {"Pricebook2Id": partner})
 
         # A HubSpot line item on deal A, of the HubSpot-made widget: 3 at 20 less 10%
         item_hs = api.create("line_items", SimplePublicObjectInputForCreate(properties={
@@ -68,7 +74,11 @@ def test_line_items_sync_both_ways_on_their_deals_products(tmp_path):
                 oli["Description"]) == (opp_a, widget_sf, 3.0, 20.0, 10.0, "first order")
         entry = sf.query(format_soql("SELECT Pricebook2Id, Product2Id FROM PricebookEntry WHERE Id = {}",
                                      oli["PricebookEntryId"]))["records"][0]
-        assert (entry["Pricebook2Id"], entry["Product2Id"]) == (standard["Id"], widget_sf)
+        assert (entry["Pricebook2Id"], entry["Product2Id"]) == (partner, widget_sf)  # the opportunity's own book
+        sold_b = sf.query(format_soql(f"SELECT {OLI} FROM OpportunityLineItem WHERE Id = {{}}", item_sf))["records"][0]
+        standard_entry = sf.query(format_soql("SELECT Pricebook2Id FROM PricebookEntry WHERE Id = {}",
+                                              sold_b["PricebookEntryId"]))["records"][0]
+        assert standard_entry["Pricebook2Id"] == standard["Id"]  # B has no book of its own: the standard one
         assert sf.query_all(format_soql("SELECT Id FROM OpportunityLineItem WHERE OpportunityId = {}", opp_a))[
             "totalSize"] == 1
 
