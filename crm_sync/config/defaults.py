@@ -247,7 +247,7 @@ def with_default_fields(config: SyncConfig) -> SyncConfig:
         if not pair.fields and pair.hubspot in DEFAULT_FIELDS:
             fields = []
             for mapping in DEFAULT_FIELDS[pair.hubspot]:
-                if mapping.type.startswith("association") or mapping.type == "reference":
+                if mapping.holds_ids:
                     # Associations translate ids through the pair of the associated object, whatever its name;
                     # without such a pair there is nothing to translate through.
                     # (a shipped reference names the object type it holds ids of in links_to)

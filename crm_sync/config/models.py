@@ -145,6 +145,12 @@ class FieldMapping(Strict):
         return self
 
     @property
+    def holds_ids(self) -> bool:
+        """Its values are another pair's record ids, translated through that pair's links (links_to): an
+        association, a set of them, or a reference property."""
+        return self.type in ("association", "association_set", "reference")
+
+    @property
     def association_target(self) -> str | None:
         """The HubSpot object type at the other end of an association field."""
         return association_parts(self.hubspot)[0] if self.type.startswith("association") else None

@@ -226,7 +226,7 @@ def _candidates(con, spec: PairSpec, b: Binds, full: bool) -> None:
     # A record pointing at an associated record that got linked this run can now have its association synced.
     assoc = []
     for m in spec.config.fields:
-        if not m.type.startswith("association") and m.type != "reference":
+        if not m.holds_ids:
             continue
         assoc.append(f"""l.hubspot_id IN (SELECT h.id FROM {hs_table} h, unnest(string_split(h.{quote(m.hubspot)}, ';'))
             AS u(v) JOIN sync.links a ON a.pair = {b(m.links_to)} AND a.hubspot_id = u.v AND a.position > $since)""")

@@ -107,11 +107,15 @@ class Targets:
 # Starting targets (read-only SQLite: for choosing targets only, never for writing)
 # ---------------------------------------------------------------------------------------------------------
 
-def _ids(conn: sqlite3.Connection, sql: str) -> list:
+def _rows(conn: sqlite3.Connection, sql: str) -> list[tuple]:
     try:
-        return [row[0] for row in conn.execute(sql)]
+        return conn.execute(sql).fetchall()
     except sqlite3.OperationalError:  # the table does not exist yet: nothing to pick from
         return []
+
+
+def _ids(conn: sqlite3.Connection, sql: str) -> list:
+    return [row[0] for row in _rows(conn, sql)]
 
 
 def _read_only(path: Path) -> sqlite3.Connection | None:
@@ -133,12 +137,9 @@ def load_targets(directory: Path) -> Targets:
             for name in ("Contact", "Account", "Opportunity", "Case", "Campaign", "CampaignMember", "Product2",
                          "OpportunityLineItem"):
                 targets.pools[name] = Pool(_ids(sf, f'SELECT "Id" FROM "{name}" WHERE "IsDeleted" = 0 ORDER BY "Id"'))
-            try:
-                for item, opportunity in sf.execute('SELECT "Id", "OpportunityId" FROM "OpportunityLineItem" '
-                                                    'WHERE "IsDeleted" = 0 ORDER BY "Id"'):
-                    targets.details.setdefault(opportunity, set()).add(item)
-            except sqlite3.OperationalError:
-                pass  # an org from before line items
+            for item, opportunity in _rows(sf, 'SELECT "Id", "OpportunityId" FROM "OpportunityLineItem" '
+                                               'WHERE "IsDeleted" = 0 ORDER BY "Id"'):
+                targets.details.setdefault(opportunity, set()).add(item)
             for body in _ids(sf, "SELECT body FROM _custom_objects ORDER BY prefix"):
                 data = json.loads(body)
                 targets.custom[("salesforce", data["name"])] = {
